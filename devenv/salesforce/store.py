@@ -262,21 +262,23 @@ class Org:
         """All-or-none: any exception restores every record this block wrote."""
         with self.lock:
             outer = self._undo
-            self._undo = []
+            log: list[tuple[str, str, Record | None]] = []
+            self._undo = log
             try:
                 yield
             except BaseException:
-                for key, rid, old in reversed(self._undo):
+                self._undo = None  # restoring must not log itself
+                for key, rid, old in reversed(log):
                     if old is None:
                         self._remove(key, rid)
                     else:
                         self._put(key, rid, old)
-                raise
-            finally:
-                undo = self._undo
+                        self.deleted[key].pop(rid, None)
                 self._undo = outer
-                if outer is not None:
-                    outer.extend(undo)
+                raise
+            self._undo = outer
+            if outer is not None:
+                outer.extend(log)
 
     def _put(self, key: str, rid: str, rec: Record) -> None:
         table = self.records[key]
