@@ -65,3 +65,25 @@ def make_self_signed(directory: Path, *, name: str = "sfbilling-standin") -> Cer
         serialization.NoEncryption()))
     pair.key_file.chmod(0o600)
     return pair
+
+
+def system_ca_file() -> Path | None:
+    """The machine's CA bundle (or certifi's), so adding ours does not drop the public roots."""
+    for candidate in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"):
+        if Path(candidate).is_file():
+            return Path(candidate)
+    try:
+        import certifi  # noqa: PLC0415 - optional fallback
+
+        return Path(certifi.where())
+    except ImportError:
+        return None
+
+
+def combined_bundle(extra: Path, out: Path) -> Path:
+    """Write the system roots plus `extra` to `out`: a REQUESTS_CA_BUNDLE that trusts both."""
+    system = system_ca_file()
+    parts = [system.read_bytes()] if system else []
+    parts.append(extra.read_bytes())
+    out.write_bytes(b"\n".join(parts))
+    return out

@@ -183,10 +183,12 @@ class SalesforceStandIn:
     def info(self) -> dict[str, Any]:
         """Everything a client needs to connect (also printed by `sfbilling local up`)."""
         return {
-            "instance_url": self.url, "login_url": self.url, "ca_file": str(self.ca_file),
+            "instance_url": self.url, "login_url": self.url,
+            "ca_file": str(self.ca_file.resolve()),
             "username": self.app.username, "password": self.app.password,
             "consumer_key": self.app.consumer_key, "consumer_secret": self.app.consumer_secret,
-            "private_key_file": str(self.app.private_key_file or ""),
+            "private_key_file": str(self.app.private_key_file.resolve())
+            if self.app.private_key_file else "",
             "org_id": self.org.profile.org_id, "admin_url": self.url + "/_admin",
         }
 

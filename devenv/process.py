@@ -1,0 +1,90 @@
+"""Start a stand-in as a child process and wait for the JSON line it prints when ready."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+class StandInStartError(RuntimeError):
+    """A stand-in process exited or stayed silent instead of announcing its endpoint."""
+
+
+class ChildServer:
+    """A `python -m <module>` server whose first stdout line is JSON connection info."""
+
+    def __init__(self, module: str, args: Sequence[str] = (), *, name: str,
+                 log_file: Path | None = None, env: dict[str, str] | None = None) -> None:
+        self.module = module
+        self.args = list(args)
+        self.name = name
+        self.log_file = log_file
+        self.env = env
+        self.proc: subprocess.Popen[str] | None = None
+        self.info: dict[str, Any] = {}
+
+    def start(self, timeout: float = 15.0) -> dict[str, Any]:
+        """Spawn the process and return its announced info (raises StandInStartError)."""
+        self.spawn()
+        return self.wait(timeout)
+
+    def spawn(self) -> None:
+        """Start the process; `wait` collects its announcement (lets several start at once)."""
+        stderr = (open(self.log_file, "a") if self.log_file  # noqa: SIM115 - owned by Popen
+                  else subprocess.DEVNULL)
+        env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", self.module, *self.args], stdout=subprocess.PIPE,
+            stderr=stderr, text=True, env=env, start_new_session=True)
+
+    def wait(self, timeout: float = 15.0) -> dict[str, Any]:
+        """Block until the process printed its JSON line (raises StandInStartError)."""
+        assert self.proc is not None, "spawn() first"
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(self.proc.stdout.readline()),  # type: ignore[union-attr]
+                                  daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if not line or not line[0].strip():
+            code = self.proc.poll()
+            self.stop()
+            where = f" (see {self.log_file})" if self.log_file else ""
+            state = f"exited with {code}" if code is not None else f"silent for {timeout:.0f} s"
+            raise StandInStartError(f"{self.name} {state} before announcing its endpoint{where}")
+        try:
+            self.info = json.loads(line[0])
+        except ValueError as exc:
+            self.stop()
+            raise StandInStartError(f"{self.name} printed {line[0]!r}, not JSON") from exc
+        return self.info
+
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL if it does not exit in `timeout` seconds."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + timeout
+            while self.proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        self.proc = None

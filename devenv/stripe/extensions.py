@@ -1,0 +1,334 @@
+"""Minimal extensions of localstripe for what the importer relies on. Each one is documented in
+docs/stand-ins.md; call `install()` once, before the server starts.
+
+1. No disk persistence. Stock localstripe pickles its whole store to /tmp/localstripe.pickle on
+   every write (quadratic, and shared between instances).
+2. Per-type and per-customer indexes, so listing customers or a customer's payment methods does
+   not scan the whole store; lists are newest first, as Stripe's are.
+3. `payment_method.attached`, `payment_method.detached` and `payment_method.updated` events.
+4. `types[]` (up to 20, with `*` wildcards) on GET /v1/events, like Stripe's API.
+5. `us_bank_account` payment methods (create, list with type=us_bank_account, attach, detach).
+6. Card brand derived from the number's BIN (localstripe reports every card as visa), numbers of
+   13 to 19 digits with a Luhn check, 4-digit CVC for Amex, and more `pm_card_*` test ids.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from localstripe import resources as R
+from localstripe.errors import UserError
+
+_installed = False
+# object type → id → object, in creation order (Python dicts keep insertion order).
+_by_type: dict[str, dict[str, Any]] = {}
+# customer id → payment method id → payment method.
+_pm_by_customer: dict[str, dict[str, Any]] = {}
+
+BRANDS = (  # (prefixes, brand), checked in order: longer, more specific ranges first
+    (tuple(str(n) for n in range(3528, 3590)), "jcb"),
+    (("34", "37"), "amex"),
+    (("300", "301", "302", "303", "304", "305", "36", "38", "39"), "diners"),
+    (("62", "81"), "unionpay"),
+    (("6011", "644", "645", "646", "647", "648", "649", "65"), "discover"),
+    (tuple(str(n) for n in range(2221, 2721)) + ("51", "52", "53", "54", "55"), "mastercard"),
+    (("4",), "visa"),
+)
+TEST_CARDS = {
+    "pm_card_visa": "4242424242424242",
+    "pm_card_visa_debit": "4000056655665556",
+    "pm_card_mastercard": "5555555555554444",
+    "pm_card_amex": "378282246310005",
+    "pm_card_discover": "6011111111111117",
+    "pm_card_diners": "3056930009020004",
+    "pm_card_jcb": "3566002020360505",
+    "pm_card_unionpay": "6200000000000005",
+}
+MAX_EVENT_TYPES = 20
+
+
+def card_brand(number: str) -> str:
+    """Stripe's `card.brand` for a card number (by BIN prefix)."""
+    for prefixes, brand in BRANDS:
+        if number.startswith(prefixes):
+            return brand
+    return "unknown"
+
+
+def luhn_ok(number: str) -> bool:
+    """Whether `number` passes the Luhn checksum."""
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch)
+        if i % 2:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _fingerprint(s: str) -> str:
+    return hashlib.sha1(s.encode()).hexdigest()[:16]  # noqa: S324 - a fake fingerprint
+
+
+def _store_set(original: Callable[..., None]) -> Callable[..., None]:
+    def __setitem__(self: R.Store, key: str, value: Any) -> None:  # noqa: N807
+        dict.__setitem__(self, key, value)
+        kind, _, oid = key.partition(":")
+        _by_type.setdefault(kind, {})[oid] = value
+
+    del original
+    return __setitem__
+
+
+def _store_del(self: R.Store, key: str) -> None:
+    dict.__delitem__(self, key)
+    kind, _, oid = key.partition(":")
+    _by_type.get(kind, {}).pop(oid, None)
+
+
+def _store_clear(self: R.Store) -> None:
+    dict.clear(self)
+    _by_type.clear()
+    _pm_by_customer.clear()
+
+
+def _list_all(cls: Any, url: str, limit: Any = None, starting_after: Any = None,
+              **kwargs: Any) -> Any:
+    if kwargs:
+        raise UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
+    li = R.List(url, limit=limit, starting_after=starting_after)
+    li._list = list(reversed(list(_by_type.get(cls.object, {}).values())))
+    return li
+
+
+def _pm_customer_get(self: Any) -> str | None:
+    return self.__dict__.get("_customer_id")
+
+
+def _pm_customer_set(self: Any, value: str | None) -> None:
+    old = self.__dict__.get("_customer_id")
+    if old:
+        _pm_by_customer.get(old, {}).pop(self.id, None)
+    self.__dict__["_customer_id"] = value
+    if value:
+        _pm_by_customer.setdefault(value, {})[self.id] = self
+
+
+def _pm_list(cls: Any, url: str, customer: Any = None, type: Any = None,  # noqa: A002
+             limit: Any = None, starting_after: Any = None, **kwargs: Any) -> Any:
+    if kwargs:
+        raise UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
+    if not (isinstance(customer, str) and customer.startswith("cus_")):
+        raise UserError(400, "Bad request", {"param": "customer"})
+    if type not in ("card", "us_bank_account", "sepa_debit"):
+        raise UserError(400, "Bad request", {"param": "type"})
+    R.Customer._api_retrieve(customer)  # 404 for an unknown customer
+    li = R.List(url, limit=limit, starting_after=starting_after)
+    owned = _pm_by_customer.get(customer, {}).values()
+    li._list = [pm for pm in reversed(list(owned)) if pm.type == type]
+    return li
+
+
+def _pm_init(original: Callable[..., None]) -> Callable[..., None]:
+    def __init__(self: Any, type: Any = None, billing_details: Any = None,  # noqa: A002, N807
+                 card: Any = None, us_bank_account: Any = None, metadata: Any = None,
+                 **kwargs: Any) -> None:
+        if type == "card":
+            _init_card(self, billing_details, card, metadata, kwargs)
+        elif type == "us_bank_account":
+            _init_bank(self, billing_details, us_bank_account, metadata, kwargs)
+        else:
+            original(self, type=type, billing_details=billing_details, metadata=metadata,
+                     **kwargs)
+
+    return __init__
+
+
+def _init_card(self: Any, billing_details: Any, card: Any, metadata: Any,
+               extra: dict[str, Any]) -> None:
+    if extra:
+        raise UserError(400, "Unexpected " + ", ".join(extra.keys()))
+    try:
+        assert isinstance(card, dict)
+        assert set(card) == {"number", "exp_month", "exp_year", "cvc"}
+        number = str(card["number"]).replace(" ", "")
+        exp_month = int(card["exp_month"])
+        exp_year = int(card["exp_year"])
+        cvc = str(card["cvc"])
+        assert billing_details is None or isinstance(billing_details, dict)
+    except (AssertionError, ValueError, TypeError):
+        raise UserError(400, "Bad request") from None
+    if not number.isdigit() or not 13 <= len(number) <= 19 or not luhn_ok(number):
+        raise UserError(402, "Your card number is incorrect.", {"code": "incorrect_number",
+                                                                 "param": "card[number]"})
+    if not 1 <= exp_month <= 12:
+        raise UserError(400, "Your card's expiration month is invalid.",
+                        {"code": "invalid_expiry_month", "param": "card[exp_month]"})
+    if exp_year < 100:
+        exp_year += 2000
+    if not 2019 <= exp_year < 2100:
+        raise UserError(400, "Your card's expiration year is invalid.",
+                        {"code": "invalid_expiry_year", "param": "card[exp_year]"})
+    brand = card_brand(number)
+    if not cvc.isdigit() or len(cvc) != (4 if brand == "amex" else 3):
+        raise UserError(400, "Your card's security code is invalid.",
+                        {"code": "invalid_cvc", "param": "card[cvc]"})
+    R.StripeObject.__init__(self)
+    self.type = "card"
+    self.billing_details = billing_details or {}
+    self._card_number = number
+    self.card = {
+        "brand": brand, "display_brand": brand,
+        "checks": {"address_line1_check": None, "address_postal_code_check": None,
+                   "cvc_check": "pass"},
+        "country": "US", "exp_month": exp_month, "exp_year": exp_year,
+        "fingerprint": _fingerprint(number), "funding": "credit", "last4": number[-4:],
+        "networks": {"available": [brand], "preferred": None},
+        "three_d_secure_usage": {"supported": True}, "wallet": None,
+    }
+    self.customer = None
+    self.metadata = metadata or {}
+
+
+def _init_bank(self: Any, billing_details: Any, bank: Any, metadata: Any,
+               extra: dict[str, Any]) -> None:
+    if extra:
+        raise UserError(400, "Unexpected " + ", ".join(extra.keys()))
+    try:
+        assert isinstance(bank, dict)
+        account = str(bank["account_number"])
+        routing = str(bank["routing_number"])
+        holder = bank.get("account_holder_type", "individual")
+        kind = bank.get("account_type", "checking")
+        assert holder in ("individual", "company")
+        assert kind in ("checking", "savings")
+        assert account.isdigit() and 4 <= len(account) <= 17
+        assert routing.isdigit() and len(routing) == 9
+        assert isinstance(billing_details, dict) and billing_details.get("name")
+    except (AssertionError, KeyError, TypeError):
+        raise UserError(400, "Bad request") from None
+    R.StripeObject.__init__(self)
+    self.type = "us_bank_account"
+    self.billing_details = billing_details
+    self.us_bank_account = {
+        "account_holder_type": holder, "account_type": kind, "bank_name": "STRIPE TEST BANK",
+        "financial_connections_account": None, "fingerprint": _fingerprint(routing + account),
+        "last4": account[-4:], "networks": {"preferred": "ach", "supported": ["ach"]},
+        "routing_number": routing, "status_details": {},
+    }
+    self.customer = None
+    self.metadata = metadata or {}
+
+
+def _test_article(original: Callable[[str], Any]) -> Callable[[Any, str], Any]:
+    def get(cls: Any, pm_id: str) -> Any:
+        if pm_id in TEST_CARDS:
+            number = TEST_CARDS[pm_id]
+            return R.PaymentMethod(type="card", card={
+                "number": number, "exp_month": "12", "exp_year": "2034",
+                "cvc": "1234" if card_brand(number) == "amex" else "123"})
+        if pm_id == "pm_usBankAccount":
+            return R.PaymentMethod(type="us_bank_account",
+                                   billing_details={"name": "Jenny Rosen"},
+                                   us_bank_account={"account_number": "000123456789",
+                                                    "routing_number": "110000000"})
+        return original(pm_id)
+
+    return get
+
+
+def _with_event(event_type: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    def call(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        obj = original(*args, **kwargs)
+        R.schedule_webhook(R.Event(event_type, obj))
+        return obj
+
+    return call
+
+
+def _detach(original: Callable[..., Any]) -> Callable[..., Any]:
+    def call(cls: Any, id: str, **kwargs: Any) -> Any:  # noqa: A002
+        obj = R.PaymentMethod._api_retrieve(id)
+        if obj.customer is None:
+            raise UserError(400, f"The payment method {id} is not attached to a customer.",
+                            {"code": "payment_method_unexpected_state"})
+        obj = original(id, **kwargs)
+        R.schedule_webhook(R.Event("payment_method.detached", obj))
+        return obj
+
+    return call
+
+
+def _events_list(cls: Any, url: str, type: Any = None, types: Any = None,  # noqa: A002
+                 created: Any = None, limit: Any = None, starting_after: Any = None,
+                 **kwargs: Any) -> Any:
+    if kwargs:
+        raise UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
+    if type is not None and types is not None:
+        raise UserError(400, "You may only specify one of these parameters: type, types.",
+                        {"param": "types"})
+    patterns: list[str] | None = None
+    if type is not None:
+        patterns = [str(type)]
+    elif types is not None:
+        if not isinstance(types, list) or not types or len(types) > MAX_EVENT_TYPES:
+            raise UserError(400, f"types must be a list of 1 to {MAX_EVENT_TYPES} event types",
+                            {"param": "types"})
+        patterns = [str(t) for t in types]
+    bounds: dict[str, int] = {}
+    if created is not None:
+        if not isinstance(created, dict) or set(created) - {"gt", "gte", "lt", "lte"}:
+            raise UserError(400, "Bad request", {"param": "created"})
+        try:
+            bounds = {k: int(v) for k, v in created.items()}
+        except ValueError:
+            raise UserError(400, "Bad request", {"param": "created"}) from None
+
+    def keep(ev: Any) -> bool:
+        if patterns is not None and not any(fnmatch.fnmatchcase(ev.type, p) for p in patterns):
+            return False
+        c = ev.created
+        return not (("gt" in bounds and c <= bounds["gt"]) or ("gte" in bounds and c < bounds["gte"])
+                    or ("lt" in bounds and c >= bounds["lt"])
+                    or ("lte" in bounds and c > bounds["lte"]))
+
+    li = _list_all(cls, url, limit=limit, starting_after=starting_after)
+    li._list = [ev for ev in li._list if keep(ev)]
+    return li
+
+
+def install() -> None:
+    """Apply every extension to the imported localstripe modules (idempotent)."""
+    global _installed  # noqa: PLW0603 - localstripe's state is module-global by design
+    if _installed:
+        return
+    _installed = True
+    R.Store.try_load_from_disk = lambda self: None
+    R.Store.dump_to_disk = lambda self: None
+    R.Store.__setitem__ = _store_set(R.Store.__setitem__)  # type: ignore[method-assign]
+    R.Store.__delitem__ = _store_del  # type: ignore[method-assign]
+    R.Store.clear = _store_clear  # type: ignore[method-assign]
+    _by_type.clear()
+    for key, value in R.store.items():
+        kind, _, oid = key.partition(":")
+        _by_type.setdefault(kind, {})[oid] = value
+    R.StripeObject._api_list_all = classmethod(_list_all)
+    pm = R.PaymentMethod
+    pm.customer = property(_pm_customer_get, _pm_customer_set)
+    pm.__init__ = _pm_init(pm.__init__)
+    pm._api_list_all = classmethod(_pm_list)
+    pm._try_get_canonical_test_article = classmethod(
+        _test_article(pm._try_get_canonical_test_article))
+    pm._api_attach = classmethod(_with_event("payment_method.attached", pm._api_attach))
+    pm._api_detach = classmethod(_detach(pm._api_detach))
+    pm._api_update = classmethod(_with_event("payment_method.updated", pm._api_update))
+    R.Event._api_list_all = classmethod(_events_list)
+    # The attach/detach routes captured the old bound methods at import; point them anew.
+    R.extra_apis[:] = [
+        (m, u, pm._api_attach if u.endswith("/attach") else pm._api_detach
+         if u.endswith("/detach") else f) for m, u, f in R.extra_apis]

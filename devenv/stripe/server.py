@@ -1,0 +1,144 @@
+"""Run localstripe (with our extensions, faults and stats) on 127.0.0.1.
+
+    python -m devenv.stripe --port 0 --json endpoints.json
+
+prints one JSON line `{"api_base": ..., "api_key": ..., "port": ...}` once it listens.
+Control routes (no API key needed, like localstripe's own /_config routes):
+    DELETE /_config/data      forget every object
+    GET/PUT/DELETE /_config/faults
+    GET/DELETE /_config/stats
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from devenv.stripe import extensions
+from devenv.stripe.faults import FaultConfigError, StripeFaults, Stats
+
+TEST_KEY = "sk_test_sfbilling_local"
+_ID_SEGMENT = re.compile(r"/(cus|pm|evt|card|src|seti|pi|in|sub)_[A-Za-z0-9_]+")
+_deleted_customers: set[str] = set()
+_state: dict[str, Any] = {"faults": StripeFaults(), "stats": Stats()}
+
+
+def route_name(method: str, path: str) -> str:
+    """`GET /v1/customers/{id}`-style name used for per-route counters."""
+    return f"{method} {_ID_SEGMENT.sub(lambda m: '/{' + m.group(1) + '}', path)}"
+
+
+def _error(status: int, message: str, kind: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": {"message": message, "type": kind, **extra}},
+                             status=status)
+
+
+@web.middleware
+async def standin_middleware(request: web.Request,
+                             handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                             ) -> web.StreamResponse:
+    """Count, fault, and patch the few response shapes where localstripe differs from Stripe."""
+    path = request.path
+    if path == "/_config/data" and request.method == "DELETE":
+        _reset_own_state()
+    if path.startswith("/_config/"):
+        return await handler(request)
+    faults: StripeFaults = _state["faults"]
+    stats: Stats = _state["stats"]
+    stats.count(route_name(request.method, path))
+    if faults.applies(path):
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        if faults.rate_limited():
+            stats.rate_limited += 1
+            return _error(429, "Too many requests hit the API too quickly. We recommend an "
+                          "exponential backoff of your requests.", "invalid_request_error",
+                          code="rate_limit")
+        status = faults.error()
+        if status is not None:
+            stats.errors += 1
+            return _error(status, "An unknown error occurred", "api_error")
+    limit = request.query.get("limit")
+    if request.method == "GET" and limit is not None and (
+            not limit.isdigit() or not 1 <= int(limit) <= 100):
+        return _error(400, "This value must be greater than or equal to 1 and less than or "
+                      f"equal to 100 (it currently is '{limit}').", "invalid_request_error",
+                      param="limit")
+    m = re.fullmatch(r"/v1/customers/(cus_\w+)", path)
+    response = await handler(request)
+    if m and response.status == 200 and request.method == "DELETE":
+        _deleted_customers.add(m.group(1))
+    if m and response.status == 404 and request.method == "GET" and m.group(1) in \
+            _deleted_customers:
+        # Stripe keeps answering for a deleted customer with a stub marked deleted.
+        return web.json_response({"id": m.group(1), "object": "customer", "deleted": True})
+    if response.status == 404 and isinstance(response, web.Response) and \
+            response.content_type == "application/json":
+        body = json.loads(response.text or "{}")
+        err = body.get("error", {})
+        if "code" not in err:
+            err["code"] = "resource_missing"
+            return web.json_response(body, status=404)
+    return response
+
+
+async def _faults(request: web.Request) -> web.Response:
+    if request.method == "PUT":
+        try:
+            _state["faults"] = StripeFaults.from_json(await request.json())
+        except (FaultConfigError, ValueError, TypeError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+    elif request.method == "DELETE":
+        _state["faults"] = StripeFaults()
+    return web.json_response(_state["faults"].to_json())
+
+
+async def _stats(request: web.Request) -> web.Response:
+    if request.method == "DELETE":
+        _state["stats"] = Stats()
+    return web.json_response(_state["stats"].to_json())
+
+
+def _reset_own_state() -> None:
+    _deleted_customers.clear()
+    _state["stats"] = Stats()
+    _state["faults"] = StripeFaults()
+
+
+def build_app() -> web.Application:
+    """localstripe's aiohttp app with the extensions and our middleware installed."""
+    extensions.install()
+    # localstripe.server builds its routes at import time from the (now patched) resources.
+    from localstripe import server  # noqa: PLC0415
+
+    app: web.Application = server.app
+    app.middlewares.insert(0, standin_middleware)
+    app.router.add_route("*", "/_config/faults", _faults)
+    app.router.add_route("*", "/_config/stats", _stats)
+    return app
+
+
+def serve(port: int, json_file: Path | None) -> None:
+    """Listen on 127.0.0.1:`port` (0 = free port), announce the endpoint, serve forever."""
+    app = build_app()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    info = {"api_base": f"http://127.0.0.1:{sock.getsockname()[1]}", "api_key": TEST_KEY,
+            "port": sock.getsockname()[1]}
+
+    async def announce(app: web.Application) -> None:
+        del app
+        if json_file:
+            json_file.write_text(json.dumps(info, indent=2))
+        print(json.dumps(info), flush=True)  # noqa: T201 - the launcher reads this line
+
+    app.on_startup.append(announce)
+    web.run_app(app, sock=sock, access_log=None, print=None, handle_signals=True)

@@ -1,0 +1,63 @@
+"""`sfbilling`: parse arguments, call into the packages, print results. No logic lives here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from devenv.local import DEFAULT_STATE_DIR, LocalEnvError, run_until_stopped, stop_running
+
+
+def _print_endpoints(doc: dict[str, Any]) -> None:
+    sf, st, aws = doc["salesforce"], doc["stripe"], doc["aws"]
+    print(f"local environment up in {doc.get('startup_s', '?')} s (pid {doc['pid']})")
+    print(f"  Salesforce  {sf['instance_url']}  (login and instance URL, HTTPS)")
+    print(f"    username          {sf['username']}")
+    print(f"    consumer key      {sf['consumer_key']}")
+    print(f"    consumer secret   {sf['consumer_secret']}")
+    print(f"    JWT private key   {sf['private_key_file']}")
+    print(f"    admin API         {sf['admin_url']}")
+    print(f"  Stripe      {st['api_base']}  key {st['api_key']}")
+    print(f"  AWS (moto)  {aws['endpoint_url']}  region {aws['region']}  "
+          f"keys {aws['access_key_id']}/{aws['secret_access_key']}")
+    print(f"  trust       REQUESTS_CA_BUNDLE={doc['ca_bundle']}")
+    print("Press Ctrl-C or run `sfbilling local down` to stop.", flush=True)
+
+
+def _local(args: argparse.Namespace) -> int:
+    if args.action == "up":
+        run_until_stopped(args.state_dir, args.json, _print_endpoints)
+    else:
+        pid = stop_running(args.state_dir)
+        print(f"stopped the local environment (pid {pid})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree."""
+    parser = argparse.ArgumentParser(prog="sfbilling", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    local = sub.add_parser("local", help="run the local stand-ins (Salesforce, Stripe, AWS)")
+    local.add_argument("action", choices=("up", "down"))
+    local.add_argument("--json", type=Path, help="also write endpoints and credentials here")
+    local.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
+                       help="where certificates, logs and the pid file live (default .local)")
+    local.set_defaults(func=_local)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `sfbilling` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except LocalEnvError as exc:
+        print(f"sfbilling: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
