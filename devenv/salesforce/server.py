@@ -82,7 +82,8 @@ class SalesforceStandIn:
         self.host = host
         self.requested_port = port
         self.clock_offset = timedelta()
-        self.org = Org(profile, clock=self.now)
+        self.base_profile = profile or OrgProfile()
+        self.org = Org(self.base_profile, clock=self.now)
         self.cert: CertPair = make_self_signed(self.state_dir / "tls")
         self.app = app or make_connected_app(self.state_dir / "oauth", self.org.profile.username)
         self.sessions = Sessions(self.org.profile.org_id)
@@ -151,12 +152,12 @@ class SalesforceStandIn:
 
     # -- state -----------------------------------------------------------------------------
     def reset(self, profile: OrgProfile | None = None, *, sessions: bool = False) -> None:
-        """A fresh Billing org; counters and faults cleared (sessions kept unless asked)."""
+        """A fresh Billing org (the start-up profile unless another is given); counters and
+        faults cleared; sessions kept unless asked."""
         self.bulk.reset()
         self.metadata.reset()
         self.rest.cursors.clear()
-        if profile is not None:
-            self.org.profile = profile
+        self.org.profile = profile or self.base_profile
         self.org.reset()
         self.faults = FaultPlan()
         self.clock_offset = timedelta()

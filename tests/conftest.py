@@ -1,0 +1,102 @@
+"""Shared fixtures: one server of each stand-in per test session, state reset before each test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import stripe
+from simple_salesforce import Salesforce
+
+from devenv.aws import AwsStandIn
+from devenv.salesforce import SalesforceStandIn
+from devenv.stripe import StripeStandIn
+from devenv.tls import combined_bundle
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("standins")
+
+
+@pytest.fixture(scope="session")
+def sf_server(state_dir: Path) -> Iterator[SalesforceStandIn]:
+    server = SalesforceStandIn(state_dir=state_dir / "salesforce", deploy_delay_s=0.01).start()
+    # Trust the stand-in's certificate on top of the system roots, for requests and zeep alike.
+    bundle = combined_bundle(server.ca_file, state_dir / "ca-bundle.pem")
+    old = os.environ.get("REQUESTS_CA_BUNDLE")
+    os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
+    yield server
+    server.stop()
+    if old is None:
+        os.environ.pop("REQUESTS_CA_BUNDLE", None)
+    else:
+        os.environ["REQUESTS_CA_BUNDLE"] = old
+
+
+@pytest.fixture
+def salesforce(sf_server: SalesforceStandIn) -> SalesforceStandIn:
+    """The Salesforce stand-in, reset to a fresh Billing org."""
+    sf_server.reset(sessions=True)
+    return sf_server
+
+
+def session_id(server: SalesforceStandIn) -> str:
+    """A fresh session through the client-credentials flow, over HTTP."""
+    r = requests.post(server.url + "/services/oauth2/token", timeout=10, data={
+        "grant_type": "client_credentials", "client_id": server.app.consumer_key,
+        "client_secret": server.app.consumer_secret})
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+@pytest.fixture
+def sf(salesforce: SalesforceStandIn) -> Salesforce:
+    """A simple-salesforce client with a valid session on a fresh org."""
+    return Salesforce(session_id=session_id(salesforce), instance_url=salesforce.url,
+                      version="59.0")
+
+
+@pytest.fixture
+def admin(salesforce: SalesforceStandIn) -> requests.Session:
+    """An HTTP session for the stand-in's admin API (base URL in `.base`)."""
+    s = requests.Session()
+    s.base = salesforce.url + "/_admin"  # type: ignore[attr-defined]
+    return s
+
+
+@pytest.fixture(scope="session")
+def stripe_server(state_dir: Path) -> Iterator[StripeStandIn]:
+    server = StripeStandIn(log_file=state_dir / "stripe.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stripe_api(stripe_server: StripeStandIn) -> StripeStandIn:
+    """The Stripe stand-in with no objects, faults or counters."""
+    stripe_server.reset()
+    return stripe_server
+
+
+@pytest.fixture
+def stripe_client(stripe_api: StripeStandIn) -> stripe.StripeClient:
+    return stripe.StripeClient(stripe_api.api_key, base_addresses={"api": stripe_api.api_base},
+                               max_network_retries=0)
+
+
+@pytest.fixture(scope="session")
+def aws_server(state_dir: Path) -> Iterator[AwsStandIn]:
+    server = AwsStandIn(log_file=state_dir / "aws.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws(aws_server: AwsStandIn) -> AwsStandIn:
+    """moto, with every resource forgotten."""
+    aws_server.reset()
+    return aws_server
