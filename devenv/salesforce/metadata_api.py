@@ -51,6 +51,7 @@ MD_NS = "http://soap.sforce.com/2006/04/metadata"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 _N = f"{{{MD_NS}}}"
+ET.register_namespace("", MD_NS)  # serialise stored components without ns0: prefixes
 QUICK_DEPLOY_WINDOW = timedelta(days=10)
 TEST_LEVELS = ("NoTestRun", "RunSpecifiedTests", "RunLocalTests", "RunAllTestsInOrg")
 _MANAGED_NS = re.compile(r"^([A-Za-z][A-Za-z0-9]*)__\w+__(c|mdt)$")
@@ -319,7 +320,9 @@ class MetadataApi:
             listed.setdefault(name, set()).update(
                 (m.text or "").strip() for m in t.findall(_N + "members"))
         planned = _Plan(self.org)
-        for path in sorted(files):
+        # Objects and fields first: permission sets and records may refer to them.
+        order = {"objects": 0, "permissionsets": 1, "customMetadata": 2}
+        for path in sorted(files, key=lambda p: (order.get(p.split("/", 1)[0], 3), p)):
             if path == "package.xml":
                 continue
             self._component(dep, path, files[path], listed, planned)
@@ -428,11 +431,21 @@ class MetadataApi:
             dep.components.append(Component("CustomObject", path, name,
                                              lambda o=obj: self.org.add_object(o), text))
             existing = obj
+        elif wants_object:
+            label, plural = _text(root, "label"), _text(root, "pluralLabel")
+
+            def relabel(o: ObjectDef = existing, label: str | None = label,
+                        plural: str | None = plural) -> None:
+                if o.custom:
+                    o.label = label or o.label
+                    o.label_plural = plural or o.label_plural
+
+            dep.components.append(Component("CustomObject", path, existing.name, relabel, text))
         for fel in root.findall(_N + "fields"):
             fname = _text(fel, "fullName") or ""
             full = f"{existing.name}.{fname}"
-            if fname and full not in listed_fields and "*" not in listed_fields and not (
-                    wants_object and existing.name.lower() in planned.new_objects()):
+            if fname and not wants_object and full not in listed_fields and \
+                    "*" not in listed_fields:
                 continue  # present in the file but not in package.xml: not deployed
             fdef = self._field(dep, path, existing, fel)
             if fdef is None:
@@ -821,9 +834,6 @@ class _Plan:
         self.org = org
         self.objects: dict[str, ObjectDef] = {}
         self.fields: dict[tuple[str, str], FieldDef] = {}
-
-    def new_objects(self) -> set[str]:
-        return set(self.objects)
 
     def object(self, name: str) -> ObjectDef | None:
         return self.objects.get(name.lower()) or self.org.schema.get(name)

@@ -1,0 +1,279 @@
+"""Metadata API of the stand-in through simple-salesforce: deploy changes the org, validation +
+quick deploy, per-file component failures, faults during polling."""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import SalesforceGeneralError
+
+from devenv.salesforce import SalesforceStandIn
+
+NS = 'xmlns="http://soap.sforce.com/2006/04/metadata"'
+XSI = ('xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+       'xmlns:xsd="http://www.w3.org/2001/XMLSchema"')
+
+ACCOUNT_FIELD = f"""<?xml version="1.0" encoding="UTF-8"?>
+<CustomObject {NS}>
+  <fields>
+    <fullName>Stripe_Customer_Id__c</fullName>
+    <label>Stripe Customer ID</label>
+    <type>Text</type>
+    <length>255</length>
+    <externalId>true</externalId>
+    <unique>true</unique>
+    <caseSensitive>true</caseSensitive>
+  </fields>
+</CustomObject>"""
+PERMSET = f"""<?xml version="1.0" encoding="UTF-8"?>
+<PermissionSet {NS}>
+  <label>Stripe Sync Integration</label>
+  <fieldPermissions><editable>true</editable><field>Account.Stripe_Customer_Id__c</field>
+    <readable>true</readable></fieldPermissions>
+  <objectPermissions><allowCreate>true</allowCreate><allowDelete>false</allowDelete>
+    <allowEdit>true</allowEdit><allowRead>true</allowRead>
+    <object>blng__PaymentMethod__c</object></objectPermissions>
+</PermissionSet>"""
+MDT_TYPE = f"""<?xml version="1.0" encoding="UTF-8"?>
+<CustomObject {NS}>
+  <label>Sync Release</label>
+  <pluralLabel>Sync Releases</pluralLabel>
+  <visibility>Public</visibility>
+  <fields><fullName>Content_Hash__c</fullName><label>Content Hash</label><type>Text</type>
+    <length>64</length></fields>
+  <fields><fullName>Batch_Size__c</fullName><label>Batch Size</label><type>Number</type>
+    <precision>3</precision><scale>0</scale></fields>
+</CustomObject>"""
+MDT_RECORD = f"""<?xml version="1.0" encoding="UTF-8"?>
+<CustomMetadata {NS} {XSI}>
+  <label>Current</label>
+  <protected>false</protected>
+  <values><field>Content_Hash__c</field><value xsi:type="xsd:string">abc123</value></values>
+  <values><field>Batch_Size__c</field><value xsi:type="xsd:double">70</value></values>
+</CustomMetadata>"""
+
+
+def package(types: Mapping[str, list[str]]) -> str:
+    body = "".join(f"<types>{''.join(f'<members>{m}</members>' for m in members)}"
+                   f"<name>{name}</name></types>" for name, members in types.items())
+    return f'<?xml version="1.0" encoding="UTF-8"?><Package {NS}>{body}<version>59.0</version>' \
+           "</Package>"
+
+
+def zipped(files: Mapping[str, str]) -> io.BytesIO:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, content in files.items():
+            zf.writestr(name, content)
+    buf.seek(0)
+    return buf
+
+
+FULL = {
+    "package.xml": package({
+        "CustomField": ["Account.Stripe_Customer_Id__c"],
+        "CustomObject": ["Sync_Release__mdt"],
+        "PermissionSet": ["Stripe_Sync_Integration"],
+        "CustomMetadata": ["Sync_Release.Current"]}),
+    "objects/Account.object": ACCOUNT_FIELD,
+    "objects/Sync_Release__mdt.object": MDT_TYPE,
+    "permissionsets/Stripe_Sync_Integration.permissionset": PERMSET,
+    "customMetadata/Sync_Release.Current.md": MDT_RECORD,
+}
+
+
+def deploy(sf: Salesforce, files: Mapping[str, str], **opts: Any) -> dict[str, Any]:
+    """Deploy and poll to completion, as a deployer would."""
+    started = sf.deploy(zipped(files), sandbox=True, **{"rollbackOnError": True, **opts})
+    sf._generate_headers()  # simple-salesforce leaks SOAP headers into later REST calls
+    return wait(sf, started["asyncId"])
+
+
+def wait(sf: Salesforce, async_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        status: dict[str, Any] = sf.checkDeployStatus(async_id)
+        sf._generate_headers()
+        if status["state"] in ("Succeeded", "SucceededPartial", "Failed", "Canceled"):
+            return status
+        assert time.monotonic() < deadline, f"deploy still {status['state']}"
+        time.sleep(0.02)
+
+
+def test_deploy_changes_the_org(sf: Salesforce) -> None:
+    result = deploy(sf, FULL)
+    assert result["state"] == "Succeeded", result
+    # Salesforce counts each field as a component: 1 + 1 type + 2 type fields + 1 + 1 record.
+    assert result["deployment_detail"]["deployed_count"] == "6"
+    fields = {f["name"]: f for f in sf.Account.describe()["fields"]}
+    f = fields["Stripe_Customer_Id__c"]
+    assert (f["externalId"], f["unique"], f["caseSensitive"], f["length"]) == (True, True, True,
+                                                                               255)
+    assert sf.Account.upsert("Stripe_Customer_Id__c/cus_1", {"Name": "A"}) == 201
+    release = sf.query("SELECT DeveloperName, Content_Hash__c, Batch_Size__c FROM "
+                       "Sync_Release__mdt")["records"]
+    assert [(r["DeveloperName"], r["Content_Hash__c"], r["Batch_Size__c"]) for r in release] == [
+        ("Current", "abc123", 70.0)]
+    perms = sf.query("SELECT Field, PermissionsRead, PermissionsEdit, Parent.Name FROM "
+                     "FieldPermissions")["records"]
+    assert perms[0]["Field"] == "Account.Stripe_Customer_Id__c"
+    assert perms[0]["Parent"]["Name"] == "Stripe_Sync_Integration"
+    assert perms[0]["PermissionsEdit"] is True
+
+
+def test_redeploy_is_idempotent(sf: Salesforce) -> None:
+    deploy(sf, FULL)
+    again = deploy(sf, FULL)
+    assert again["state"] == "Succeeded"
+    assert sf.query("SELECT COUNT() FROM Sync_Release__mdt")["totalSize"] == 1
+    assert sf.query("SELECT COUNT() FROM PermissionSet")["totalSize"] == 1
+    assert sf.query("SELECT COUNT() FROM FieldPermissions")["totalSize"] == 1
+
+
+@pytest.mark.parametrize(("files", "expected"), [
+    pytest.param({"objects/Account.object": ACCOUNT_FIELD.replace(
+        "<type>Text</type>", "<type>Textual</type>")},
+        "'Textual' is not a valid value for the enum 'FieldType'", id="bad-type"),
+    pytest.param({"objects/Account.object": ACCOUNT_FIELD.replace("<length>255</length>", "")},
+                 "Length is required", id="missing-length"),
+    pytest.param({"objects/Account.object": ACCOUNT_FIELD.replace("</fields>", "</field>")},
+                 "Error parsing file", id="malformed-xml"),
+    pytest.param({"objects/Account.object": ACCOUNT_FIELD.replace(
+        "<externalId>", "<externalID>").replace("</externalId>", "</externalID>")},
+        "Element {http://soap.sforce.com/2006/04/metadata}externalID invalid", id="typo"),
+])
+def test_component_failures_per_file(sf: Salesforce, files: dict[str, str],
+                                     expected: str) -> None:
+    files = {"package.xml": package({"CustomField": ["Account.Stripe_Customer_Id__c"]}), **files}
+    result = deploy(sf, files)
+    assert result["state"] == "Failed"
+    errors = result["deployment_detail"]["errors"]
+    assert errors[0]["file"] == "objects/Account.object"
+    assert expected in errors[0]["message"]
+    assert "Stripe_Customer_Id__c" not in {f["name"] for f in sf.Account.describe()["fields"]}
+
+
+def test_rollback_on_error_applies_nothing(sf: Salesforce) -> None:
+    files = dict(FULL)
+    files["permissionsets/Stripe_Sync_Integration.permissionset"] = PERMSET.replace(
+        "Account.Stripe_Customer_Id__c", "Account.Nope__c")
+    result = deploy(sf, files)
+    assert result["state"] == "Failed"
+    assert result["deployment_detail"]["errors"][0]["message"] == (
+        "In field: field - no CustomField named Account.Nope__c found")
+    assert "Stripe_Customer_Id__c" not in {f["name"] for f in sf.Account.describe()["fields"]}
+
+
+def test_managed_namespace_and_missing_manifest_member(sf: Salesforce) -> None:
+    namespaced = ACCOUNT_FIELD.replace("Stripe_Customer_Id__c", "blng__Mine__c")
+    result = deploy(sf, {"package.xml": package({"CustomField": ["Account.blng__Mine__c",
+                                                                 "Account.Other__c"]}),
+                         "objects/Account.object": namespaced})
+    messages = [e["message"] for e in result["deployment_detail"]["errors"]]
+    assert any("namespace: blng" in m for m in messages)
+    assert any("'Account.Other__c' of type CustomField was named in package.xml" in m
+               for m in messages)
+
+
+def test_no_package_xml(sf: Salesforce) -> None:
+    result = deploy(sf, {"objects/Account.object": ACCOUNT_FIELD})
+    assert result["deployment_detail"]["errors"][0]["message"] == "No package.xml found"
+
+
+def _soap(salesforce: SalesforceStandIn, sf: Salesforce, op: str, inner: str) -> requests.Response:
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope '
+        'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:met="http://soap.sforce.com/2006/04/metadata"><soapenv:Header><met:SessionHeader>'
+        f"<met:sessionId>{sf.session_id}</met:sessionId></met:SessionHeader></soapenv:Header>"
+        f"<soapenv:Body><met:{op}>{inner}</met:{op}></soapenv:Body></soapenv:Envelope>")
+    return requests.post(salesforce.url + "/services/Soap/m/59.0", data=body.encode(),
+                         headers={"Content-Type": "text/xml", "SOAPAction": '""'}, timeout=10)
+
+
+def _quick_deploy(salesforce: SalesforceStandIn, sf: Salesforce, validation_id: str
+                  ) -> requests.Response:
+    return _soap(salesforce, sf, "deployRecentValidation",
+                 f"<met:validationId>{validation_id}</met:validationId>")
+
+
+def test_validate_then_quick_deploy(sf: Salesforce, salesforce: SalesforceStandIn) -> None:
+    started = sf.deploy(zipped(FULL), sandbox=False, checkOnly=True, testLevel="RunLocalTests")
+    sf._generate_headers()
+    validation = wait(sf, started["asyncId"])
+    assert validation["state"] == "Succeeded"
+    assert "Stripe_Customer_Id__c" not in {f["name"] for f in sf.Account.describe()["fields"]}
+    r = _quick_deploy(salesforce, sf, started["asyncId"])
+    assert r.status_code == 200, r.text
+    quick_id = r.text.split("<result>")[1].split("</result>")[0]
+    assert wait(sf, quick_id)["state"] == "Succeeded"
+    assert "Stripe_Customer_Id__c" in {f["name"] for f in sf.Account.describe()["fields"]}
+    # A validation quick-deploys once.
+    again = _quick_deploy(salesforce, sf, started["asyncId"])
+    assert again.status_code == 500 and "INVALID_ID_FIELD" in again.text
+
+
+def test_quick_deploy_needs_tests_and_expires_after_10_days(sf: Salesforce,
+                                                            salesforce: SalesforceStandIn,
+                                                            admin: requests.Session) -> None:
+    no_tests = sf.deploy(zipped(FULL), sandbox=True, checkOnly=True)
+    sf._generate_headers()
+    wait(sf, no_tests["asyncId"])
+    r = _quick_deploy(salesforce, sf, no_tests["asyncId"])
+    assert r.status_code == 500 and "ran no tests" in r.text
+    tested = sf.deploy(zipped(FULL), sandbox=True, checkOnly=True, testLevel="RunLocalTests")
+    sf._generate_headers()
+    wait(sf, tested["asyncId"])
+    admin.post(admin.base + "/clock", json={"advance_s": 10 * 86400 + 60})  # type: ignore[attr-defined]
+    r = _quick_deploy(salesforce, sf, tested["asyncId"])
+    assert r.status_code == 500 and "older than 10 days" in r.text
+
+
+def test_deploy_stuck_in_progress_and_cancel(sf: Salesforce, salesforce: SalesforceStandIn,
+                                             admin: requests.Session) -> None:
+    admin.put(admin.base + "/faults", json={"deploy_stuck": True})  # type: ignore[attr-defined]
+    started = sf.deploy(zipped(FULL), sandbox=True)
+    sf._generate_headers()
+    time.sleep(0.2)
+    for _ in range(3):
+        assert sf.checkDeployStatus(started["asyncId"])["state"] == "InProgress"
+    r = _soap(salesforce, sf, "cancelDeploy", f"<met:String>{started['asyncId']}</met:String>")
+    assert "<done>true</done>" in r.text
+    assert sf.checkDeployStatus(started["asyncId"])["state"] == "Canceled"
+
+
+def test_session_expiry_during_deploy_polling(sf: Salesforce, admin: requests.Session) -> None:
+    started = sf.deploy(zipped(FULL), sandbox=True)
+    sf._generate_headers()
+    admin.post(admin.base + "/sessions/expire")  # type: ignore[attr-defined]
+    with pytest.raises(SalesforceGeneralError) as exc:
+        sf.checkDeployStatus(started["asyncId"])
+    assert exc.value.status == 500
+    assert "INVALID_SESSION_ID" in str(exc.value.content)
+
+
+def test_list_and_read_metadata(sf: Salesforce, salesforce: SalesforceStandIn) -> None:
+    deploy(sf, FULL)
+    listed = sf.mdapi.list_metadata({"type": "PermissionSet"})
+    assert [m.fullName for m in listed] == ["Stripe_Sync_Integration"]
+    r = _soap(salesforce, sf, "readMetadata", "<met:type>CustomField</met:type>"
+              "<met:fullNames>Account.Stripe_Customer_Id__c</met:fullNames>")
+    assert "<externalId>true</externalId>" in r.text
+
+
+def test_without_rollback_on_error_the_valid_part_deploys(sf: Salesforce) -> None:
+    files = dict(FULL)
+    files["permissionsets/Stripe_Sync_Integration.permissionset"] = PERMSET.replace(
+        "<label>Stripe Sync Integration</label>", "")
+    result = deploy(sf, files, rollbackOnError=False)
+    assert result["state"] == "SucceededPartial"
+    assert result["deployment_detail"]["errors"][0]["message"] == (
+        "Required field is missing: label")
+    assert "Stripe_Customer_Id__c" in {f["name"] for f in sf.Account.describe()["fields"]}
