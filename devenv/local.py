@@ -117,7 +117,12 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # An exited child whose parent has not reaped it yet is a zombie: it is gone for us.
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def stop_running(state_dir: Path, timeout: float = 10.0) -> int:

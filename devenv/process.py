@@ -44,6 +44,8 @@ class ChildServer:
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", self.module, *self.args], stdout=subprocess.PIPE,
             stderr=stderr, text=True, env=env, start_new_session=True)
+        if self.log_file:
+            stderr.close()  # type: ignore[union-attr]  # the child holds its own copy
 
     def wait(self, timeout: float = 15.0) -> dict[str, Any]:
         """Block until the process printed its JSON line (raises StandInStartError)."""

@@ -101,9 +101,10 @@ async def _faults(request: web.Request) -> web.Response:
 
 
 async def _stats(request: web.Request) -> web.Response:
-    if request.method == "DELETE":
+    body = _state["stats"].to_json()
+    if request.method == "DELETE":  # answer with what was counted, then start over
         _state["stats"] = Stats()
-    return web.json_response(_state["stats"].to_json())
+    return web.json_response(body)
 
 
 def _reset_own_state() -> None:
