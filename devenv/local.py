@@ -6,14 +6,16 @@ import json
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devenv.aws import AwsStandIn
 from devenv.salesforce import SalesforceStandIn
 from devenv.stripe import StripeStandIn
 from devenv.tls import combined_bundle
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 DEFAULT_STATE_DIR = Path(".local")
 ENDPOINTS_FILE = "endpoints.json"
@@ -53,7 +55,9 @@ class LocalEnv:
 
     def endpoints(self) -> dict[str, Any]:
         """What a client needs: URLs, throwaway credentials, the CA bundle to trust."""
-        assert self.salesforce and self.stripe and self.aws, "start() first"
+        assert self.salesforce is not None, "start() first"
+        assert self.stripe is not None
+        assert self.aws is not None
         bundle = combined_bundle(self.salesforce.ca_file, self.state_dir / "ca-bundle.pem")
         return {
             "salesforce": self.salesforce.info(),

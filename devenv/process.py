@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,9 +10,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
 
 
 class StandInStartError(RuntimeError):
@@ -38,7 +41,7 @@ class ChildServer:
 
     def spawn(self) -> None:
         """Start the process; `wait` collects its announcement (lets several start at once)."""
-        stderr = (open(self.log_file, "a") if self.log_file  # noqa: SIM115 - owned by Popen
+        stderr = (self.log_file.open("a") if self.log_file  # closed right after Popen
                   else subprocess.DEVNULL)
         env = {**os.environ, **(self.env or {}), "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -77,10 +80,8 @@ class ChildServer:
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             deadline = time.monotonic() + timeout
             while self.proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.02)

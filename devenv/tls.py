@@ -73,7 +73,7 @@ def system_ca_file() -> Path | None:
         if Path(candidate).is_file():
             return Path(candidate)
     try:
-        import certifi  # noqa: PLC0415 - optional fallback
+        import certifi  # noqa: PLC0415 - optional fallback, only without a system bundle
 
         return Path(certifi.where())
     except ImportError:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from devenv.local import DEFAULT_STATE_DIR, LocalEnvError, run_until_stopped, stop_running
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def _print_endpoints(doc: dict[str, Any]) -> None:

@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
 import stripe
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 
 from devenv.aws import AwsStandIn
 from devenv.salesforce import SalesforceStandIn
 from devenv.stripe import StripeStandIn
 from devenv.tls import combined_bundle
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+from typing import Any, TypeAlias
+
+# simple-salesforce's sObject API is dynamic (`sf.Account`, `sf.bulk2.Account`) and its
+# annotations are unions that strict mypy cannot narrow, so tests hold the client as Any.
+SF: TypeAlias = Any
+
+
+def errors_of(exc: BaseException) -> list[dict[str, Any]]:
+    """The JSON error list a simple-salesforce exception carries (typed loosely upstream)."""
+    content: Any = getattr(exc, "content", None)
+    assert isinstance(content, list), content
+    return content
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +69,7 @@ def session_id(server: SalesforceStandIn) -> str:
 
 
 @pytest.fixture
-def sf(salesforce: SalesforceStandIn) -> Salesforce:
+def sf(salesforce: SalesforceStandIn) -> SF:
     """A simple-salesforce client with a valid session on a fresh org."""
     return Salesforce(session_id=session_id(salesforce), instance_url=salesforce.url,
                       version="59.0")

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import requests
 
 from devenv.process import ChildServer
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 REGION = "us-east-1"
 # moto accepts any credentials; these are the conventional dummies, never real ones.
 ACCESS_KEY_ID = "testing"
-SECRET_ACCESS_KEY = "testing"  # noqa: S105
+SECRET_ACCESS_KEY = "testing"  # noqa: S105 - moto's dummy, not a secret
+
+
+class ClientKwargs(TypedDict):
+    """Keyword arguments for `boto3.client(service, **kwargs)` against the stand-in."""
+
+    endpoint_url: str
+    region_name: str
+    aws_access_key_id: str
+    aws_secret_access_key: str
 
 
 class AwsStandIn:
@@ -59,7 +70,7 @@ class AwsStandIn:
         """Forget every resource in every service."""
         requests.post(self.endpoint_url + "/moto-api/reset", timeout=10).raise_for_status()
 
-    def client_kwargs(self) -> dict[str, str]:
+    def client_kwargs(self) -> ClientKwargs:
         """Keyword arguments for `boto3.client(service, **kwargs)` against this stand-in."""
         return {"endpoint_url": self.endpoint_url, "region_name": REGION,
                 "aws_access_key_id": ACCESS_KEY_ID, "aws_secret_access_key": SECRET_ACCESS_KEY}

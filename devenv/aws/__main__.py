@@ -25,12 +25,13 @@ def main() -> None:
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
     # moto would try to run Lambda code in Docker, which this machine does not have.
-    req = urllib.request.Request(url + "/moto-api/config", method="POST",
+    req = urllib.request.Request(url + "/moto-api/config"  # noqa: S310 - http://127.0.0.1 only
+                                , method="POST",
                                  data=json.dumps({"lambda": {"use_docker": False}}).encode(),
                                  headers={"Content-Type": "application/json"})
     urllib.request.urlopen(req, timeout=10).close()  # noqa: S310 - our own local server
     print(json.dumps({"endpoint_url": url, "region": REGION, "access_key_id": ACCESS_KEY_ID,
-                      "secret_access_key": SECRET_ACCESS_KEY}), flush=True)  # noqa: T201
+                      "secret_access_key": SECRET_ACCESS_KEY}), flush=True)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         while True:

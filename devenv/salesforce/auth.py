@@ -10,10 +10,9 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from html import unescape
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 import jwt
@@ -22,8 +21,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from devenv.salesforce import errors as E
+from devenv.salesforce import errors as codes
 from devenv.salesforce.errors import SalesforceError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # The audiences Salesforce accepts for the JWT bearer flow (production and sandbox login).
@@ -117,7 +120,7 @@ class Sessions:
                     del self._sessions[token or ""]
                     s = None
         if s is None:
-            raise SalesforceError.of(401, E.INVALID_SESSION_ID, "Session expired or invalid")
+            raise SalesforceError.of(401, codes.INVALID_SESSION_ID, "Session expired or invalid")
 
     def expire_all(self) -> None:
         """Invalidate every session (as a password reset or admin revoke would)."""

@@ -1,4 +1,4 @@
-"""A Salesforce Billing org out of the box: the `blng` objects, the Stripe gateway, package settings.
+"""A Salesforce Billing org out of the box: `blng` objects, the Stripe gateway, package settings.
 
 Names the public documentation does not confirm (marked [U] in
 `shared/reference/salesforce-billing-and-stripe-facts.md`) are fields of `OrgProfile`, so a test
@@ -7,8 +7,8 @@ or a developer who learns the real value from an org can change them without tou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from devenv.salesforce.schema import (
     BOOLEAN,
@@ -30,6 +30,9 @@ from devenv.salesforce.schema import (
     system_fields,
     text,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 PAYMENT_METHOD = "blng__PaymentMethod__c"
 PAYMENT_GATEWAY = "blng__PaymentGateway__c"
@@ -166,7 +169,8 @@ def _payment_gateway(profile: OrgProfile) -> ObjectDef:
     obj = ObjectDef(PAYMENT_GATEWAY, "Payment Gateway", "Payment Gateways", "a0G", custom=True)
     for f in system_fields(owner=True):
         obj.add_field(f)
-    gateway_types = ("AuthorizeDotNet", "CyberSource", "PayFlowPro", "Payeezy", profile.gateway_type)
+    gateway_types = ("AuthorizeDotNet", "CyberSource", "PayFlowPro", "Payeezy",
+                     profile.gateway_type)
     for f in (
         FieldDef("Name", "Payment Gateway Name", STRING, 80, required=True, name_field=True,
                  id_lookup=True),

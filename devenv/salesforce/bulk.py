@@ -7,15 +7,18 @@ import io
 import itertools
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from devenv.salesforce import errors as E
+from devenv.salesforce import errors as codes
 from devenv.salesforce.errors import FieldError, RecordError, SalesforceError
-from devenv.salesforce.faults import FaultPlan
 from devenv.salesforce.store import MultipleMatchesError, Org, sf_datetime
 from devenv.salesforce.web import Request, Response, Router, json_response
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from devenv.salesforce.faults import FaultPlan
 
 V = r"/services/data/v(?P<ver>\d+\.\d)"
 OPERATIONS = frozenset({"insert", "update", "upsert", "delete", "hardDelete"})
@@ -125,34 +128,34 @@ class BulkIngest:
     def _job(self, job_id: str) -> Job:
         job = self.jobs.get(job_id)
         if job is None:
-            raise SalesforceError.of(404, E.NOT_FOUND, "The requested resource does not exist")
+            raise SalesforceError.of(404, codes.NOT_FOUND, "The requested resource does not exist")
         return job
 
     def create(self, req: Request) -> Response:
         body = req.json()
         if not isinstance(body, dict):
-            raise SalesforceError.of(400, E.JSON_PARSER_ERROR, "Expected a JSON object")
+            raise SalesforceError.of(400, codes.JSON_PARSER_ERROR, "Expected a JSON object")
         op = body.get("operation")
         if op not in OPERATIONS:
-            raise SalesforceError.of(400, E.INVALIDJOB, f"InvalidJob : Invalid operation: {op}")
+            raise SalesforceError.of(400, codes.INVALIDJOB, f"InvalidJob : Invalid operation: {op}")
         obj = self.org.schema.get(str(body.get("object", "")))
         if obj is None:
-            raise SalesforceError.of(400, E.INVALIDJOB,
+            raise SalesforceError.of(400, codes.INVALIDJOB,
                                      f"InvalidJob : Unable to find object: {body.get('object')}")
         ext = body.get("externalIdFieldName")
         if op == "upsert":
             f = obj.field(str(ext or ""))
             if f is None or not (f.external_id or f.type == "id" or f.id_lookup):
                 raise SalesforceError.of(
-                    400, E.INVALIDJOB,
+                    400, codes.INVALIDJOB,
                     f"InvalidJob : Field {ext} is not an external ID field of {obj.name}")
             ext = f.name
         if body.get("contentType", "CSV") != "CSV":
-            raise SalesforceError.of(400, E.INVALIDJOB, "InvalidJob : contentType must be CSV")
+            raise SalesforceError.of(400, codes.INVALIDJOB, "InvalidJob : contentType must be CSV")
         delim = body.get("columnDelimiter", "COMMA")
         ending = body.get("lineEnding", "LF")
         if delim not in DELIMITERS or ending not in LINE_ENDINGS:
-            raise SalesforceError.of(400, E.INVALIDJOB,
+            raise SalesforceError.of(400, codes.INVALIDJOB,
                                      "InvalidJob : invalid columnDelimiter or lineEnding")
         with self._lock:
             job_id = f"7505g{next(self._ids):010d}AAA"
@@ -170,7 +173,7 @@ class BulkIngest:
     def upload(self, req: Request) -> Response:
         job = self._job(req.params["id"])
         if job.state != "Open":
-            raise SalesforceError.of(409, E.INVALIDJOB,
+            raise SalesforceError.of(409, codes.INVALIDJOB,
                                      f"InvalidJob : Job {job.id} is not Open (state {job.state})")
         ctype = (req.header("content-type") or "").split(";")[0].strip().lower()
         if ctype != "text/csv":
@@ -178,7 +181,7 @@ class BulkIngest:
                                      "Content-Type must be text/csv")
         if job.data:
             # Bulk 2.0 takes one upload per job; a second PUT is refused.
-            raise SalesforceError.of(400, E.INVALIDJOB,
+            raise SalesforceError.of(400, codes.INVALIDJOB,
                                      "InvalidJob : Found multiple batches for job")
         job.data.append(req.body)
         return Response(201, content_type="text/plain")
@@ -189,7 +192,7 @@ class BulkIngest:
         state = body.get("state") if isinstance(body, dict) else None
         if state == "UploadComplete":
             if job.state != "Open":
-                raise SalesforceError.of(409, E.INVALIDJOB,
+                raise SalesforceError.of(409, codes.INVALIDJOB,
                                          f"InvalidJob : Job state is {job.state}")
             job.state = "UploadComplete"
             job.modstamp = sf_datetime(self.org.clock())
@@ -199,12 +202,12 @@ class BulkIngest:
             t.start()
         elif state == "Aborted":
             if job.state in TERMINAL:
-                raise SalesforceError.of(409, E.INVALIDJOB,
+                raise SalesforceError.of(409, codes.INVALIDJOB,
                                          f"InvalidJob : Job state is {job.state}")
             job.state = "Aborted"
             job.modstamp = sf_datetime(self.org.clock())
         else:
-            raise SalesforceError.of(400, E.INVALIDJOB, f"InvalidJob : bad state {state}")
+            raise SalesforceError.of(400, codes.INVALIDJOB, f"InvalidJob : bad state {state}")
         return json_response(200, job.info(self.org.user_id))
 
     def status(self, req: Request) -> Response:
@@ -213,7 +216,7 @@ class BulkIngest:
     def delete(self, req: Request) -> Response:
         job = self._job(req.params["id"])
         if job.state not in TERMINAL and job.state != "Open":
-            raise SalesforceError.of(409, E.INVALIDJOB, "InvalidJob : job is still running")
+            raise SalesforceError.of(409, codes.INVALIDJOB, "InvalidJob : job is still running")
         with self._lock:
             self.jobs.pop(job.id, None)
         return Response(204)
@@ -260,7 +263,7 @@ class BulkIngest:
                         break
                     if plan.bulk_lock_row_rate and lock_rng.random() < plan.bulk_lock_row_rate:
                         self._record_failure(job, row, "", FieldError(
-                            E.UNABLE_TO_LOCK_ROW,
+                            codes.UNABLE_TO_LOCK_ROW,
                             "unable to obtain exclusive access to this record or 1 records"))
                         continue
                     self._apply_row(job, row, apply)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 # The error codes the stand-in emits, spelled as Salesforce spells them.
 REQUIRED_FIELD_MISSING = "REQUIRED_FIELD_MISSING"

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 ERRORS = frozenset({"503", "REQUEST_LIMIT_EXCEEDED", "INVALID_SESSION_ID"})
 

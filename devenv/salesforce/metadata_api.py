@@ -11,28 +11,27 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import io
 import itertools
 import re
 import threading
 import time
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
 from devenv.salesforce import ids
-from devenv.salesforce.faults import FaultPlan
 from devenv.salesforce.schema import (
     BOOLEAN,
+    CURRENCY,
     DATE,
     DATETIME,
     DOUBLE,
     EMAIL,
-    ID,
     PERCENT,
     PHONE,
     PICKLIST,
@@ -40,12 +39,16 @@ from devenv.salesforce.schema import (
     STRING,
     TEXTAREA,
     URL,
-    CURRENCY,
     FieldDef,
     ObjectDef,
     system_fields,
 )
 from devenv.salesforce.store import Org, sf_datetime
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from devenv.salesforce.faults import FaultPlan
 
 MD_NS = "http://soap.sforce.com/2006/04/metadata"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -79,7 +82,7 @@ PERMSET_ELEMENTS = frozenset({"label", "description", "fieldPermissions", "objec
 CMD_ELEMENTS = frozenset({"label", "protected", "values", "description"})
 
 
-class SoapFault(Exception):
+class SoapFaultError(Exception):
     """A SOAP fault (HTTP 500), e.g. INVALID_SESSION_ID or INVALID_ID_FIELD."""
 
     def __init__(self, code: str, message: str) -> None:
@@ -203,12 +206,13 @@ class MetadataApi:
     def operation(body: bytes) -> tuple[str, ET.Element]:
         """The operation name (first element of soap:Body) and that element."""
         try:
-            root = ET.fromstring(body)
+            root = ET.fromstring(body)  # noqa: S314 - a local test server, never the internet
         except ET.ParseError as exc:
-            raise SoapFault("INVALID_XML", f"Could not parse the SOAP request: {exc}") from None
+            raise SoapFaultError("INVALID_XML",
+                                 f"Could not parse the SOAP request: {exc}") from None
         soap_body = root.find(f"{{{SOAP_NS}}}Body")
         if soap_body is None or len(soap_body) == 0:
-            raise SoapFault("INVALID_XML", "The SOAP request has no Body")
+            raise SoapFaultError("INVALID_XML", "The SOAP request has no Body")
         op = soap_body[0]
         return _local(op.tag), op
 
@@ -224,7 +228,7 @@ class MetadataApi:
         }
         handler = handlers.get(op_name)
         if handler is None:
-            raise SoapFault("UNKNOWN_EXCEPTION",
+            raise SoapFaultError("UNKNOWN_EXCEPTION",
                             f"The stand-in does not implement the Metadata API call {op_name}")
         inner = handler(op)
         return (f'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope '
@@ -240,13 +244,13 @@ class MetadataApi:
     def _deploy(self, op: ET.Element) -> str:
         zip_el = op.find(_N + "ZipFile")
         if zip_el is None or not (zip_el.text or "").strip():
-            raise SoapFault("INVALID_CROSS_REFERENCE_KEY", "No ZipFile in the deploy request")
+            raise SoapFaultError("INVALID_CROSS_REFERENCE_KEY", "No ZipFile in the deploy request")
         opts = op.find(_N + "DeployOptions")
         test_level = _text(opts, "testLevel") or "NoTestRun"
         if test_level == "None":
             test_level = "NoTestRun"
         if test_level not in TEST_LEVELS:
-            raise SoapFault("INVALID_OPERATION", f"Invalid testLevel: {test_level}")
+            raise SoapFaultError("INVALID_OPERATION", f"Invalid testLevel: {test_level}")
         dep = Deployment(self._new_id(), _bool(_text(opts, "checkOnly")), test_level,
                          _bool(_text(opts, "rollbackOnError"), default=True), self.now())
         try:
@@ -339,7 +343,7 @@ class MetadataApi:
     def _parse(self, dep: Deployment, path: str, root_name: str,
                data: bytes) -> ET.Element | None:
         try:
-            root = ET.fromstring(data)
+            root = ET.fromstring(data)  # noqa: S314 - a local test server
         except ET.ParseError as exc:
             line, col = exc.position
             dep.problems.append(Problem(root_name, path, path.rsplit("/", 1)[-1],
@@ -429,7 +433,7 @@ class MetadataApi:
             obj = self._new_object(name, label, plural)
             planned.objects[name.lower()] = obj
             dep.components.append(Component("CustomObject", path, name,
-                                             lambda o=obj: self.org.add_object(o), text))
+                                             functools.partial(self.org.add_object, obj), text))
             existing = obj
         elif wants_object:
             label, plural = _text(root, "label"), _text(root, "pluralLabel")
@@ -453,7 +457,7 @@ class MetadataApi:
             planned.fields[(existing.name.lower(), fdef.name.lower())] = fdef
             dep.components.append(Component(
                 "CustomField", path, full,
-                lambda o=existing.name, f=fdef: self.org.add_field(o, f),
+                functools.partial(self.org.add_field, existing.name, fdef),
                 ET.tostring(fel, encoding="unicode")))
 
     def _new_object(self, name: str, label: str, plural: str) -> ObjectDef:
@@ -692,7 +696,7 @@ class MetadataApi:
         dep = self.deployments.get(dep_id) or (
             self.deployments.get(ids.to_18(dep_id)) if ids.is_valid(dep_id) else None)
         if dep is None:
-            raise SoapFault("INVALID_ID_FIELD", f"Invalid deploy id: {dep_id}")
+            raise SoapFaultError("INVALID_ID_FIELD", f"Invalid deploy id: {dep_id}")
         return dep
 
     def _check_status(self, op: ET.Element) -> str:
@@ -730,8 +734,8 @@ class MetadataApi:
                         f"</created><deleted>false</deleted><fileName>{escape(c.file_name)}"
                         f"</fileName><fullName>{escape(c.full_name)}</fullName>"
                         "<success>true</success></componentSuccesses>")
-            details.append(f"<runTestResult><numFailures>0</numFailures><numTestsRun>0"
-                           f"</numTestsRun><totalTime>0</totalTime></runTestResult>")
+            details.append("<runTestResult><numFailures>0</numFailures><numTestsRun>0"
+                           "</numTestsRun><totalTime>0</totalTime></runTestResult>")
             parts.append(f"<details>{''.join(details)}</details>")
         total = len(dep.components) + len(dep.problems)
         parts += [
@@ -758,17 +762,20 @@ class MetadataApi:
     def _quick_deploy(self, op: ET.Element) -> str:
         validation = self._deployment(op, "validationId")
         if not validation.check_only or validation.status != "Succeeded":
-            raise SoapFault("INVALID_ID_FIELD", "This deployment can't be quick deployed: it is "
+            raise SoapFaultError("INVALID_ID_FIELD",
+                                 "This deployment can't be quick deployed: it is "
                             "not a successful validation")
         if validation.test_level == "NoTestRun":
-            raise SoapFault("INVALID_ID_FIELD", "This deployment can't be quick deployed: the "
+            raise SoapFaultError("INVALID_ID_FIELD", "This deployment can't be quick deployed: the "
                             "validation ran no tests (use RunLocalTests or RunSpecifiedTests)")
         if validation.quick_deployed_by:
-            raise SoapFault("INVALID_ID_FIELD", "This validation was already quick deployed by "
+            raise SoapFaultError("INVALID_ID_FIELD",
+                                 "This validation was already quick deployed by "
                             + validation.quick_deployed_by)
         assert validation.completed is not None
         if self.now() - validation.completed > QUICK_DEPLOY_WINDOW:
-            raise SoapFault("INVALID_ID_FIELD", "This validation is older than 10 days and can "
+            raise SoapFaultError("INVALID_ID_FIELD",
+                                 "This validation is older than 10 days and can "
                             "no longer be quick deployed")
         dep = Deployment(self._new_id(), False, validation.test_level, True, self.now(),
                          validated_from=validation.id)
@@ -820,7 +827,7 @@ class MetadataApi:
 
 def _file_for(kind: str, full_name: str) -> str:
     if kind == "CustomField":
-        return f"objects/{full_name.split('.')[0]}.object"
+        return f"objects/{full_name.split('.', maxsplit=1)[0]}.object"
     folder = {"PermissionSet": "permissionsets", "CustomMetadata": "customMetadata",
               "CustomObject": "objects"}[kind]
     ext = {"PermissionSet": "permissionset", "CustomMetadata": "md", "CustomObject": "object"}

@@ -5,26 +5,28 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from devenv.salesforce import errors as E
+from devenv.salesforce import errors as codes
 from devenv.salesforce import soql
 from devenv.salesforce.errors import FieldError, RecordError, SalesforceError
 from devenv.salesforce.store import MultipleMatchesError, Org
 from devenv.salesforce.web import Request, Response, Router, json_response
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 V = r"/services/data/v(?P<ver>\d+\.\d)"
 COLLECTION_LIMIT = 200
 _ROLLED_BACK = FieldError(
-    E.ALL_OR_NONE_OPERATION_ROLLED_BACK,
+    codes.ALL_OR_NONE_OPERATION_ROLLED_BACK,
     "Record rolled back because not all records were valid and the request was using AllOrNone "
     "header")
-_STATUS_FOR = {E.NOT_FOUND: 404, E.ENTITY_IS_DELETED: 404, E.INVALID_TYPE: 404}
+_STATUS_FOR = {codes.NOT_FOUND: 404, codes.ENTITY_IS_DELETED: 404, codes.INVALID_TYPE: 404}
 
 
-class _Rollback(Exception):
+class _RollbackError(Exception):
     """Raised inside an allOrNone transaction to undo it."""
 
 
@@ -57,7 +59,7 @@ class QueryCursors:
         with self._lock:
             rows = self._cursors.get(locator)
         if rows is None:
-            raise SalesforceError.of(400, E.INVALID_QUERY_LOCATOR, "invalid query locator")
+            raise SalesforceError.of(400, codes.INVALID_QUERY_LOCATOR, "invalid query locator")
         return rows
 
     def clear(self) -> None:
@@ -134,15 +136,15 @@ class RestApi:
     def _object(self, name: str) -> Any:
         obj = self.org.schema.get(name)
         if obj is None:
-            raise SalesforceError.of(404, E.NOT_FOUND, "The requested resource does not exist")
+            raise SalesforceError.of(404, codes.NOT_FOUND, "The requested resource does not exist")
         return obj
 
     def describe(self, req: Request) -> Response:
         with self.org.lock:
             obj = self._object(req.params["obj"])
             body = obj.describe(self.org.schema.children_of(obj.name))
-        body["urls"] = {k: str(v).replace("vXX.X", f"v{req.version}")
-                        for k, v in body["urls"].items()}  # type: ignore[attr-defined]
+        urls: dict[str, str] = body["urls"]
+        body["urls"] = {k: v.replace("vXX.X", f"v{req.version}") for k, v in urls.items()}
         return json_response(200, body)
 
     def basic_info(self, req: Request) -> Response:
@@ -153,7 +155,7 @@ class RestApi:
     def _body_dict(self, req: Request) -> dict[str, Any]:
         body = req.json()
         if not isinstance(body, dict):
-            raise SalesforceError.of(400, E.JSON_PARSER_ERROR,
+            raise SalesforceError.of(400, codes.JSON_PARSER_ERROR,
                                      "Cannot deserialize instance of sObject from array value")
         return body
 
@@ -176,7 +178,7 @@ class RestApi:
         for n in names:
             f = obj.field(n)
             if f is None:
-                raise SalesforceError.of(400, E.INVALID_FIELD,
+                raise SalesforceError.of(400, codes.INVALID_FIELD,
                                          f"No such column '{n}' on sobject of type {obj.name}")
             out[f.name] = rec.get(f.name)
         return json_response(200, out)
@@ -194,14 +196,14 @@ class RestApi:
         obj = self._object(req.params["obj"])
         f = obj.field(req.params["field"])
         if f is None or not (f.external_id or f.id_lookup):
-            raise SalesforceError.of(404, E.NOT_FOUND,
+            raise SalesforceError.of(404, codes.NOT_FOUND,
                                      "Provided external ID field does not exist or is not "
                                      "accessible: " + req.params["field"])
         value = unquote(req.params["value"])
         with self.org.lock:
             matches = sorted(self.org.index_lookup(obj.name, f.name, value))
             if not matches:
-                raise SalesforceError.of(404, E.NOT_FOUND, "The requested resource does not "
+                raise SalesforceError.of(404, codes.NOT_FOUND, "The requested resource does not "
                                          "exist")
             if len(matches) > 1:
                 base = f"/services/data/v{req.version}/sobjects/{obj.name}/"
@@ -218,7 +220,7 @@ class RestApi:
             return json_response(400, [{
                 "message": f"The value of the external ID field in the request body "
                            f"({body[clash[0]]}) doesn't match the value in the URL ({value})",
-                "errorCode": E.INVALID_FIELD, "fields": [clash[0]]}])
+                "errorCode": codes.INVALID_FIELD, "fields": [clash[0]]}])
         try:
             rid, created = self.org.upsert(obj.name, req.params["field"], value, body)
         except MultipleMatchesError as err:
@@ -259,7 +261,7 @@ class RestApi:
     def _run(self, req: Request, *, include_deleted: bool) -> Response:
         q = req.arg("q")
         if not q:
-            raise SalesforceError.of(400, E.MALFORMED_QUERY, "A query string is required")
+            raise SalesforceError.of(400, codes.MALFORMED_QUERY, "A query string is required")
         kind = "queryAll" if include_deleted else "query"
         total, rows = soql.execute(self.org, q, include_deleted=include_deleted,
                                    base_url=f"/services/data/v{req.version}")
@@ -295,10 +297,10 @@ class RestApi:
         body = self._body_dict(req)
         records = body.get("records")
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-            raise SalesforceError.of(400, E.JSON_PARSER_ERROR, "records must be a list of "
+            raise SalesforceError.of(400, codes.JSON_PARSER_ERROR, "records must be a list of "
                                      "sObjects")
         if len(records) > COLLECTION_LIMIT:
-            raise SalesforceError.of(400, E.EXCEEDED_ID_LIMIT, "record limit reached. cannot "
+            raise SalesforceError.of(400, codes.EXCEEDED_ID_LIMIT, "record limit reached. cannot "
                                      f"submit more than {COLLECTION_LIMIT} records into this "
                                      "call")
         return bool(body.get("allOrNone", False)), records
@@ -325,8 +327,8 @@ class RestApi:
                                 "message": "more than one record found for external id field: "
                                            + str(err.record_ids), "fields": []}]})
                     if failed and all_or_none:
-                        raise _Rollback
-            except _Rollback:
+                        raise _RollbackError
+            except _RollbackError:
                 results = [r if not r["success"] else
                            {"id": None, "success": False,
                             "errors": [_ROLLED_BACK.to_collection()]} for r in results]
@@ -336,7 +338,7 @@ class RestApi:
         attrs = rec.get("attributes")
         kind = attrs.get("type") if isinstance(attrs, dict) else None
         if not kind and default is None:
-            raise RecordError.of(E.INVALID_TYPE, "No SObject Type defined in the record")
+            raise RecordError.of(codes.INVALID_TYPE, "No SObject Type defined in the record")
         return str(kind or default)
 
     def collection_create(self, req: Request) -> Response:
@@ -344,7 +346,8 @@ class RestApi:
 
         def op(rec: dict[str, Any]) -> dict[str, Any]:
             if rec.get("Id"):
-                raise RecordError.of(E.INVALID_FIELD, "cannot specify Id in an insert call", "Id")
+                raise RecordError.of(codes.INVALID_FIELD, "cannot specify Id in an insert call",
+                                     "Id")
             rid = self.org.insert(self._type_of(rec), rec)
             return {"id": rid, "success": True, "errors": []}
 
@@ -356,7 +359,7 @@ class RestApi:
         def op(rec: dict[str, Any]) -> dict[str, Any]:
             rid = rec.get("Id")
             if not rid:
-                raise RecordError.of(E.MALFORMED_ID, "Id is required for update", "Id")
+                raise RecordError.of(codes.MALFORMED_ID, "Id is required for update", "Id")
             body = {k: v for k, v in rec.items() if k != "Id"}
             return {"id": self.org.update(self._type_of(rec), str(rid), body), "success": True,
                     "errors": []}
@@ -372,7 +375,7 @@ class RestApi:
             key = next((k for k in rec if k.lower() == field_name.lower()), None)
             value = rec.get(key) if key else None
             if value in (None, ""):
-                raise RecordError.of(E.REQUIRED_FIELD_MISSING,
+                raise RecordError.of(codes.REQUIRED_FIELD_MISSING,
                                      f"Required fields are missing: [{field_name}]", field_name)
             body = {k: v for k, v in rec.items() if k != key}
             rid, created = self.org.upsert(self._type_of(rec, obj.name), field_name, str(value),
@@ -385,13 +388,14 @@ class RestApi:
         raw = req.arg("ids") or ""
         record_ids = [i for i in raw.split(",") if i]
         if len(record_ids) > COLLECTION_LIMIT:
-            raise SalesforceError.of(400, E.EXCEEDED_ID_LIMIT, "record limit reached")
+            raise SalesforceError.of(400, codes.EXCEEDED_ID_LIMIT, "record limit reached")
         all_or_none = (req.arg("allOrNone") or "false").lower() == "true"
 
         def op(rid: str) -> dict[str, Any]:
             found = self.org.find(rid)
             if found is None:
-                raise RecordError.of(E.INVALID_CROSS_REFERENCE_KEY, "invalid cross reference id")
+                raise RecordError.of(codes.INVALID_CROSS_REFERENCE_KEY,
+                                     "invalid cross reference id")
             self.org.delete(found[0].name, rid)
             return {"id": found[1]["Id"], "success": True, "errors": []}
 
@@ -415,7 +419,7 @@ class RestApi:
                 for n in fields:
                     f = obj.field(n)
                     if f is None:
-                        raise SalesforceError.of(400, E.INVALID_FIELD, f"No such column '{n}'")
+                        raise SalesforceError.of(400, codes.INVALID_FIELD, f"No such column '{n}'")
                     row[f.name] = rec.get(f.name)
                 out.append(row)
         return json_response(200, out)

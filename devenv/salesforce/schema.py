@@ -7,8 +7,11 @@ names up case-insensitively, as Salesforce does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
 
 # Field types, as describe() spells them.
 ID = "id"
@@ -190,7 +193,8 @@ class ObjectDef:
                 }
                 for child, f in children
             ],
-            "urls": {"sobject": base, "describe": base + "/describe", "rowTemplate": base + "/{ID}"},
+            "urls": {"sobject": base, "describe": base + "/describe",
+                     "rowTemplate": base + "/{ID}"},
         }
 
     def basic_info(self) -> dict[str, object]:
@@ -249,7 +253,7 @@ class Schema:
         """The object called `name` (any case), or None."""
         return self._objects.get(name.lower())
 
-    def __iter__(self) -> Iterable[ObjectDef]:  # type: ignore[misc]
+    def __iter__(self) -> Iterator[ObjectDef]:
         return iter(list(self._objects.values()))
 
     def by_prefix(self, key_prefix: str) -> ObjectDef | None:
@@ -273,14 +277,14 @@ class Schema:
         return Schema(replace(o, fields=dict(o.fields)) for o in self._objects.values())
 
 
-def text(name: str, label: str, length: int, **kw: object) -> FieldDef:
-    """A custom Text field."""
-    return FieldDef(name, label, STRING, length, custom=name.endswith("__c"), **kw)  # type: ignore[arg-type]
+def text(name: str, label: str, length: int, **kw: Any) -> FieldDef:
+    """A custom Text field (`kw`: any other FieldDef property)."""
+    return FieldDef(name, label, STRING, length, custom=name.endswith("__c"), **kw)
 
 
-def picklist(name: str, label: str, values: Iterable[str], **kw: object) -> FieldDef:
+def picklist(name: str, label: str, values: Iterable[str], **kw: Any) -> FieldDef:
     """A restricted picklist (all Billing picklists the import writes are restricted)."""
-    return FieldDef(name, label, PICKLIST, 255, custom=True, picklist=tuple(values),  # type: ignore[arg-type]
+    return FieldDef(name, label, PICKLIST, 255, custom=True, picklist=tuple(values),
                     restricted=True, **kw)
 
 

@@ -14,21 +14,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import socket
 import ssl
 import tempfile
 import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from devenv.salesforce import errors as E
+from devenv.salesforce import errors as codes
 from devenv.salesforce.auth import (
     ConnectedApp,
     OAuthError,
@@ -40,11 +38,15 @@ from devenv.salesforce.billing import BillingSetting, OrgProfile
 from devenv.salesforce.bulk import BulkIngest
 from devenv.salesforce.errors import RecordError, SalesforceError
 from devenv.salesforce.faults import FaultConfigError, FaultPlan
-from devenv.salesforce.metadata_api import MetadataApi, SoapFault
+from devenv.salesforce.metadata_api import MetadataApi, SoapFaultError
 from devenv.salesforce.rest import RestApi, record_error_response
 from devenv.salesforce.store import Org
 from devenv.salesforce.web import Request, Response, Router, error_response, json_response
 from devenv.tls import CertPair, make_self_signed
+
+if TYPE_CHECKING:
+    import socket
+    from collections.abc import Mapping
 
 log = logging.getLogger("devenv.salesforce")
 # Salesforce refuses a request line + headers above 16 KB; long IN lists must be chunked.
@@ -205,15 +207,15 @@ class SalesforceStandIn:
         r.add("POST", r"/_admin/seed", "admin.seed", self._admin_seed)
         r.add("GET", r"/_admin/records/(?P<obj>\w+)", "admin.records", self._admin_records)
         r.add("GET", r"/_admin/counters", "admin.counters",
-              lambda req: json_response(200, self.counters_json()))
+              lambda _req: json_response(200, self.counters_json()))
         r.add("POST", r"/_admin/counters/reset", "admin.counters", self._admin_counters_reset)
         r.add("GET", r"/_admin/faults", "admin.faults",
-              lambda req: json_response(200, self.faults.to_json()))
+              lambda _req: json_response(200, self.faults.to_json()))
         r.add("PUT", r"/_admin/faults", "admin.faults", self._admin_faults)
         r.add("DELETE", r"/_admin/faults", "admin.faults", self._admin_faults_clear)
         r.add("POST", r"/_admin/sessions/expire", "admin.sessions", self._admin_expire)
         r.add("POST", r"/_admin/clock", "admin.clock", self._admin_clock)
-        r.add("GET", r"/_admin/info", "admin.info", lambda req: json_response(200, self.info()))
+        r.add("GET", r"/_admin/info", "admin.info", lambda _req: json_response(200, self.info()))
 
     def _token(self, req: Request) -> Response:
         try:
@@ -231,7 +233,7 @@ class SalesforceStandIn:
         try:
             xml = endpoint.soap_login(req.body.decode("utf-8", "replace"), self.url, req.version)
         except OAuthError as err:
-            return Response(500, SoapFault("INVALID_LOGIN", err.description).xml(), "text/xml")
+            return Response(500, SoapFaultError("INVALID_LOGIN", err.description).xml(), "text/xml")
         return Response(200, xml.encode(), "text/xml; charset=utf-8")
 
     def _soap(self, req: Request) -> Response:
@@ -308,11 +310,11 @@ class SalesforceStandIn:
         parts = urlsplit(raw_path)
         match = self.router.match(method, parts.path)
         if match is None:
-            return error_response(SalesforceError.of(404, E.NOT_FOUND,
+            return error_response(SalesforceError.of(404, codes.NOT_FOUND,
                                                      "The requested resource does not exist"))
         if match is False:
             return error_response(SalesforceError.of(
-                405, E.METHOD_NOT_ALLOWED, f"HTTP Method '{method}' not allowed. Allowed are "
+                405, codes.METHOD_NOT_ALLOWED, f"HTTP Method '{method}' not allowed. Allowed are "
                 "GET,PATCH,POST,PUT,DELETE as appropriate for the resource"))
         assert not isinstance(match, bool)
         route, params = match
@@ -334,7 +336,7 @@ class SalesforceStandIn:
         if "ver" in params:
             major = int(float(params["ver"]))
             if not API_VERSIONS[0] <= major <= API_VERSIONS[1]:
-                return error_response(SalesforceError.of(404, E.NOT_FOUND,
+                return error_response(SalesforceError.of(404, codes.NOT_FOUND,
                                                          "The requested resource does not exist"))
         if category in ("rest", "bulk", "soap") and route.name != "rest.versions":
             token = req.bearer or (self.metadata.session_id(body) if soap else None)
@@ -343,8 +345,8 @@ class SalesforceStandIn:
                                     expire_after_calls=self.faults.session_expires_after_calls)
             except SalesforceError as err:
                 if soap:
-                    return Response(500, SoapFault(
-                        E.INVALID_SESSION_ID, "Invalid Session ID found in SessionHeader: "
+                    return Response(500, SoapFaultError(
+                        codes.INVALID_SESSION_ID, "Invalid Session ID found in SessionHeader: "
                         "Illegal Session").xml(), "text/xml")
                 return error_response(err)
             used, limit = self.api_usage()
@@ -359,34 +361,34 @@ class SalesforceStandIn:
     def _fault_response(self, error: str, *, soap: bool) -> Response:
         if error == "503":
             return json_response(503, [{"message": "Server unavailable",
-                                        "errorCode": E.SERVER_UNAVAILABLE}])
+                                        "errorCode": codes.SERVER_UNAVAILABLE}])
         if error == "REQUEST_LIMIT_EXCEEDED":
             if soap:
-                return Response(500, SoapFault(E.REQUEST_LIMIT_EXCEEDED,
+                return Response(500, SoapFaultError(codes.REQUEST_LIMIT_EXCEEDED,
                                                "TotalRequests Limit exceeded.").xml(), "text/xml")
             return json_response(403, [{"message": "TotalRequests Limit exceeded.",
-                                        "errorCode": E.REQUEST_LIMIT_EXCEEDED}])
+                                        "errorCode": codes.REQUEST_LIMIT_EXCEEDED}])
         if soap:
-            return Response(500, SoapFault(E.INVALID_SESSION_ID,
+            return Response(500, SoapFaultError(codes.INVALID_SESSION_ID,
                                            "Invalid Session ID found in SessionHeader: Illegal "
                                            "Session").xml(), "text/xml")
         return json_response(401, [{"message": "Session expired or invalid",
-                                    "errorCode": E.INVALID_SESSION_ID}])
+                                    "errorCode": codes.INVALID_SESSION_ID}])
 
     def _run(self, handler: Any, req: Request, *, soap: bool) -> Response:
         try:
             resp: Response = handler(req)
-        except SoapFault as fault:
+        except SoapFaultError as fault:
             return Response(500, fault.xml(), "text/xml")
         except SalesforceError as err:
             return error_response(err)
         except RecordError as err:
             return record_error_response(err)
-        except Exception:  # noqa: BLE001 - a stand-in bug must surface as a 500, not a hang
+        except Exception:  # noqa: BLE001 - a stand-in bug must answer 500, not hang
             log.error("stand-in error on %s %s\n%s", req.method, req.path,
                       traceback.format_exc())
             if soap:
-                return Response(500, SoapFault("UNKNOWN_EXCEPTION", "stand-in error").xml(),
+                return Response(500, SoapFaultError("UNKNOWN_EXCEPTION", "stand-in error").xml(),
                                 "text/xml")
             return json_response(500, [{"message": "An unexpected error occurred",
                                         "errorCode": "UNKNOWN_EXCEPTION"}])
@@ -424,7 +426,7 @@ def _make_handler(standin: SalesforceStandIn) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
             super().setup()
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             log.debug(format, *args)
 
         def _serve(self) -> None:
@@ -442,7 +444,7 @@ def _make_handler(standin: SalesforceStandIn) -> type[BaseHTTPRequestHandler]:
             if resp.body:
                 self.wfile.write(resp.body)
 
-        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve  # noqa: N815
+        do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve  # noqa: N815 - stdlib names
 
     return Handler
 
@@ -454,7 +456,7 @@ def serve_forever(port: int, state_dir: Path | None, json_file: Path | None) -> 
     text = json.dumps(info, indent=2)
     if json_file:
         json_file.write_text(text)
-    print(text, flush=True)  # noqa: T201 - the process's one job is to say where it listens
+    print(text, flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from devenv.salesforce import errors as E
+from devenv.salesforce import errors as codes
 from devenv.salesforce import ids
 from devenv.salesforce.errors import SalesforceError
 from devenv.salesforce.schema import BOOLEAN, ID, NUMBER_TYPES, REFERENCE, FieldDef, ObjectDef
@@ -52,7 +52,7 @@ def malformed(soql: str, pos: int, message: str) -> SalesforceError:
     row = soql.count("\n", 0, pos) + 1
     col = pos - line_start + 1
     text = f"\n{soql}\n{' ' * (col - 1)}^\nERROR at Row:{row}:Column:{col}\n{message}"
-    return SalesforceError.of(400, E.MALFORMED_QUERY, text)
+    return SalesforceError.of(400, codes.MALFORMED_QUERY, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +349,7 @@ def _invalid_field(soql: str, path: Path, obj: ObjectDef) -> SalesforceError:
     msg = (f"No such column '{path.parts[-1]}' on entity '{obj.name}'. If you are attempting to "
            "use a custom field, be sure to append the '__c' after the custom field name. Please "
            "reference your WSDL or the describe call for the appropriate names.")
-    return SalesforceError.of(400, E.INVALID_FIELD, _pointed(soql, path.pos, msg))
+    return SalesforceError.of(400, codes.INVALID_FIELD, _pointed(soql, path.pos, msg))
 
 
 def _pointed(soql: str, pos: int, message: str) -> str:
@@ -380,7 +380,8 @@ class Executor:
                        "attempting to use a custom relationship, be sure to append the '__r' "
                        "after the custom relationship name. Please reference your WSDL or the "
                        "describe call for the appropriate names.")
-                raise SalesforceError.of(400, E.INVALID_FIELD, _pointed(self.soql, path.pos, msg))
+                raise SalesforceError.of(400, codes.INVALID_FIELD,
+                                         _pointed(self.soql, path.pos, msg))
             names.append(ref.relationship_name or rel)
             hops.append(ref.name)
             target = self.org.schema.get(ref.reference_to[0])
@@ -455,7 +456,8 @@ class Executor:
             msg = (f"sObject type '{q.object_name}' is not supported. If you are attempting to "
                    "use a custom object, be sure to append the '__c' after the entity name. "
                    "Please reference your WSDL or the describe call for the appropriate names.")
-            raise SalesforceError.of(400, E.INVALID_TYPE, _pointed(self.soql, q.object_pos, msg))
+            raise SalesforceError.of(400, codes.INVALID_TYPE,
+                                     _pointed(self.soql, q.object_pos, msg))
         selected = [self.bind(obj, p) for p in q.fields]
         count_field = (self.bind(obj, Path((q.count,), q.object_pos))
                        if q.count else None)
@@ -497,7 +499,7 @@ class Executor:
         for rel in b.names[:-1]:
             ref = current_obj.relationship(rel)
             assert ref is not None
-            parent_id = current.get(ref.name) if current is not None else None
+            parent_id = current.get(ref.name)
             found = self.org.find(parent_id) if parent_id else None
             if found is None:
                 container[rel] = None
@@ -556,20 +558,20 @@ def _comparison(bound: _Bound, node: Compare, soql: str) -> Callable[[Record], b
             return None
         if f.type in NUMBER_TYPES:
             if isinstance(v, bool) or not isinstance(v, int | float):
-                raise SalesforceError.of(400, E.INVALID_FIELD, _pointed(
+                raise SalesforceError.of(400, codes.INVALID_FIELD, _pointed(
                     soql, node.path.pos,
                     f"value of filter criterion for field '{f.name}' must be of type double "
                     "and should not be enclosed in quotes"))
             return float(v)
         if f.type == BOOLEAN:
             if not isinstance(v, bool):
-                raise SalesforceError.of(400, E.INVALID_FIELD, _pointed(
+                raise SalesforceError.of(400, codes.INVALID_FIELD, _pointed(
                     soql, node.path.pos,
                     f"value of filter criterion for field '{f.name}' must be of type boolean "
                     "and should not be enclosed in quotes"))
             return v
         if isinstance(v, bool | float):
-            raise SalesforceError.of(400, E.INVALID_FIELD, _pointed(
+            raise SalesforceError.of(400, codes.INVALID_FIELD, _pointed(
                 soql, node.path.pos,
                 f"value of filter criterion for field '{f.name}' must be of type "
                 f"{f.type} and should be enclosed in quotes"))
@@ -596,7 +598,7 @@ def _comparison(bound: _Bound, node: Compare, soql: str) -> Callable[[Record], b
     if op == "!=":
         return lambda r: value_of(r) != target
     if target is None:
-        return lambda r: False
+        return lambda _r: False
     ops: dict[str, Callable[[Any, Any], bool]] = {
         "<": lambda a, b: a < b, ">": lambda a, b: a > b,
         "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from devenv.salesforce import errors as E
+from devenv.salesforce import errors as codes
 from devenv.salesforce import ids
 from devenv.salesforce.billing import (
     BILLING_CONFIG,
@@ -76,16 +76,18 @@ class MultipleMatchesError(Exception):
 Rule = Callable[["Org", str, Record, "Record | None"], "FieldError | None"]
 
 
-def _one_autopay_per_account(org: Org, rid: str, new: Record, old: Record | None) -> FieldError | None:
+def _one_autopay_per_account(org: Org, rid: str, new: Record,
+                             old: Record | None) -> FieldError | None:
     """Salesforce Billing allows only one AutoPay payment method per Account."""
     del old
     if not new.get("blng__AutoPay__c"):
         return None
     account = new.get("blng__Account__c")
     for other_id in org.index_lookup(PAYMENT_METHOD, "blng__Account__c", account):
-        if other_id != rid and org.records[PAYMENT_METHOD.lower()][other_id].get("blng__AutoPay__c"):
+        other = org.records[PAYMENT_METHOD.lower()][other_id]
+        if other_id != rid and other.get("blng__AutoPay__c"):
             return FieldError(
-                E.FIELD_CUSTOM_VALIDATION_EXCEPTION,
+                codes.FIELD_CUSTOM_VALIDATION_EXCEPTION,
                 "An account can have only one payment method with Auto Pay selected. "
                 "Deselect Auto Pay on the current payment method first.",
                 ("blng__AutoPay__c",),
@@ -93,7 +95,9 @@ def _one_autopay_per_account(org: Org, rid: str, new: Record, old: Record | None
     return None
 
 
-DEFAULT_RULES: Mapping[str, tuple[Rule, ...]] = {PAYMENT_METHOD.lower(): (_one_autopay_per_account,)}
+DEFAULT_RULES: Mapping[str, tuple[Rule, ...]] = {
+    PAYMENT_METHOD.lower(): (_one_autopay_per_account,),
+}
 
 
 class Org:
@@ -193,7 +197,7 @@ class Org:
         """The object type `name`, or INVALID_TYPE."""
         obj = self.schema.get(name)
         if obj is None:
-            raise RecordError.of(E.INVALID_TYPE,
+            raise RecordError.of(codes.INVALID_TYPE,
                                  f"sObject type '{name}' is not supported.")
         return obj
 
@@ -238,14 +242,14 @@ class Org:
         """The live record `record_id` of `object_name`, or NOT_FOUND / MALFORMED_ID."""
         obj = self.object(object_name)
         if not ids.is_valid(record_id):
-            raise RecordError.of(E.MALFORMED_ID,
+            raise RecordError.of(codes.MALFORMED_ID,
                                  f"{obj.name} ID: id value of incorrect type: {record_id}", "Id")
         rid = ids.to_18(record_id)
         rec = self.records[obj.name.lower()].get(rid)
         if rec is None:
             if rid in self.deleted[obj.name.lower()]:
-                raise RecordError.of(E.ENTITY_IS_DELETED, "entity is deleted")
-            raise RecordError.of(E.NOT_FOUND, "The requested resource does not exist")
+                raise RecordError.of(codes.ENTITY_IS_DELETED, "entity is deleted")
+            raise RecordError.of(codes.NOT_FOUND, "The requested resource does not exist")
         return rec
 
     def all(self, object_name: str, *, include_deleted: bool = False) -> list[Record]:
@@ -330,7 +334,7 @@ class Org:
         with self.lock:
             obj = self.object(object_name)
             if not obj.createable:
-                raise RecordError.of(E.INVALID_TYPE,
+                raise RecordError.of(codes.INVALID_TYPE,
                                      f"Cannot create records of {obj.name} through the API")
             changes = self._coerce(obj, values, creating=True, from_csv=from_csv)
             rid = self.ids.new(obj.key_prefix)
@@ -381,7 +385,7 @@ class Org:
             f = obj.field(field_name)
             if f is None or not (f.external_id or f.type == ID or f.id_lookup):
                 raise RecordError.of(
-                    E.INVALID_FIELD,
+                    codes.INVALID_FIELD,
                     f"Field {field_name} is not an external ID field or the Id of {obj.name}",
                     field_name)
             if f.type == ID:
@@ -389,7 +393,7 @@ class Org:
                     return self.insert(obj.name, values, from_csv=from_csv), True
                 return self.update(obj.name, value, values, from_csv=from_csv), False
             if value in (None, ""):
-                raise RecordError.of(E.REQUIRED_FIELD_MISSING,
+                raise RecordError.of(codes.REQUIRED_FIELD_MISSING,
                                      f"Required fields are missing: [{f.name}]", f.name)
             matches = sorted(self.index_lookup(obj.name, f.name, value))
             if len(matches) > 1:
@@ -405,7 +409,7 @@ class Org:
         with self.lock:
             obj = self.object(object_name)
             if not obj.createable:
-                raise RecordError.of(E.INVALID_TYPE, f"Cannot delete records of {obj.name}")
+                raise RecordError.of(codes.INVALID_TYPE, f"Cannot delete records of {obj.name}")
             rec = self.get(obj.name, record_id)
             rid = rec["Id"]
             for child, ref in self.schema.children_of(obj.name):
@@ -435,11 +439,12 @@ class Org:
             if ref_field is not None:
                 f, value = ref_field, ref_value
             else:
-                f = obj.field(raw_name)
-                if f is None:
+                found = obj.field(raw_name)
+                if found is None:
                     raise RecordError.of(
-                        E.INVALID_FIELD,
+                        codes.INVALID_FIELD,
                         f"No such column '{raw_name}' on sobject of type {obj.name}", raw_name)
+                f = found
                 if from_csv:
                     if raw == "":
                         continue  # blank cell: leave unchanged (null on insert)
@@ -457,7 +462,7 @@ class Org:
         if locked:
             verb = "create" if creating else "update"
             raise RecordError.of(
-                E.INVALID_FIELD_FOR_INSERT_UPDATE,
+                codes.INVALID_FIELD_FOR_INSERT_UPDATE,
                 f"Unable to {verb} fields: {', '.join(locked)}. Please check the security "
                 "settings of this field and verify that it is read/write for your profile or "
                 "permission set.",
@@ -476,7 +481,7 @@ class Org:
             return None, None
         ref = obj.relationship(rel_name)
         if ref is None:
-            raise RecordError.of(E.INVALID_FIELD,
+            raise RecordError.of(codes.INVALID_FIELD,
                                  f"No such column '{rel_name}' on sobject of type {obj.name}",
                                  rel_name)
         if raw in ("", None):
@@ -487,24 +492,24 @@ class Org:
         tf = target.field(ext_field)
         if tf is None or not (tf.indexed or tf.type == ID):
             raise RecordError.of(
-                E.INVALID_FIELD,
+                codes.INVALID_FIELD,
                 f"Field name provided, {ext_field} is not an External ID or indexed field for "
                 f"{target.name}", ref.name)
         matches = self.index_lookup(target.name, tf.name, str(raw))
         if not matches:
             raise RecordError.of(
-                E.INVALID_FIELD,
+                codes.INVALID_FIELD,
                 f"Foreign key external ID: {raw} not found for field {tf.name} in entity "
                 f"{target.name}", ref.name)
         if len(matches) > 1:
             raise RecordError.of(
-                E.INVALID_FIELD,
+                codes.INVALID_FIELD,
                 f"Foreign key external ID: {raw} matches more than one record for field "
                 f"{tf.name} in entity {target.name}", ref.name)
         return ref, next(iter(matches))
 
     def _type_error(self, f: FieldDef, raw: Any) -> RecordError:
-        return RecordError.of(E.INVALID_TYPE_ON_FIELD_IN_RECORD,
+        return RecordError.of(codes.INVALID_TYPE_ON_FIELD_IN_RECORD,
                               f"{f.label}: value not of required type: {raw}", f.name)
 
     def _from_text(self, obj: ObjectDef, f: FieldDef, raw: str) -> Any:
@@ -563,7 +568,7 @@ class Org:
                 return None
             if not ids.is_valid(text):
                 raise RecordError.of(
-                    E.MALFORMED_ID,
+                    codes.MALFORMED_ID,
                     f"{f.label}: id value of incorrect type: {text}", f.name)
             return ids.to_18(text)
         return text
@@ -572,7 +577,7 @@ class Org:
         missing = [f.name for f in obj.fields.values()
                    if f.required and f.createable and rec.get(f.name) in (None, "")]
         if missing:
-            raise RecordError.of(E.REQUIRED_FIELD_MISSING,
+            raise RecordError.of(codes.REQUIRED_FIELD_MISSING,
                                  f"Required fields are missing: [{', '.join(missing)}]", *missing)
         key = obj.name.lower()
         for f in obj.fields.values():
@@ -581,12 +586,12 @@ class Org:
                 continue
             if isinstance(value, str) and f.length and len(value) > f.length:
                 raise RecordError.of(
-                    E.STRING_TOO_LONG,
+                    codes.STRING_TOO_LONG,
                     f"{f.label}: data value too large: {value[:80]} (max length={f.length})",
                     f.name)
             if f.type == PICKLIST and f.restricted and value not in f.picklist:
                 raise RecordError.of(
-                    E.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
+                    codes.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST,
                     f"{f.label}: bad value for restricted picklist field: {value}", f.name)
             if f.type == EMAIL and not _EMAIL_RE.match(str(value)):
                 raise RecordError.of("INVALID_EMAIL_ADDRESS",
@@ -595,14 +600,14 @@ class Org:
                 found = self.find(value)
                 if found is None or found[0].name not in f.reference_to:
                     raise RecordError.of(
-                        E.INVALID_CROSS_REFERENCE_KEY,
+                        codes.INVALID_CROSS_REFERENCE_KEY,
                         f"{f.label}: id value of incorrect type: {value}"
                         if found is not None else "invalid cross reference id", f.name)
             if f.unique or (f.external_id and f.unique):
                 for other in self.index_lookup(obj.name, f.name, value):
                     if other != rid:
                         raise RecordError.of(
-                            E.DUPLICATE_VALUE,
+                            codes.DUPLICATE_VALUE,
                             f"duplicate value found: {f.name} duplicates value on record with "
                             f"id: {other}", f.name)
         for rule in self.rules.get(key, ()):

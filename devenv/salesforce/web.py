@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from devenv.salesforce import errors as E
+from devenv.salesforce import errors as codes
 from devenv.salesforce.errors import SalesforceError
 
 
@@ -39,7 +39,7 @@ class Request:
         try:
             return json.loads(self.body or b"null")
         except (ValueError, UnicodeDecodeError) as exc:
-            raise SalesforceError.of(400, E.JSON_PARSER_ERROR,
+            raise SalesforceError.of(400, codes.JSON_PARSER_ERROR,
                                      f"The request body is not valid JSON: {exc}") from None
 
     def form(self) -> dict[str, str]:
@@ -100,7 +100,7 @@ class Router:
         """Register a route; `pattern` uses `(?P<name>…)` groups for path parameters."""
         self.routes.append(Route(method, re.compile(pattern + r"/?$"), handler, name))
 
-    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None | bool:
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | bool | None:
         """(route, params); False if the path exists with another method; None if unknown."""
         path_known = False
         for route in self.routes:

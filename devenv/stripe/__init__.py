@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
 from devenv.process import ChildServer
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class StripeStandIn:

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from localstripe import resources as R
+from localstripe import resources as ls
 from localstripe.errors import UserError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _installed = False
 # object type → id → object, in creation order (Python dicts keep insertion order).
@@ -34,7 +36,7 @@ BRANDS = (  # (prefixes, brand), checked in order: longer, more specific ranges 
     (("300", "301", "302", "303", "304", "305", "36", "38", "39"), "diners"),
     (("62", "81"), "unionpay"),
     (("6011", "644", "645", "646", "647", "648", "649", "65"), "discover"),
-    (tuple(str(n) for n in range(2221, 2721)) + ("51", "52", "53", "54", "55"), "mastercard"),
+    ((*tuple(str(n) for n in range(2221, 2721)), "51", "52", "53", "54", "55"), "mastercard"),
     (("4",), "visa"),
 )
 TEST_CARDS = {
@@ -72,42 +74,39 @@ def luhn_ok(number: str) -> bool:
 
 
 def _fingerprint(s: str) -> str:
-    return hashlib.sha1(s.encode()).hexdigest()[:16]  # noqa: S324 - a fake fingerprint
+    return hashlib.sha1(s.encode(), usedforsecurity=False).hexdigest()[:16]
 
 
-def _store_set(original: Callable[..., None]) -> Callable[..., None]:
-    def __setitem__(self: R.Store, key: str, value: Any) -> None:  # noqa: N807
-        dict.__setitem__(self, key, value)
-        kind, _, oid = key.partition(":")
-        _by_type.setdefault(kind, {})[oid] = value
-
-    del original
-    return __setitem__
+def _store_set(self: ls.Store, key: str, value: Any) -> None:
+    dict.__setitem__(self, key, value)
+    kind, _, oid = key.partition(":")
+    _by_type.setdefault(kind, {})[oid] = value
 
 
-def _store_del(self: R.Store, key: str) -> None:
+def _store_del(self: ls.Store, key: str) -> None:
     dict.__delitem__(self, key)
     kind, _, oid = key.partition(":")
     _by_type.get(kind, {}).pop(oid, None)
 
 
-def _store_clear(self: R.Store) -> None:
+def _store_clear(self: ls.Store) -> None:
     dict.clear(self)
     _by_type.clear()
     _pm_by_customer.clear()
 
 
-def _list_all(cls: Any, url: str, limit: Any = None, starting_after: Any = None,
+def _list_all(cls: type[Any], /, url: str, limit: Any = None, starting_after: Any = None,
               **kwargs: Any) -> Any:
     if kwargs:
         raise UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
-    li = R.List(url, limit=limit, starting_after=starting_after)
+    li = ls.List(url, limit=limit, starting_after=starting_after)
     li._list = list(reversed(list(_by_type.get(cls.object, {}).values())))
     return li
 
 
 def _pm_customer_get(self: Any) -> str | None:
-    return self.__dict__.get("_customer_id")
+    value = self.__dict__.get("_customer_id")
+    return None if value is None else str(value)
 
 
 def _pm_customer_set(self: Any, value: str | None) -> None:
@@ -119,7 +118,7 @@ def _pm_customer_set(self: Any, value: str | None) -> None:
         _pm_by_customer.setdefault(value, {})[self.id] = self
 
 
-def _pm_list(cls: Any, url: str, customer: Any = None, type: Any = None,  # noqa: A002
+def _pm_list(_cls: type[Any], /, url: str, customer: Any = None, type: Any = None,
              limit: Any = None, starting_after: Any = None, **kwargs: Any) -> Any:
     if kwargs:
         raise UserError(400, "Unexpected " + ", ".join(kwargs.keys()))
@@ -127,15 +126,15 @@ def _pm_list(cls: Any, url: str, customer: Any = None, type: Any = None,  # noqa
         raise UserError(400, "Bad request", {"param": "customer"})
     if type not in ("card", "us_bank_account", "sepa_debit"):
         raise UserError(400, "Bad request", {"param": "type"})
-    R.Customer._api_retrieve(customer)  # 404 for an unknown customer
-    li = R.List(url, limit=limit, starting_after=starting_after)
+    ls.Customer._api_retrieve(customer)  # 404 for an unknown customer
+    li = ls.List(url, limit=limit, starting_after=starting_after)
     owned = _pm_by_customer.get(customer, {}).values()
     li._list = [pm for pm in reversed(list(owned)) if pm.type == type]
     return li
 
 
 def _pm_init(original: Callable[..., None]) -> Callable[..., None]:
-    def __init__(self: Any, type: Any = None, billing_details: Any = None,  # noqa: A002, N807
+    def init(self: Any, type: Any = None, billing_details: Any = None,
                  card: Any = None, us_bank_account: Any = None, metadata: Any = None,
                  **kwargs: Any) -> None:
         if type == "card":
@@ -146,7 +145,7 @@ def _pm_init(original: Callable[..., None]) -> Callable[..., None]:
             original(self, type=type, billing_details=billing_details, metadata=metadata,
                      **kwargs)
 
-    return __init__
+    return init
 
 
 def _init_card(self: Any, billing_details: Any, card: Any, metadata: Any,
@@ -154,14 +153,15 @@ def _init_card(self: Any, billing_details: Any, card: Any, metadata: Any,
     if extra:
         raise UserError(400, "Unexpected " + ", ".join(extra.keys()))
     try:
-        assert isinstance(card, dict)
-        assert set(card) == {"number", "exp_month", "exp_year", "cvc"}
+        if not isinstance(card, dict) or set(card) != {"number", "exp_month", "exp_year", "cvc"}:
+            raise TypeError(card)
         number = str(card["number"]).replace(" ", "")
         exp_month = int(card["exp_month"])
         exp_year = int(card["exp_year"])
         cvc = str(card["cvc"])
-        assert billing_details is None or isinstance(billing_details, dict)
-    except (AssertionError, ValueError, TypeError):
+        if billing_details is not None and not isinstance(billing_details, dict):
+            raise TypeError(billing_details)
+    except (ValueError, TypeError):
         raise UserError(400, "Bad request") from None
     if not number.isdigit() or not 13 <= len(number) <= 19 or not luhn_ok(number):
         raise UserError(402, "Your card number is incorrect.", {"code": "incorrect_number",
@@ -178,7 +178,7 @@ def _init_card(self: Any, billing_details: Any, card: Any, metadata: Any,
     if not cvc.isdigit() or len(cvc) != (4 if brand == "amex" else 3):
         raise UserError(400, "Your card's security code is invalid.",
                         {"code": "invalid_cvc", "param": "card[cvc]"})
-    R.StripeObject.__init__(self)
+    ls.StripeObject.__init__(self)
     self.type = "card"
     self.billing_details = billing_details or {}
     self._card_number = number
@@ -200,19 +200,22 @@ def _init_bank(self: Any, billing_details: Any, bank: Any, metadata: Any,
     if extra:
         raise UserError(400, "Unexpected " + ", ".join(extra.keys()))
     try:
-        assert isinstance(bank, dict)
+        if not isinstance(bank, dict):
+            raise TypeError(bank)
         account = str(bank["account_number"])
         routing = str(bank["routing_number"])
         holder = bank.get("account_holder_type", "individual")
         kind = bank.get("account_type", "checking")
-        assert holder in ("individual", "company")
-        assert kind in ("checking", "savings")
-        assert account.isdigit() and 4 <= len(account) <= 17
-        assert routing.isdigit() and len(routing) == 9
-        assert isinstance(billing_details, dict) and billing_details.get("name")
-    except (AssertionError, KeyError, TypeError):
+        valid = (holder in ("individual", "company") and kind in ("checking", "savings")
+                 and account.isdigit() and 4 <= len(account) <= 17
+                 and routing.isdigit() and len(routing) == 9
+                 # Stripe requires the account holder's name for us_bank_account.
+                 and isinstance(billing_details, dict) and bool(billing_details.get("name")))
+        if not valid:
+            raise TypeError(bank)
+    except (KeyError, TypeError):
         raise UserError(400, "Bad request") from None
-    R.StripeObject.__init__(self)
+    ls.StripeObject.__init__(self)
     self.type = "us_bank_account"
     self.billing_details = billing_details
     self.us_bank_account = {
@@ -226,14 +229,14 @@ def _init_bank(self: Any, billing_details: Any, bank: Any, metadata: Any,
 
 
 def _test_article(original: Callable[[str], Any]) -> Callable[[Any, str], Any]:
-    def get(cls: Any, pm_id: str) -> Any:
+    def get(_cls: type[Any], pm_id: str) -> Any:
         if pm_id in TEST_CARDS:
             number = TEST_CARDS[pm_id]
-            return R.PaymentMethod(type="card", card={
+            return ls.PaymentMethod(type="card", card={
                 "number": number, "exp_month": "12", "exp_year": "2034",
                 "cvc": "1234" if card_brand(number) == "amex" else "123"})
         if pm_id == "pm_usBankAccount":
-            return R.PaymentMethod(type="us_bank_account",
+            return ls.PaymentMethod(type="us_bank_account",
                                    billing_details={"name": "Jenny Rosen"},
                                    us_bank_account={"account_number": "000123456789",
                                                     "routing_number": "110000000"})
@@ -243,28 +246,28 @@ def _test_article(original: Callable[[str], Any]) -> Callable[[Any, str], Any]:
 
 
 def _with_event(event_type: str, original: Callable[..., Any]) -> Callable[..., Any]:
-    def call(cls: Any, *args: Any, **kwargs: Any) -> Any:
+    def call(_cls: type[Any], *args: Any, **kwargs: Any) -> Any:
         obj = original(*args, **kwargs)
-        R.schedule_webhook(R.Event(event_type, obj))
+        ls.schedule_webhook(ls.Event(event_type, obj))
         return obj
 
     return call
 
 
 def _detach(original: Callable[..., Any]) -> Callable[..., Any]:
-    def call(cls: Any, id: str, **kwargs: Any) -> Any:  # noqa: A002
-        obj = R.PaymentMethod._api_retrieve(id)
+    def call(_cls: type[Any], id: str, **kwargs: Any) -> Any:
+        obj = ls.PaymentMethod._api_retrieve(id)
         if obj.customer is None:
             raise UserError(400, f"The payment method {id} is not attached to a customer.",
                             {"code": "payment_method_unexpected_state"})
         obj = original(id, **kwargs)
-        R.schedule_webhook(R.Event("payment_method.detached", obj))
+        ls.schedule_webhook(ls.Event("payment_method.detached", obj))
         return obj
 
     return call
 
 
-def _events_list(cls: Any, url: str, type: Any = None, types: Any = None,  # noqa: A002
+def _events_list(cls: type[Any], /, url: str, type: Any = None, types: Any = None,
                  created: Any = None, limit: Any = None, starting_after: Any = None,
                  **kwargs: Any) -> Any:
     if kwargs:
@@ -293,7 +296,8 @@ def _events_list(cls: Any, url: str, type: Any = None, types: Any = None,  # noq
         if patterns is not None and not any(fnmatch.fnmatchcase(ev.type, p) for p in patterns):
             return False
         c = ev.created
-        return not (("gt" in bounds and c <= bounds["gt"]) or ("gte" in bounds and c < bounds["gte"])
+        return not (("gt" in bounds and c <= bounds["gt"])
+                    or ("gte" in bounds and c < bounds["gte"])
                     or ("lt" in bounds and c >= bounds["lt"])
                     or ("lte" in bounds and c > bounds["lte"]))
 
@@ -308,17 +312,17 @@ def install() -> None:
     if _installed:
         return
     _installed = True
-    R.Store.try_load_from_disk = lambda self: None
-    R.Store.dump_to_disk = lambda self: None
-    R.Store.__setitem__ = _store_set(R.Store.__setitem__)  # type: ignore[method-assign]
-    R.Store.__delitem__ = _store_del  # type: ignore[method-assign]
-    R.Store.clear = _store_clear  # type: ignore[method-assign]
+    ls.Store.try_load_from_disk = lambda _self: None
+    ls.Store.dump_to_disk = lambda _self: None
+    ls.Store.__setitem__ = _store_set
+    ls.Store.__delitem__ = _store_del
+    ls.Store.clear = _store_clear
     _by_type.clear()
-    for key, value in R.store.items():
+    for key, value in ls.store.items():
         kind, _, oid = key.partition(":")
         _by_type.setdefault(kind, {})[oid] = value
-    R.StripeObject._api_list_all = classmethod(_list_all)
-    pm = R.PaymentMethod
+    ls.StripeObject._api_list_all = classmethod(_list_all)
+    pm = ls.PaymentMethod
     pm.customer = property(_pm_customer_get, _pm_customer_set)
     pm.__init__ = _pm_init(pm.__init__)
     pm._api_list_all = classmethod(_pm_list)
@@ -327,8 +331,8 @@ def install() -> None:
     pm._api_attach = classmethod(_with_event("payment_method.attached", pm._api_attach))
     pm._api_detach = classmethod(_detach(pm._api_detach))
     pm._api_update = classmethod(_with_event("payment_method.updated", pm._api_update))
-    R.Event._api_list_all = classmethod(_events_list)
+    ls.Event._api_list_all = classmethod(_events_list)
     # The attach/detach routes captured the old bound methods at import; point them anew.
-    R.extra_apis[:] = [
+    ls.extra_apis[:] = [
         (m, u, pm._api_attach if u.endswith("/attach") else pm._api_detach
-         if u.endswith("/detach") else f) for m, u, f in R.extra_apis]
+         if u.endswith("/detach") else f) for m, u, f in ls.extra_apis]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import collections
 import random
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 KNOWN = frozenset({"seed", "latency_ms", "rate_limit_per_s", "error_rate", "error_status",
                    "error_times", "paths"})

@@ -15,14 +15,16 @@ import asyncio
 import json
 import re
 import socket
-from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from devenv.stripe import extensions
-from devenv.stripe.faults import FaultConfigError, StripeFaults, Stats
+from devenv.stripe.faults import FaultConfigError, Stats, StripeFaults
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from pathlib import Path
 
 TEST_KEY = "sk_test_sfbilling_local"
 _ID_SEGMENT = re.compile(r"/(cus|pm|evt|card|src|seti|pi|in|sub)_[A-Za-z0-9_]+")
@@ -117,7 +119,7 @@ def build_app() -> web.Application:
     """localstripe's aiohttp app with the extensions and our middleware installed."""
     extensions.install()
     # localstripe.server builds its routes at import time from the (now patched) resources.
-    from localstripe import server  # noqa: PLC0415
+    from localstripe import server  # noqa: PLC0415 - must import after install()
 
     app: web.Application = server.app
     app.middlewares.insert(0, standin_middleware)
@@ -139,7 +141,7 @@ def serve(port: int, json_file: Path | None) -> None:
         del app
         if json_file:
             json_file.write_text(json.dumps(info, indent=2))
-        print(json.dumps(info), flush=True)  # noqa: T201 - the launcher reads this line
+        print(json.dumps(info), flush=True)
 
     app.on_startup.append(announce)
     web.run_app(app, sock=sock, access_log=None, print=None, handle_signals=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from devenv.aws import AwsStandIn
+if TYPE_CHECKING:
+    from devenv.aws import AwsStandIn
 
 
 def test_dynamodb_conditional_lease(aws: AwsStandIn) -> None:

@@ -7,15 +7,19 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
-import pytest
 import requests
 import stripe
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 
 from devenv.salesforce.client import redirecting_session
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pytest
 
 CLI = [sys.executable, "-m", "sfbilling.cli"]
 
@@ -67,6 +71,8 @@ def test_local_up_serves_all_three_and_down_stops_it(tmp_path: Path,
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
     again = subprocess.run([*CLI, "local", "down", "--state-dir", str(state)],
                            capture_output=True, text=True, timeout=30, check=False,
                            env={**os.environ})

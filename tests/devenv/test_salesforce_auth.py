@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import jwt
 import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceExpiredSession
 
-from devenv.salesforce import SalesforceStandIn
 from devenv.salesforce.client import redirecting_session
-from tests.conftest import session_id
+from tests.conftest import SF, errors_of, session_id
+
+if TYPE_CHECKING:
+    from devenv.salesforce import SalesforceStandIn
 
 
-def _assertion(server: SalesforceStandIn, *, key: bytes | None = None, **claims: object) -> str:
-    body = {"iss": server.app.consumer_key, "sub": server.app.username,
+def _assertion(server: SalesforceStandIn, claims: dict[str, object] | None = None, *,
+               key: bytes | None = None) -> str:
+    body: dict[str, object] = {"iss": server.app.consumer_key, "sub": server.app.username,
             "aud": "https://login.salesforce.com", "exp": int(time.time()) + 180}
-    body.update(claims)
+    body.update(claims or {})
     assert server.app.private_key_file is not None
     return jwt.encode(body, key or server.app.private_key_file.read_bytes(), algorithm="RS256")
 
@@ -75,7 +79,7 @@ def test_password_and_soap_login(salesforce: SalesforceStandIn) -> None:
 def test_jwt_claims_are_checked(salesforce: SalesforceStandIn, claims: dict[str, object],
                                 error: str, description: str) -> None:
     r = _token(salesforce, grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer",
-               assertion=_assertion(salesforce, **claims))
+               assertion=_assertion(salesforce, claims))
     assert r.status_code == 400
     assert r.json() == {"error": error, "error_description": description}
 
@@ -124,7 +128,7 @@ def test_unknown_session_is_401_invalid_session_id(salesforce: SalesforceStandIn
     sf = Salesforce(session_id="00Dfake!token", instance_url=salesforce.url)
     with pytest.raises(SalesforceExpiredSession) as exc:
         sf.query("SELECT Id FROM Account")
-    assert exc.value.content[0]["errorCode"] == "INVALID_SESSION_ID"
+    assert errors_of(exc.value)[0]["errorCode"] == "INVALID_SESSION_ID"
 
 
 def test_session_expiry_after_n_calls_and_relogin(salesforce: SalesforceStandIn,
@@ -146,7 +150,7 @@ def test_session_expiry_after_n_calls_and_relogin(salesforce: SalesforceStandIn,
         assert sf.query("SELECT Id FROM Account")["totalSize"] == 0
 
 
-def test_admin_can_expire_every_session(sf: Salesforce, admin: requests.Session) -> None:
+def test_admin_can_expire_every_session(sf: SF, admin: requests.Session) -> None:
     sf.query("SELECT Id FROM Account")
     admin.post(admin.base + "/sessions/expire").raise_for_status()  # type: ignore[attr-defined]
     with pytest.raises(SalesforceExpiredSession):

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
-from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceOperationError
+from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceOperationError
 
-from devenv.salesforce import SalesforceStandIn
 from devenv.salesforce.schema import text
+
+if TYPE_CHECKING:
+
+    from devenv.salesforce import SalesforceStandIn
+    from tests.conftest import SF
 
 PM = "blng__PaymentMethod__c"
 
@@ -31,7 +35,7 @@ def ext_ids(salesforce: SalesforceStandIn) -> None:
                            external_id=True, unique=True, case_sensitive=True))
 
 
-def test_insert_and_results(sf: Salesforce) -> None:
+def test_insert_and_results(sf: SF) -> None:
     res = sf.bulk2.Account.insert(records=[{"Name": "A"}, {"Name": ""}, {"Name": "C"}], wait=0.05)
     assert res[0]["numberRecordsProcessed"] == 3
     assert res[0]["numberRecordsFailed"] == 1
@@ -44,7 +48,7 @@ def test_insert_and_results(sf: Salesforce) -> None:
     assert _rows(sf.bulk2.Account.get_unprocessed_records(res[0]["job_id"])) == []
 
 
-def test_upsert_with_parent_reference_by_external_id(sf: Salesforce, ext_ids: None) -> None:
+def test_upsert_with_parent_reference_by_external_id(sf: SF, ext_ids: None) -> None:
     del ext_ids
     sf.bulk2.Account.upsert(records=[{"Stripe_Customer_Id__c": "cus_1", "Name": "One"}],
                             external_id_field="Stripe_Customer_Id__c", wait=0.05)
@@ -63,7 +67,7 @@ def test_upsert_with_parent_reference_by_external_id(sf: Salesforce, ext_ids: No
     assert pm["records"][0]["blng__Account__r"]["Stripe_Customer_Id__c"] == "cus_1"
 
 
-def test_blank_is_unchanged_and_na_is_null(sf: Salesforce, ext_ids: None) -> None:
+def test_blank_is_unchanged_and_na_is_null(sf: SF, ext_ids: None) -> None:
     del ext_ids
     rid = sf.Account.create({"Name": "A", "Stripe_Customer_Id__c": "cus_1", "Phone": "123",
                              "Website": "https://a.example"})["id"]
@@ -72,7 +76,7 @@ def test_blank_is_unchanged_and_na_is_null(sf: Salesforce, ext_ids: None) -> Non
     assert (got["Phone"], got["Website"]) == ("123", None)
 
 
-def test_update_of_master_detail_field_fails_per_row(sf: Salesforce, ext_ids: None) -> None:
+def test_update_of_master_detail_field_fails_per_row(sf: SF, ext_ids: None) -> None:
     del ext_ids
     a = sf.Account.create({"Name": "A", "Stripe_Customer_Id__c": "cus_a"})["id"]
     sf.Account.create({"Name": "B", "Stripe_Customer_Id__c": "cus_b"})
@@ -85,19 +89,19 @@ def test_update_of_master_detail_field_fails_per_row(sf: Salesforce, ext_ids: No
     assert failed[0]["sf__Error"].startswith("INVALID_FIELD_FOR_INSERT_UPDATE:")
 
 
-def test_unknown_column_fails_the_job(sf: Salesforce) -> None:
+def test_unknown_column_fails_the_job(sf: SF) -> None:
     with pytest.raises(SalesforceOperationError, match="Field name not found : Nope__c"):
         sf.bulk2.Account.insert(records=[{"Name": "A", "Nope__c": "x"}], wait=0.05)
 
 
-def test_delete_job(sf: Salesforce) -> None:
+def test_delete_job(sf: SF) -> None:
     rid = sf.Account.create({"Name": "A"})["id"]
     res = sf.bulk2.Account.delete(records=[{"Id": rid}], wait=0.05)
     assert res[0]["numberRecordsFailed"] == 0
     assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 0
 
 
-def test_job_info_and_state_rules(sf: Salesforce, salesforce: SalesforceStandIn) -> None:
+def test_job_info_and_state_rules(sf: SF, salesforce: SalesforceStandIn) -> None:
     base = f"{salesforce.url}/services/data/v59.0/jobs/ingest"
     h = {"Authorization": f"Bearer {sf.session_id}"}
     job = requests.post(base, json={"object": "Account", "operation": "insert",
@@ -122,7 +126,7 @@ def test_job_info_and_state_rules(sf: Salesforce, salesforce: SalesforceStandIn)
     assert [j["id"] for j in listed["records"]] == [job["id"]]
 
 
-def test_lock_errors_on_a_fraction_of_rows(sf: Salesforce, admin: requests.Session) -> None:
+def test_lock_errors_on_a_fraction_of_rows(sf: SF, admin: requests.Session) -> None:
     admin.put(admin.base + "/faults", json={"seed": 3, "bulk_lock_row_rate": 0.2})  # type: ignore[attr-defined]
     res = sf.bulk2.Account.insert(records=[{"Name": f"A{i}"} for i in range(500)], wait=0.05)
     failed = _rows(sf.bulk2.Account.get_failed_records(res[0]["job_id"]))
@@ -131,7 +135,7 @@ def test_lock_errors_on_a_fraction_of_rows(sf: Salesforce, admin: requests.Sessi
     assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 500 - len(failed)
 
 
-def test_lock_faults_are_deterministic_by_seed(sf: Salesforce, admin: requests.Session,
+def test_lock_faults_are_deterministic_by_seed(sf: SF, admin: requests.Session,
                                                salesforce: SalesforceStandIn) -> None:
     def failed_names() -> list[str]:
         salesforce.reset()
@@ -142,7 +146,7 @@ def test_lock_faults_are_deterministic_by_seed(sf: Salesforce, admin: requests.S
     assert failed_names() == failed_names()
 
 
-def test_job_ending_failed_leaves_unprocessed_rows(sf: Salesforce, admin: requests.Session
+def test_job_ending_failed_leaves_unprocessed_rows(sf: SF, admin: requests.Session
                                                    ) -> None:
     admin.put(admin.base + "/faults", json={"bulk_fail_jobs": 1})  # type: ignore[attr-defined]
     with pytest.raises(SalesforceOperationError, match="InternalServerError"):
@@ -159,9 +163,8 @@ def test_job_ending_failed_leaves_unprocessed_rows(sf: Salesforce, admin: reques
         "numberRecordsFailed"] == 0
 
 
-def test_session_expiring_during_a_job(sf: Salesforce, admin: requests.Session) -> None:
+def test_session_expiring_during_a_job(sf: SF, admin: requests.Session) -> None:
     # create + upload + close + poll(s) + result: the session dies part-way through.
     admin.put(admin.base + "/faults", json={"session_expires_after_calls": 3})  # type: ignore[attr-defined]
-    with pytest.raises(Exception) as exc:  # noqa: PT011 - bulk2 raises the 401 as-is
+    with pytest.raises(SalesforceExpiredSession, match="INVALID_SESSION_ID"):
         sf.bulk2.Account.insert(records=[{"Name": "A"}], wait=0.05)
-    assert "INVALID_SESSION_ID" in str(exc.value)

@@ -4,21 +4,25 @@ INVALID_SESSION_ID, by route or category, deterministic by seed."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
-from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 
-from devenv.salesforce import SalesforceStandIn
+from tests.conftest import errors_of
+
+if TYPE_CHECKING:
+
+    from devenv.salesforce import SalesforceStandIn
+    from tests.conftest import SF
 
 
 def _faults(admin: requests.Session, plan: dict[str, Any]) -> requests.Response:
     return admin.put(admin.base + "/faults", json=plan)  # type: ignore[attr-defined]
 
 
-def _outcomes(sf: Salesforce, n: int) -> list[int]:
+def _outcomes(sf: SF, n: int) -> list[int]:
     out = []
     for _ in range(n):
         try:
@@ -29,7 +33,7 @@ def _outcomes(sf: Salesforce, n: int) -> list[int]:
     return out
 
 
-def test_503_on_a_fraction_of_calls_is_deterministic(sf: Salesforce, admin: requests.Session,
+def test_503_on_a_fraction_of_calls_is_deterministic(sf: SF, admin: requests.Session,
                                                      salesforce: SalesforceStandIn) -> None:
     plan = {"seed": 42, "rules": [{"route": "rest.query", "error": "503", "rate": 0.3}]}
     _faults(admin, plan).raise_for_status()
@@ -41,22 +45,22 @@ def test_503_on_a_fraction_of_calls_is_deterministic(sf: Salesforce, admin: requ
     del salesforce
 
 
-def test_times_caps_a_rule(sf: Salesforce, admin: requests.Session) -> None:
+def test_times_caps_a_rule(sf: SF, admin: requests.Session) -> None:
     _faults(admin, {"rules": [{"route": "rest", "error": "REQUEST_LIMIT_EXCEEDED",
                                "times": 2}]}).raise_for_status()
     assert _outcomes(sf, 4) == [403, 403, 200, 200]
 
 
-def test_request_limit_exceeded_shape(sf: Salesforce, admin: requests.Session) -> None:
+def test_request_limit_exceeded_shape(sf: SF, admin: requests.Session) -> None:
     _faults(admin, {"rules": [{"route": "*", "error": "REQUEST_LIMIT_EXCEEDED"}]})
     with pytest.raises(SalesforceError) as exc:
         sf.Account.create({"Name": "A"})
     assert exc.value.status == 403
-    assert exc.value.content == [{"message": "TotalRequests Limit exceeded.",
+    assert errors_of(exc.value) == [{"message": "TotalRequests Limit exceeded.",
                                   "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
 
 
-def test_invalid_session_fault(sf: Salesforce, admin: requests.Session) -> None:
+def test_invalid_session_fault(sf: SF, admin: requests.Session) -> None:
     _faults(admin, {"rules": [{"route": "rest.describe", "error": "INVALID_SESSION_ID",
                                "times": 1}]})
     with pytest.raises(SalesforceError) as exc:
@@ -65,7 +69,7 @@ def test_invalid_session_fault(sf: Salesforce, admin: requests.Session) -> None:
     assert sf.Account.describe()["name"] == "Account"
 
 
-def test_latency_applies_only_to_its_route(sf: Salesforce, admin: requests.Session) -> None:
+def test_latency_applies_only_to_its_route(sf: SF, admin: requests.Session) -> None:
     _faults(admin, {"rules": [{"route": "rest.query", "latency_ms": 150}]})
     t = time.monotonic()
     sf.query("SELECT Id FROM Account")
@@ -94,7 +98,7 @@ def test_faults_are_listed_and_cleared(admin: requests.Session) -> None:
     assert admin.get(admin.base + "/faults").json()["rules"] == []  # type: ignore[attr-defined]
 
 
-def test_unknown_route_and_method(salesforce: SalesforceStandIn, sf: Salesforce) -> None:
+def test_unknown_route_and_method(salesforce: SalesforceStandIn, sf: SF) -> None:
     h = {"Authorization": f"Bearer {sf.session_id}"}
     r = requests.get(salesforce.url + "/services/data/v59.0/nothing", headers=h, timeout=10)
     assert (r.status_code, r.json()[0]["errorCode"]) == (404, "NOT_FOUND")

@@ -6,15 +6,17 @@ from __future__ import annotations
 import io
 import time
 import zipfile
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
-from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceGeneralError
 
-from devenv.salesforce import SalesforceStandIn
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from devenv.salesforce import SalesforceStandIn
+    from tests.conftest import SF
 
 NS = 'xmlns="http://soap.sforce.com/2006/04/metadata"'
 XSI = ('xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
@@ -89,14 +91,14 @@ FULL = {
 }
 
 
-def deploy(sf: Salesforce, files: Mapping[str, str], **opts: Any) -> dict[str, Any]:
+def deploy(sf: SF, files: Mapping[str, str], **opts: Any) -> dict[str, Any]:
     """Deploy and poll to completion, as a deployer would."""
     started = sf.deploy(zipped(files), sandbox=True, **{"rollbackOnError": True, **opts})
     sf._generate_headers()  # simple-salesforce leaks SOAP headers into later REST calls
     return wait(sf, started["asyncId"])
 
 
-def wait(sf: Salesforce, async_id: str, timeout: float = 10.0) -> dict[str, Any]:
+def wait(sf: SF, async_id: str, timeout: float = 10.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         status: dict[str, Any] = sf.checkDeployStatus(async_id)
@@ -107,7 +109,7 @@ def wait(sf: Salesforce, async_id: str, timeout: float = 10.0) -> dict[str, Any]
         time.sleep(0.02)
 
 
-def test_deploy_changes_the_org(sf: Salesforce) -> None:
+def test_deploy_changes_the_org(sf: SF) -> None:
     result = deploy(sf, FULL)
     assert result["state"] == "Succeeded", result
     # Salesforce counts each field as a component: 1 + 1 type + 2 type fields + 1 + 1 record.
@@ -128,7 +130,7 @@ def test_deploy_changes_the_org(sf: Salesforce) -> None:
     assert perms[0]["PermissionsEdit"] is True
 
 
-def test_redeploy_is_idempotent(sf: Salesforce) -> None:
+def test_redeploy_is_idempotent(sf: SF) -> None:
     deploy(sf, FULL)
     again = deploy(sf, FULL)
     assert again["state"] == "Succeeded"
@@ -149,7 +151,7 @@ def test_redeploy_is_idempotent(sf: Salesforce) -> None:
         "<externalId>", "<externalID>").replace("</externalId>", "</externalID>")},
         "Element {http://soap.sforce.com/2006/04/metadata}externalID invalid", id="typo"),
 ])
-def test_component_failures_per_file(sf: Salesforce, files: dict[str, str],
+def test_component_failures_per_file(sf: SF, files: dict[str, str],
                                      expected: str) -> None:
     files = {"package.xml": package({"CustomField": ["Account.Stripe_Customer_Id__c"]}), **files}
     result = deploy(sf, files)
@@ -160,7 +162,7 @@ def test_component_failures_per_file(sf: Salesforce, files: dict[str, str],
     assert "Stripe_Customer_Id__c" not in {f["name"] for f in sf.Account.describe()["fields"]}
 
 
-def test_rollback_on_error_applies_nothing(sf: Salesforce) -> None:
+def test_rollback_on_error_applies_nothing(sf: SF) -> None:
     files = dict(FULL)
     files["permissionsets/Stripe_Sync_Integration.permissionset"] = PERMSET.replace(
         "Account.Stripe_Customer_Id__c", "Account.Nope__c")
@@ -171,7 +173,7 @@ def test_rollback_on_error_applies_nothing(sf: Salesforce) -> None:
     assert "Stripe_Customer_Id__c" not in {f["name"] for f in sf.Account.describe()["fields"]}
 
 
-def test_managed_namespace_and_missing_manifest_member(sf: Salesforce) -> None:
+def test_managed_namespace_and_missing_manifest_member(sf: SF) -> None:
     namespaced = ACCOUNT_FIELD.replace("Stripe_Customer_Id__c", "blng__Mine__c")
     result = deploy(sf, {"package.xml": package({"CustomField": ["Account.blng__Mine__c",
                                                                  "Account.Other__c"]}),
@@ -182,12 +184,12 @@ def test_managed_namespace_and_missing_manifest_member(sf: Salesforce) -> None:
                for m in messages)
 
 
-def test_no_package_xml(sf: Salesforce) -> None:
+def test_no_package_xml(sf: SF) -> None:
     result = deploy(sf, {"objects/Account.object": ACCOUNT_FIELD})
     assert result["deployment_detail"]["errors"][0]["message"] == "No package.xml found"
 
 
-def _soap(salesforce: SalesforceStandIn, sf: Salesforce, op: str, inner: str) -> requests.Response:
+def _soap(salesforce: SalesforceStandIn, sf: SF, op: str, inner: str) -> requests.Response:
     body = (
         '<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope '
         'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
@@ -198,13 +200,13 @@ def _soap(salesforce: SalesforceStandIn, sf: Salesforce, op: str, inner: str) ->
                          headers={"Content-Type": "text/xml", "SOAPAction": '""'}, timeout=10)
 
 
-def _quick_deploy(salesforce: SalesforceStandIn, sf: Salesforce, validation_id: str
+def _quick_deploy(salesforce: SalesforceStandIn, sf: SF, validation_id: str
                   ) -> requests.Response:
     return _soap(salesforce, sf, "deployRecentValidation",
                  f"<met:validationId>{validation_id}</met:validationId>")
 
 
-def test_validate_then_quick_deploy(sf: Salesforce, salesforce: SalesforceStandIn) -> None:
+def test_validate_then_quick_deploy(sf: SF, salesforce: SalesforceStandIn) -> None:
     started = sf.deploy(zipped(FULL), sandbox=False, checkOnly=True, testLevel="RunLocalTests")
     sf._generate_headers()
     validation = wait(sf, started["asyncId"])
@@ -220,7 +222,7 @@ def test_validate_then_quick_deploy(sf: Salesforce, salesforce: SalesforceStandI
     assert again.status_code == 500 and "INVALID_ID_FIELD" in again.text
 
 
-def test_quick_deploy_needs_tests_and_expires_after_10_days(sf: Salesforce,
+def test_quick_deploy_needs_tests_and_expires_after_10_days(sf: SF,
                                                             salesforce: SalesforceStandIn,
                                                             admin: requests.Session) -> None:
     no_tests = sf.deploy(zipped(FULL), sandbox=True, checkOnly=True)
@@ -236,7 +238,7 @@ def test_quick_deploy_needs_tests_and_expires_after_10_days(sf: Salesforce,
     assert r.status_code == 500 and "older than 10 days" in r.text
 
 
-def test_deploy_stuck_in_progress_and_cancel(sf: Salesforce, salesforce: SalesforceStandIn,
+def test_deploy_stuck_in_progress_and_cancel(sf: SF, salesforce: SalesforceStandIn,
                                              admin: requests.Session) -> None:
     admin.put(admin.base + "/faults", json={"deploy_stuck": True})  # type: ignore[attr-defined]
     started = sf.deploy(zipped(FULL), sandbox=True)
@@ -249,17 +251,17 @@ def test_deploy_stuck_in_progress_and_cancel(sf: Salesforce, salesforce: Salesfo
     assert sf.checkDeployStatus(started["asyncId"])["state"] == "Canceled"
 
 
-def test_session_expiry_during_deploy_polling(sf: Salesforce, admin: requests.Session) -> None:
+def test_session_expiry_during_deploy_polling(sf: SF, admin: requests.Session) -> None:
     started = sf.deploy(zipped(FULL), sandbox=True)
     sf._generate_headers()
     admin.post(admin.base + "/sessions/expire")  # type: ignore[attr-defined]
     with pytest.raises(SalesforceGeneralError) as exc:
         sf.checkDeployStatus(started["asyncId"])
     assert exc.value.status == 500
-    assert "INVALID_SESSION_ID" in str(exc.value.content)
+    assert "INVALID_SESSION_ID" in str(exc.value)
 
 
-def test_list_and_read_metadata(sf: Salesforce, salesforce: SalesforceStandIn) -> None:
+def test_list_and_read_metadata(sf: SF, salesforce: SalesforceStandIn) -> None:
     deploy(sf, FULL)
     listed = sf.mdapi.list_metadata({"type": "PermissionSet"})
     assert [m.fullName for m in listed] == ["Stripe_Sync_Integration"]
@@ -268,7 +270,7 @@ def test_list_and_read_metadata(sf: Salesforce, salesforce: SalesforceStandIn) -
     assert "<externalId>true</externalId>" in r.text
 
 
-def test_without_rollback_on_error_the_valid_part_deploys(sf: Salesforce) -> None:
+def test_without_rollback_on_error_the_valid_part_deploys(sf: SF) -> None:
     files = dict(FULL)
     files["permissionsets/Stripe_Sync_Integration.permissionset"] = PERMSET.replace(
         "<label>Stripe Sync Integration</label>", "")

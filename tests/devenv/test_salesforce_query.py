@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 import requests
-from simple_salesforce import Salesforce, format_soql
 from simple_salesforce.exceptions import SalesforceMalformedRequest
+from simple_salesforce.format import format_soql
 
-from devenv.salesforce import SalesforceStandIn
+from tests.conftest import errors_of
+
+if TYPE_CHECKING:
+    from devenv.salesforce import SalesforceStandIn
+    from tests.conftest import SF
 
 NASTY_NAMES = [
     "O'Brien & Sons",
@@ -20,12 +26,12 @@ NASTY_NAMES = [
 ]
 
 
-def _names(sf: Salesforce, soql: str) -> list[str]:
+def _names(sf: SF, soql: str) -> list[str]:
     return [r["Name"] for r in sf.query_all(soql)["records"]]
 
 
 @pytest.fixture
-def accounts(sf: Salesforce) -> list[str]:
+def accounts(sf: SF) -> list[str]:
     names = ["Acme", "acme", "Globex", "Initech", *NASTY_NAMES]
     sf.restful("composite/sobjects", method="POST", json={"records": [
         {"attributes": {"type": "Account"}, "Name": n, "AccountNumber": str(i),
@@ -34,20 +40,20 @@ def accounts(sf: Salesforce) -> list[str]:
 
 
 @pytest.mark.parametrize("name", NASTY_NAMES)
-def test_escaped_values_match_literally(sf: Salesforce, accounts: list[str], name: str) -> None:
+def test_escaped_values_match_literally(sf: SF, accounts: list[str], name: str) -> None:
     del accounts
     soql = format_soql("SELECT Name FROM Account WHERE Name = {}", name)
     assert _names(sf, soql) == [name]
 
 
-def test_injection_attempt_is_a_literal(sf: Salesforce, accounts: list[str]) -> None:
+def test_injection_attempt_is_a_literal(sf: SF, accounts: list[str]) -> None:
     del accounts
     # Unescaped, this value would widen the filter to every account.
     soql = format_soql("SELECT Name FROM Account WHERE Name = {}", "x' OR Name != '")
     assert _names(sf, soql) == ["x' OR Name != '"]
 
 
-def test_like_with_escaped_wildcards(sf: Salesforce, accounts: list[str]) -> None:
+def test_like_with_escaped_wildcards(sf: SF, accounts: list[str]) -> None:
     del accounts
     assert _names(sf, format_soql("SELECT Name FROM Account WHERE Name LIKE '{:like}%'",
                                   "100% Cotton_")) == ["100% Cotton_Co"]
@@ -55,21 +61,21 @@ def test_like_with_escaped_wildcards(sf: Salesforce, accounts: list[str]) -> Non
     assert _names(sf, "SELECT Name FROM Account WHERE Name LIKE 'A_me'") == ["Acme", "acme"]
 
 
-def test_illegal_escape_is_malformed(sf: Salesforce) -> None:
+def test_illegal_escape_is_malformed(sf: SF) -> None:
     with pytest.raises(SalesforceMalformedRequest) as exc:
         sf.query(r"SELECT Id FROM Account WHERE Name = 'a\qb'")
-    assert exc.value.content[0]["errorCode"] == "MALFORMED_QUERY"
+    assert errors_of(exc.value)[0]["errorCode"] == "MALFORMED_QUERY"
     with pytest.raises(SalesforceMalformedRequest):
         sf.query(r"SELECT Id FROM Account WHERE Name = 'a\_b'")  # \_ only inside LIKE
 
 
-def test_equality_is_case_insensitive(sf: Salesforce, accounts: list[str]) -> None:
+def test_equality_is_case_insensitive(sf: SF, accounts: list[str]) -> None:
     del accounts
     assert _names(sf, "SELECT Name FROM Account WHERE Name = 'ACME' ORDER BY Name") == [
         "Acme", "acme"]
 
 
-def test_operators_and_boolean_logic(sf: Salesforce, accounts: list[str]) -> None:
+def test_operators_and_boolean_logic(sf: SF, accounts: list[str]) -> None:
     del accounts
     q = "SELECT Name FROM Account WHERE {} ORDER BY AccountNumber"
     assert _names(sf, q.format("Name IN ('Globex', 'Initech')")) == ["Globex", "Initech"]
@@ -84,13 +90,13 @@ def test_operators_and_boolean_logic(sf: Salesforce, accounts: list[str]) -> Non
     assert len(_names(sf, q.format("Description != NULL"))) == 6
 
 
-def test_mixing_and_or_needs_parentheses(sf: Salesforce) -> None:
+def test_mixing_and_or_needs_parentheses(sf: SF) -> None:
     with pytest.raises(SalesforceMalformedRequest) as exc:
         sf.query("SELECT Id FROM Account WHERE Name = 'a' AND Name = 'b' OR Name = 'c'")
-    assert "unexpected token: 'OR'" in exc.value.content[0]["message"]
+    assert "unexpected token: 'OR'" in errors_of(exc.value)[0]["message"]
 
 
-def test_order_by_nulls_limit_offset_count(sf: Salesforce, accounts: list[str]) -> None:
+def test_order_by_nulls_limit_offset_count(sf: SF, accounts: list[str]) -> None:
     del accounts
     desc = _names(sf, "SELECT Name FROM Account ORDER BY Name DESC LIMIT 2")
     assert desc == ["Zoë 🚀 Ünicode", "x' OR Name != '"]
@@ -104,7 +110,7 @@ def test_order_by_nulls_limit_offset_count(sf: Salesforce, accounts: list[str]) 
     assert agg["expr0"] == 6
 
 
-def test_parent_relationship_fields(sf: Salesforce) -> None:
+def test_parent_relationship_fields(sf: SF) -> None:
     acct = sf.Account.create({"Name": "Parent"})["id"]
     sf.blng__PaymentMethod__c.create({"blng__Account__c": acct,
                                       "blng__PaymentType__c": "Credit Card"})
@@ -115,7 +121,7 @@ def test_parent_relationship_fields(sf: Salesforce) -> None:
     assert rec["blng__PaymentGateway__r"] is None
 
 
-def test_unknown_field_object_and_relationship(sf: Salesforce) -> None:
+def test_unknown_field_object_and_relationship(sf: SF) -> None:
     for soql, code in [("SELECT Nope__c FROM Account", "INVALID_FIELD"),
                        ("SELECT Id FROM Nope__c", "INVALID_TYPE"),
                        ("SELECT Nope__r.Name FROM Account", "INVALID_FIELD"),
@@ -123,10 +129,10 @@ def test_unknown_field_object_and_relationship(sf: Salesforce) -> None:
                        ("SELECT Id FROM Account WHERE Name = 5", "INVALID_FIELD")]:
         with pytest.raises(SalesforceMalformedRequest) as exc:
             sf.query(soql)
-        assert exc.value.content[0]["errorCode"] == code, soql
+        assert errors_of(exc.value)[0]["errorCode"] == code, soql
 
 
-def test_paging_follows_next_records_url(sf: Salesforce, salesforce: SalesforceStandIn) -> None:
+def test_paging_follows_next_records_url(sf: SF, salesforce: SalesforceStandIn) -> None:
     with salesforce.org.lock:
         for i in range(4500):
             salesforce.org.insert("Account", {"Name": f"A{i:05d}"})
@@ -139,7 +145,7 @@ def test_paging_follows_next_records_url(sf: Salesforce, salesforce: SalesforceS
     assert counters["rest.query"] == 1 + 3  # first page + the three pages of query_all
 
 
-def test_batch_size_header(sf: Salesforce, salesforce: SalesforceStandIn) -> None:
+def test_batch_size_header(sf: SF, salesforce: SalesforceStandIn) -> None:
     with salesforce.org.lock:
         for i in range(450):
             salesforce.org.insert("Account", {"Name": f"A{i}"})
@@ -148,7 +154,7 @@ def test_batch_size_header(sf: Salesforce, salesforce: SalesforceStandIn) -> Non
     assert len(page["records"]) == 200
 
 
-def test_in_list_of_200_external_ids_uses_the_index(sf: Salesforce,
+def test_in_list_of_200_external_ids_uses_the_index(sf: SF,
                                                     salesforce: SalesforceStandIn) -> None:
     from devenv.salesforce.schema import text
 
@@ -165,7 +171,7 @@ def test_in_list_of_200_external_ids_uses_the_index(sf: Salesforce,
     assert got == wanted
 
 
-def test_uri_over_16kb_is_414(sf: Salesforce, salesforce: SalesforceStandIn) -> None:
+def test_uri_over_16kb_is_414(sf: SF, salesforce: SalesforceStandIn) -> None:
     ids = [f"cus_{i:020d}" for i in range(700)]
     soql = format_soql("SELECT Id FROM Account WHERE Name IN {}", ids)
     r = requests.get(salesforce.url + "/services/data/v59.0/query/", params={"q": soql},
@@ -173,7 +179,7 @@ def test_uri_over_16kb_is_414(sf: Salesforce, salesforce: SalesforceStandIn) -> 
     assert r.status_code == 414
 
 
-def test_query_all_sees_the_recycle_bin(sf: Salesforce) -> None:
+def test_query_all_sees_the_recycle_bin(sf: SF) -> None:
     rid = sf.Account.create({"Name": "Gone"})["id"]
     sf.Account.delete(rid)
     assert sf.query("SELECT Id FROM Account")["totalSize"] == 0
