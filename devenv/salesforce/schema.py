@@ -242,12 +242,14 @@ class Schema:
 
     def __init__(self, objects: Iterable[ObjectDef] = ()) -> None:
         self._objects: dict[str, ObjectDef] = {}
+        self._by_prefix: dict[str, ObjectDef] = {}
         for obj in objects:
             self.add(obj)
 
     def add(self, obj: ObjectDef) -> None:
         """Register an object type (replacing one with the same name)."""
         self._objects[obj.name.lower()] = obj
+        self._by_prefix[obj.key_prefix] = obj
 
     def get(self, name: str) -> ObjectDef | None:
         """The object called `name` (any case), or None."""
@@ -258,10 +260,7 @@ class Schema:
 
     def by_prefix(self, key_prefix: str) -> ObjectDef | None:
         """The object whose ids start with `key_prefix`."""
-        for obj in self._objects.values():
-            if obj.key_prefix == key_prefix:
-                return obj
-        return None
+        return self._by_prefix.get(key_prefix)
 
     def children_of(self, name: str) -> list[tuple[str, FieldDef]]:
         """(child object, reference field) pairs that point at `name`."""

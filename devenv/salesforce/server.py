@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import socket
 import ssl
 import tempfile
 import threading
@@ -45,7 +46,6 @@ from devenv.salesforce.web import Request, Response, Router, error_response, jso
 from devenv.tls import CertPair, make_self_signed
 
 if TYPE_CHECKING:
-    import socket
     from collections.abc import Mapping
 
 log = logging.getLogger("devenv.salesforce")
@@ -406,6 +406,8 @@ class _TLSServer(ThreadingHTTPServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = super().get_request()
+        # Headers and body go out in two writes; without NODELAY, Nagle + delayed ACK add 40 ms.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # The TLS handshake runs on the handler thread, so one slow client can't stall accept().
         return self.ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 
@@ -453,10 +455,10 @@ def serve_forever(port: int, state_dir: Path | None, json_file: Path | None) -> 
     """Run a stand-in until interrupted (the `python -m devenv.salesforce` entry point)."""
     standin = SalesforceStandIn(port=port, state_dir=state_dir).start()
     info = standin.info()
-    text = json.dumps(info, indent=2)
     if json_file:
-        json_file.write_text(text)
-    print(text, flush=True)
+        json_file.write_text(json.dumps(info, indent=2))
+    # One line: launchers read the first line of stdout as the announcement.
+    print(json.dumps(info), flush=True)  # noqa: T201 - announcing the endpoint is the job
     try:
         while True:
             time.sleep(3600)

@@ -9,6 +9,7 @@ AutoPay payment method per Account. Failures raise `RecordError` with Salesforce
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -45,15 +46,20 @@ Record = dict[str, Any]
 BULK_NULL = "#N/A"
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_USER_REFERENCES = frozenset({"CreatedById", "LastModifiedById", "OwnerId"})
 _AUDIT = frozenset({"id", "isdeleted", "createddate", "createdbyid", "lastmodifieddate",
                     "lastmodifiedbyid", "systemmodstamp"})
 
 
+@functools.lru_cache(maxsize=64)
+def _second(epoch_second: int) -> str:
+    return datetime.fromtimestamp(epoch_second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+
+
 def sf_datetime(moment: datetime) -> str:
     """Salesforce's JSON datetime format: 2026-11-23T20:00:00.000+0000."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{moment.microsecond // 1000:03d}+0000"
-    )
+    # strftime dominates bulk inserts; the part up to the second is cached.
+    return _second(int(moment.timestamp())) + f"{moment.microsecond // 1000:03d}+0000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +69,14 @@ class ParentRef:
     target: str
     field: str
     value: str
+
+
+@dataclass(frozen=True, slots=True)
+class _ObjectMeta:
+    required: list[FieldDef]
+    indexed: list[tuple[FieldDef, dict[Any, set[str]]]]
+    template: dict[str, Any]  # a new record before its values: every field at its default
+    auto_number: bool
 
 
 class MultipleMatchesError(Exception):
@@ -122,6 +136,7 @@ class Org:
             self.auto_numbers: dict[str, int] = {}
             self.rules: dict[str, tuple[Rule, ...]] = dict(DEFAULT_RULES)
             self._undo: list[tuple[str, str, Record | None]] | None = None
+            self._meta_cache: dict[str, Any] = {}
             for obj in self.schema:
                 self._ensure_object(obj)
             self.user_id = ""
@@ -148,13 +163,34 @@ class Org:
         key = obj.name.lower()
         self.records.setdefault(key, {})
         self.deleted.setdefault(key, {})
+        self._meta_cache.pop(key, None)
         for f in obj.fields.values():
             if self._indexable(f):
                 self._build_index(key, f)
 
     @staticmethod
     def _indexable(f: FieldDef) -> bool:
+        # Audit user references are the same on nearly every row: an index would not help.
+        if f.name in _USER_REFERENCES:
+            return False
         return f.indexed or f.type == REFERENCE or f.name_field
+
+    def _meta(self, key: str) -> _ObjectMeta:
+        """Per-object facts the DML path needs on every row, cached until the schema changes."""
+        meta = self._meta_cache.get(key)
+        if meta is None:
+            obj = self.schema.get(key)
+            assert obj is not None
+            name = obj.field("Name")
+            meta = self._meta_cache[key] = _ObjectMeta(
+                required=[f for f in obj.fields.values() if f.required and f.createable],
+                indexed=[(f, self.indexes[(key, f.name.lower())]) for f in obj.fields.values()
+                         if (key, f.name.lower()) in self.indexes],
+                template={f.name: bool(f.default) if f.type == BOOLEAN else f.default
+                          for f in obj.fields.values()},
+                auto_number=name is not None and name.auto_number,
+            )
+        return meta
 
     def _build_index(self, key: str, f: FieldDef) -> None:
         fkey = f.name.lower()
@@ -191,6 +227,7 @@ class Org:
             self.indexes.pop((key, f.name.lower()), None)
             if self._indexable(f):
                 self._build_index(key, f)
+            self._meta_cache.pop(key, None)
 
     # -- lookups ---------------------------------------------------------------------------
     def object(self, name: str) -> ObjectDef:
@@ -229,6 +266,11 @@ class Org:
 
     def find(self, record_id: str) -> tuple[ObjectDef, Record] | None:
         """The live record with this id (any object), or None."""
+        if len(record_id) == 18:  # fast path: the ids this org hands out
+            obj = self.schema.by_prefix(record_id[:3])
+            rec = self.records[obj.name.lower()].get(record_id) if obj is not None else None
+            if obj is not None and rec is not None:
+                return obj, rec
         if not ids.is_valid(record_id):
             return None
         rid = ids.to_18(record_id)
@@ -241,6 +283,9 @@ class Org:
     def get(self, object_name: str, record_id: str) -> Record:
         """The live record `record_id` of `object_name`, or NOT_FOUND / MALFORMED_ID."""
         obj = self.object(object_name)
+        table = self.records[obj.name.lower()]
+        if len(record_id) == 18 and (found := table.get(record_id)) is not None:
+            return found  # fast path: an 18-character id this org handed out
         if not ids.is_valid(record_id):
             raise RecordError.of(codes.MALFORMED_ID,
                                  f"{obj.name} ID: id value of incorrect type: {record_id}", "Id")
@@ -289,12 +334,7 @@ class Org:
         old = table.get(rid)
         if self._undo is not None:
             self._undo.append((key, rid, dict(old) if old is not None else None))
-        obj = self.schema.get(key)
-        assert obj is not None
-        for f in obj.fields.values():
-            idx = self.indexes.get((key, f.name.lower()))
-            if idx is None:
-                continue
+        for f, idx in self._meta(key).indexed:
             before = old.get(f.name) if old is not None else None
             after = rec.get(f.name)
             if before == after:
@@ -316,12 +356,9 @@ class Org:
             return
         if self._undo is not None:
             self._undo.append((key, rid, dict(old)))
-        obj = self.schema.get(key)
-        assert obj is not None
-        for f in obj.fields.values():
-            idx = self.indexes.get((key, f.name.lower()))
+        for f, idx in self._meta(key).indexed:
             value = old.get(f.name)
-            if idx is not None and value is not None:
+            if value is not None:
                 bucket = idx.get(self._norm(f, value))
                 if bucket is not None:
                     bucket.discard(rid)
@@ -339,15 +376,10 @@ class Org:
             changes = self._coerce(obj, values, creating=True, from_csv=from_csv)
             rid = self.ids.new(obj.key_prefix)
             now = sf_datetime(self.clock())
-            rec: Record = {}
-            for f in obj.fields.values():
-                if f.name in changes:
-                    rec[f.name] = changes[f.name]
-                elif f.type == BOOLEAN:
-                    rec[f.name] = bool(f.default)
-                else:
-                    rec[f.name] = f.default
-            if (name_field := obj.field("Name")) is not None and name_field.auto_number:
+            meta = self._meta(obj.name.lower())
+            rec: Record = dict(meta.template)
+            rec.update(changes)
+            if meta.auto_number:
                 n = self.auto_numbers.get(obj.name, 0) + 1
                 self.auto_numbers[obj.name] = n
                 rec["Name"] = f"PM-{n:04d}" if obj.name == PAYMENT_METHOD else f"{n:08d}"
@@ -356,7 +388,7 @@ class Org:
                         "LastModifiedById": self.user_id or None, "SystemModstamp": now})
             if "OwnerId" in rec and rec["OwnerId"] is None:
                 rec["OwnerId"] = self.user_id or None
-            self._check_record(obj, rid, rec, None)
+            self._check_record(obj, rid, rec, None, changes)
             self._put(obj.name.lower(), rid, rec)
             return rid
 
@@ -373,7 +405,7 @@ class Org:
                 now = sf_datetime(self.clock())
                 rec.update({"LastModifiedDate": now, "SystemModstamp": now,
                             "LastModifiedById": self.user_id or None})
-            self._check_record(obj, old["Id"], rec, old)
+            self._check_record(obj, old["Id"], rec, old, changes)
             self._put(obj.name.lower(), old["Id"], rec)
             return str(old["Id"])
 
@@ -573,15 +605,16 @@ class Org:
             return ids.to_18(text)
         return text
 
-    def _check_record(self, obj: ObjectDef, rid: str, rec: Record, old: Record | None) -> None:
-        missing = [f.name for f in obj.fields.values()
-                   if f.required and f.createable and rec.get(f.name) in (None, "")]
+    def _check_record(self, obj: ObjectDef, rid: str, rec: Record, old: Record | None,
+                      changes: Mapping[str, Any]) -> None:
+        """Validate `rec`; only the fields in `changes` can have become invalid."""
+        key = obj.name.lower()
+        missing = [f.name for f in self._meta(key).required if rec.get(f.name) in (None, "")]
         if missing:
             raise RecordError.of(codes.REQUIRED_FIELD_MISSING,
                                  f"Required fields are missing: [{', '.join(missing)}]", *missing)
-        key = obj.name.lower()
-        for f in obj.fields.values():
-            value = rec.get(f.name)
+        for name, value in changes.items():
+            f = obj.fields[name.lower()]
             if value is None or (old is not None and old.get(f.name) == value):
                 continue
             if isinstance(value, str) and f.length and len(value) > f.length:
@@ -603,7 +636,7 @@ class Org:
                         codes.INVALID_CROSS_REFERENCE_KEY,
                         f"{f.label}: id value of incorrect type: {value}"
                         if found is not None else "invalid cross reference id", f.name)
-            if f.unique or (f.external_id and f.unique):
+            if f.unique:
                 for other in self.index_lookup(obj.name, f.name, value):
                     if other != rid:
                         raise RecordError.of(
