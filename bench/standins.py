@@ -7,12 +7,10 @@ under 1 s and the whole local environment in under 5 s.
 
 from __future__ import annotations
 
-import io
 import os
 import statistics
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +21,12 @@ from simple_salesforce.format import format_soql
 from devenv.local import LocalEnv
 from devenv.process import ChildServer
 from devenv.salesforce import SalesforceStandIn
+from devenv.salesforce.samples import account_external_id_zip
 from devenv.stripe import StripeStandIn
 from devenv.tls import combined_bundle
 
 ROWS = 100_000
 IN_LIST = 200
-FIELD_XML = """<?xml version="1.0" encoding="UTF-8"?>
-<CustomObject xmlns="http://soap.sforce.com/2006/04/metadata"><fields>
-<fullName>Stripe_Customer_Id__c</fullName><label>Stripe Customer ID</label><type>Text</type>
-<length>255</length><externalId>true</externalId><unique>true</unique>
-<caseSensitive>true</caseSensitive></fields></CustomObject>"""
-PACKAGE_XML = """<?xml version="1.0" encoding="UTF-8"?>
-<Package xmlns="http://soap.sforce.com/2006/04/metadata"><types>
-<members>Account.Stripe_Customer_Id__c</members><name>CustomField</name></types>
-<version>59.0</version></Package>"""
 
 
 def _row(name: str, value: float, unit: str, target: str, ok: bool) -> None:
@@ -52,12 +42,8 @@ def _login(info: dict[str, str]) -> Any:
 
 
 def _deploy_external_id(sf: Any) -> None:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("package.xml", PACKAGE_XML)
-        zf.writestr("objects/Account.object", FIELD_XML)
-    buf.seek(0)
-    async_id = sf.deploy(buf, sandbox=True, rollbackOnError=True)["asyncId"]
+    async_id = sf.deploy(account_external_id_zip(), sandbox=True,
+                         rollbackOnError=True)["asyncId"]
     while sf.checkDeployStatus(async_id)["state"] not in ("Succeeded", "Failed"):
         time.sleep(0.05)
     sf._generate_headers()  # noqa: SLF001 - simple-salesforce leaks SOAP headers otherwise

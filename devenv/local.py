@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devenv.aws import AwsStandIn
+from devenv.process import wait_for_signal
 from devenv.salesforce import SalesforceStandIn
 from devenv.stripe import StripeStandIn
 from devenv.tls import combined_bundle
@@ -100,12 +101,8 @@ def run_until_stopped(state_dir: Path, json_file: Path | None,
         json_file.write_text(text)
     pid_file.write_text(str(os.getpid()))
     announce(doc)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        wait_for_signal()
     finally:
         env.stop()
         pid_file.unlink(missing_ok=True)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -91,3 +91,52 @@ class ChildServer:
         if self.proc.stdout:
             self.proc.stdout.close()
         self.proc = None
+
+
+class ChildStandIn:
+    """Base for the stand-ins that run as a child process (Stripe, AWS)."""
+
+    module = ""
+    display_name = ""
+
+    def __init__(self, *, port: int = 0, log_file: Path | None = None) -> None:
+        self._child = ChildServer(self.module, ["--port", str(port)], name=self.display_name,
+                                  log_file=log_file)
+
+    def spawn(self) -> None:
+        """Start the process without waiting (see `wait`), so several can start at once."""
+        self._child.spawn()
+
+    def wait(self) -> Self:
+        """Wait until the process announced its endpoint."""
+        self._child.wait()
+        return self
+
+    def start(self) -> Self:
+        """Start and wait until it listens."""
+        self.spawn()
+        return self.wait()
+
+    def stop(self) -> None:
+        """Stop the process."""
+        self._child.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def info(self) -> dict[str, Any]:
+        """Connection info, as printed by `sfbilling local up`."""
+        return dict(self._child.info)
+
+
+def wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM (servers run until told to stop)."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass

@@ -6,11 +6,9 @@ stripe, boto3) against them, printing what each step did.
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +18,7 @@ from simple_salesforce.api import Salesforce
 
 from devenv.local import LocalEnv
 from devenv.salesforce.client import redirecting_session
-
-FIELD = """<?xml version="1.0" encoding="UTF-8"?>
-<CustomObject xmlns="http://soap.sforce.com/2006/04/metadata"><fields>
-<fullName>Stripe_Customer_Id__c</fullName><label>Stripe Customer ID</label><type>Text</type>
-<length>255</length><externalId>true</externalId><unique>true</unique>
-<caseSensitive>true</caseSensitive></fields></CustomObject>"""
-PACKAGE = """<?xml version="1.0" encoding="UTF-8"?>
-<Package xmlns="http://soap.sforce.com/2006/04/metadata"><types>
-<members>Account.Stripe_Customer_Id__c</members><name>CustomField</name></types>
-<version>59.0</version></Package>"""
+from devenv.salesforce.samples import account_external_id_zip
 
 
 def step(title: str) -> None:
@@ -65,12 +54,8 @@ def salesforce_part(info: dict[str, Any]) -> None:
         v["value"] for v in fields["blng__CardType__c"]["picklistValues"]))
 
     step("Salesforce: deploy Account.Stripe_Customer_Id__c with the Metadata API")
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("package.xml", PACKAGE)
-        zf.writestr("objects/Account.object", FIELD)
-    buf.seek(0)
-    async_id = sf.deploy(buf, sandbox=True, rollbackOnError=True)["asyncId"]
+    async_id = sf.deploy(account_external_id_zip(), sandbox=True,
+                         rollbackOnError=True)["asyncId"]
     while (status := sf.checkDeployStatus(async_id))["state"] not in ("Succeeded", "Failed"):
         time.sleep(0.05)
     sf._generate_headers()  # noqa: SLF001 - simple-salesforce leaks SOAP headers otherwise

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
-import time
 import urllib.request
 
 from devenv.aws import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY
+from devenv.process import wait_for_signal
 
 
 def main() -> None:
@@ -33,12 +32,8 @@ def main() -> None:
     print(  # noqa: T201 - announcing the endpoint is the job
         json.dumps({"endpoint_url": url, "region": REGION, "access_key_id": ACCESS_KEY_ID,
                     "secret_access_key": SECRET_ACCESS_KEY}), flush=True)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        wait_for_signal()
     finally:
         server.stop()
 

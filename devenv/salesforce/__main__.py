@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 from pathlib import Path
 
 from devenv.salesforce.server import serve_forever
@@ -16,7 +15,6 @@ def main() -> None:
     p.add_argument("--state-dir", type=Path, help="where the TLS cert and app key are written")
     p.add_argument("--json", type=Path, help="also write the connection info to this file")
     args = p.parse_args()
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     serve_forever(args.port, args.state_dir, args.json)
 
 

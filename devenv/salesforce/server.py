@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from devenv.process import wait_for_signal
 from devenv.salesforce import errors as codes
 from devenv.salesforce.auth import (
     ConnectedApp,
@@ -460,9 +461,6 @@ def serve_forever(port: int, state_dir: Path | None, json_file: Path | None) -> 
     # One line: launchers read the first line of stdout as the announcement.
     print(json.dumps(info), flush=True)  # noqa: T201 - announcing the endpoint is the job
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
+        wait_for_signal()
     finally:
         standin.stop()

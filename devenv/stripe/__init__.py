@@ -6,44 +6,26 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from devenv.process import ChildServer
+from devenv.process import ChildStandIn
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 
-class StripeStandIn:
+class StripeStandIn(ChildStandIn):
     """Controls one `python -m devenv.stripe` process."""
 
+    module = "devenv.stripe"
+    display_name = "localstripe"
+
     def __init__(self, *, port: int = 0, log_file: Path | None = None) -> None:
-        self._child = ChildServer("devenv.stripe", ["--port", str(port)], name="localstripe",
-                                  log_file=log_file)
+        super().__init__(port=port, log_file=log_file)
         self._http = requests.Session()
-
-    def spawn(self) -> None:
-        """Start the process without waiting (see `wait`)."""
-        self._child.spawn()
-
-    def wait(self) -> StripeStandIn:
-        """Wait until the process announced its endpoint."""
-        self._child.wait()
-        return self
-
-    def start(self) -> StripeStandIn:
-        """Start and wait until it listens."""
-        self.spawn()
-        return self.wait()
 
     def stop(self) -> None:
         """Stop the process."""
-        self._child.stop()
+        super().stop()
         self._http.close()
-
-    def __enter__(self) -> StripeStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def api_base(self) -> str:
@@ -54,10 +36,6 @@ class StripeStandIn:
     def api_key(self) -> str:
         """A test-mode secret key the stand-in accepts."""
         return str(self._child.info["api_key"])
-
-    def info(self) -> dict[str, Any]:
-        """Connection info, as printed by `sfbilling local up`."""
-        return dict(self._child.info)
 
     def reset(self) -> None:
         """Forget every object, event, fault and counter."""
