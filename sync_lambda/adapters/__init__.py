@@ -1,0 +1,1 @@
+"""The only modules that import `stripe`, `simple_salesforce` or `boto3`."""

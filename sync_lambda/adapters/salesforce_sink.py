@@ -1,0 +1,497 @@
+"""Salesforce Billing through simple-salesforce: org facts, batched lookups, and writes through
+sObject Collections (small sets) or Bulk API 2.0 (large sets), every row's result read back.
+
+Every call goes through `_call`, which re-authenticates on INVALID_SESSION_ID (bulk jobs
+included: a job outlives a session) and backs off on 503 and REQUEST_LIMIT_EXCEEDED.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
+
+import requests
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceMalformedRequest,
+    SalesforceRefusedRequest,
+    SalesforceResourceNotFound,
+)
+from simple_salesforce.format import format_soql, quote_soql_value
+from simple_salesforce.util import exception_handler
+
+from sync_lambda import names
+from sync_lambda.adapters.retry import backoff
+from sync_lambda.adapters.salesforce_login import login
+from sync_lambda.errors import FatalSyncError, RetriableSyncError
+from sync_lambda.matching import AccountIndex, metadata_ids, names_to_look_up, normalize_name
+from sync_lambda.models import OrgFacts, SfAccount, SfPaymentMethod, Snapshot
+from sync_lambda.planning import Plan, PlanOptions, PmWrite, SalesforceView
+from sync_lambda.state import ApplyResult, RowResult
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
+    from sync_lambda.settings import Secrets, Settings
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 6
+# The request line may not exceed 16,384 bytes; keep each IN-list query well under it.
+URL_BUDGET = 12_000
+PAGE_ROWS = 2000
+COLLECTION_SIZE = 200
+BULK_MAX_ROWS = 100_000
+LOCK_RETRIES = 3
+TERMINAL = ("JobComplete", "Failed", "Aborted")
+RETRYABLE = ("UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED",
+             "not processed", "INVALID_FIELD:Foreign key external ID")
+# Fields of blng__PaymentMethod__c the import manages (read to compute changes).
+MANAGED_PM_FIELDS = (
+    names.PM_ACTIVE, names.PM_AUTOPAY, names.PM_GATEWAY, names.PM_TOKEN, names.PM_PAYMENT_TYPE,
+    names.PM_CARD_TYPE, names.PM_LAST4, names.PM_EXP_MONTH, names.PM_EXP_YEAR,
+    names.PM_NAME_ON_CARD, names.PM_STREET, names.PM_STREET2, names.PM_CITY, names.PM_STATE,
+    names.PM_ZIP, names.PM_COUNTRY, names.PM_EMAIL, names.PM_BANK_NAME,
+    names.PM_BANK_ACCOUNT_TYPE, names.PM_BANK_ACCOUNT_NAME,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One row to write: its key value, what it stands for, and the record to send."""
+
+    key: str
+    stripe_id: str
+    customer_id: str
+    kind: str
+    record: dict[str, Any]
+
+
+def _retryable(reason: str) -> bool:
+    return any(marker in reason for marker in RETRYABLE)
+
+
+class SalesforceSink:
+    """Implements `ports.BillingSink`."""
+
+    def __init__(self, settings: Settings, secrets: Secrets, *,
+                 sleep: Callable[[float], None] = time.sleep,
+                 remaining_s: Callable[[], float | None] = lambda: None) -> None:
+        self._settings = settings
+        self._secrets = secrets
+        self._sleep = sleep
+        self._remaining_s = remaining_s
+        self._sf: Salesforce | None = None
+        self._calls = 0
+        self._facts: OrgFacts | None = None
+        self._version = settings.salesforce_api_version
+
+    # -- connection ------------------------------------------------------------------------
+    def _login(self) -> Salesforce:
+        s = self._settings
+        try:
+            session_id, instance, _session = login(
+                flow=s.salesforce_auth, login_url=s.salesforce_login_url,
+                username=s.salesforce_username, consumer_key=s.salesforce_consumer_key,
+                private_key=self._secrets.salesforce_private_key,
+                consumer_secret=self._secrets.salesforce_consumer_secret, version=self._version)
+        except SalesforceError as exc:
+            raise FatalSyncError(f"Salesforce login failed: {exc}") from exc
+        except Exception as exc:
+            if type(exc).__name__ == "SalesforceAuthenticationFailed":
+                raise FatalSyncError(f"Salesforce login failed: {exc}") from exc
+            raise
+        self._sf = Salesforce(session_id=session_id, instance=instance, version=self._version,
+                              session=requests.Session())
+        return self._sf
+
+    def calls(self) -> int:
+        return self._calls
+
+    def _call(self, fn: Callable[[Salesforce], T]) -> T:
+        relogins = 0
+        for attempt in range(MAX_ATTEMPTS):
+            sf = self._sf or self._login()
+            self._calls += 1
+            try:
+                return fn(sf)
+            except SalesforceExpiredSession:
+                relogins += 1
+                if relogins > 2:
+                    raise FatalSyncError("Salesforce keeps refusing fresh sessions") from None
+                self._login()
+                continue
+            except SalesforceRefusedRequest as exc:
+                if "REQUEST_LIMIT_EXCEEDED" not in repr(exc.content):
+                    raise FatalSyncError(f"Salesforce refused the request: {exc.content!r}") \
+                        from exc
+                last: Exception = exc
+            except SalesforceGeneralError as exc:
+                if exc.status not in (500, 502, 503, 504):
+                    raise
+                last = exc
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last = exc
+            self._sleep(backoff(attempt, base=0.5, cap=15))
+        raise RetriableSyncError(f"Salesforce kept failing after {MAX_ATTEMPTS} attempts: {last}")
+
+    def _url(self, sf: Salesforce, path: str) -> str:
+        return f"https://{sf.sf_instance}/services/data/v{self._version}/{path}"
+
+    def _http(self, sf: Salesforce, method: str, path: str, **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {sf.session_id}", **kwargs.pop("headers", {})}
+        result = sf.session.request(method, self._url(sf, path), headers=headers, timeout=120,
+                                    **kwargs)
+        if result.status_code >= 300:
+            exception_handler(result, name=path)
+        return result
+
+    def _text(self, sf: Salesforce, *, path: str) -> str:
+        return self._http(sf, "GET", path).text
+
+    def _json(self, method: str, path: str, body: Any = None) -> Any:
+        result = self._call(lambda sf: self._http(
+            sf, method, path, json=body, headers={"Content-Type": "application/json"}))
+        return result.json() if result.content else None
+
+    # -- reads -----------------------------------------------------------------------------
+    def _query(self, soql: str) -> list[dict[str, Any]]:
+        result = self._call(lambda sf: sf.query(soql))
+        records = list(result["records"])
+        while not result["done"]:
+            next_url = str(result["nextRecordsUrl"])
+            result = self._call(functools.partial(_query_more, url=next_url))
+            records.extend(result["records"])
+        return records
+
+    def _count(self, soql: str) -> int:
+        return int(self._call(lambda sf: sf.query(soql))["totalSize"])
+
+    def _chunks(self, head: str, field: str, values: Sequence[str]) -> list[str]:
+        out: list[str] = []
+        current: list[str] = []
+        size = len(quote(head)) + 40
+        for value in values:
+            quoted = quote_soql_value(value)
+            cost = len(quote(quoted)) + 3
+            if current and size + cost > URL_BUDGET:
+                out.append(f"{head} WHERE {field} IN ({','.join(current)})")
+                current, size = [], len(quote(head)) + 40
+            current.append(quoted)
+            size += cost
+        if current:
+            out.append(f"{head} WHERE {field} IN ({','.join(current)})")
+        return out
+
+    def _lookup(self, obj: str, select: str, field: str, values: Iterable[str], *,
+                unlinked_only: str | None = None,
+                key: Callable[[str], str] = lambda v: v) -> list[dict[str, Any]]:
+        """Rows whose `field` is one of `values`: IN-list queries, or one filtered scan when
+        that takes fewer calls (decided with a COUNT())."""
+        wanted = sorted(set(values))
+        if not wanted:
+            return []
+        # Identifiers come from validated settings and names.py; every value is quoted by
+        # simple-salesforce's quote_soql_value (SOQL escaping) in _chunks.
+        head = f"SELECT {select} FROM {obj}"  # noqa: S608
+        extra = f" AND {unlinked_only} = null" if unlinked_only else ""
+        chunks = [c + extra for c in self._chunks(head, field, wanted)]
+        if len(chunks) > 2:
+            count = self._count(f"SELECT COUNT() FROM {obj} WHERE {field} != null{extra}")  # noqa: S608
+            if count == 0:
+                return []
+            if math.ceil(count / PAGE_ROWS) < len(chunks):
+                keys = {key(v) for v in wanted}
+                rows = self._query(f"{head} WHERE {field} != null{extra}")
+                return [r for r in rows if key(str(r.get(field) or "")) in keys]
+        rows = []
+        for soql in chunks:
+            rows.extend(self._query(soql))
+        return rows
+
+    def facts(self) -> OrgFacts:
+        if self._facts is not None:
+            return self._facts
+        s = self._settings
+        account = self._call(lambda sf: getattr(sf, names.ACCOUNT).describe())
+        pm = self._call(lambda sf: getattr(sf, names.PAYMENT_METHOD).describe())
+        acct_fields = {f["name"]: f for f in account["fields"]}
+        pm_fields = {f["name"]: f for f in pm["fields"]}
+        missing = [f"{names.ACCOUNT}.{s.account_customer_field}"] if \
+            s.account_customer_field not in acct_fields else []
+        missing += [f"{names.PAYMENT_METHOD}.{f}" for f in (s.pm_external_id_field,
+                                                             s.pm_customer_field)
+                    if f not in pm_fields]
+        if missing:
+            raise FatalSyncError(f"the org lacks {', '.join(missing)}: apply the org config "
+                                 "first (sfbilling apply --env ENV)")
+        for obj, fields, name in ((names.ACCOUNT, acct_fields, s.account_customer_field),
+                                  (names.PAYMENT_METHOD, pm_fields, s.pm_external_id_field)):
+            f = fields[name]
+            if not (f.get("externalId") and f.get("unique")):
+                raise FatalSyncError(f"{obj}.{name} must be a unique external id (it is what "
+                                     "keeps re-runs from creating duplicates)")
+        rows = self._query(format_soql(
+            "SELECT Id, {:literal} FROM {:literal} WHERE {:literal} = {}",
+            names.GATEWAY_ACTIVE, names.PAYMENT_GATEWAY, names.GATEWAY_NAME, s.gateway_name))
+        if len(rows) != 1:
+            found = "none" if not rows else f"{len(rows)}"
+            raise FatalSyncError(f"expected one {names.PAYMENT_GATEWAY} named "
+                                 f"{s.gateway_name!r}, found {found}")
+        if not rows[0].get(names.GATEWAY_ACTIVE):
+            raise FatalSyncError(f"the payment gateway {s.gateway_name!r} is not active")
+        self._facts = OrgFacts(
+            gateway_id=str(rows[0]["Id"]),
+            account_name_length=int(acct_fields[names.ACCOUNT_NAME].get("length") or 255),
+            picklists={n: {v["value"]: v.get("label") or v["value"]
+                           for v in f.get("picklistValues", []) if v.get("active", True)}
+                       for n, f in pm_fields.items() if f.get("type") == "picklist"},
+            lengths={n: int(f.get("length") or 0) for n, f in pm_fields.items()
+                     if f.get("type") in ("string", "textarea", "email", "phone")},
+            fields=frozenset(pm_fields))
+        return self._facts
+
+    def _pm_select(self) -> str:
+        s = self._settings
+        facts = self.facts()
+        managed = [f for f in MANAGED_PM_FIELDS if f in facts.fields]
+        return ", ".join(["Id", names.PM_ACCOUNT, s.pm_external_id_field, s.pm_customer_field,
+                          *managed])
+
+    def view(self, snapshots: Sequence[Snapshot], detached: Iterable[str],
+             options: PlanOptions) -> SalesforceView:
+        s = self._settings
+        cf = s.account_customer_field
+        customers = [snap.customer for snap in snapshots]
+        acct_select = f"Id, {names.ACCOUNT_NAME}, {cf}"
+        accounts = [self._account(r) for r in self._lookup(
+            names.ACCOUNT, acct_select, cf, [c.id for c in customers])]
+        linked = {a.stripe_id: a for a in accounts if a.stripe_id}
+        live = [c for c in customers if not c.deleted]
+        accounts += [self._account(r) for r in self._lookup(
+            names.ACCOUNT, acct_select, "Id", metadata_ids(live, options.metadata_key))]
+        accounts += [self._account(r) for r in self._lookup(
+            names.ACCOUNT, acct_select, names.ACCOUNT_NAME, names_to_look_up(live, linked),
+            unlinked_only=cf, key=normalize_name)]
+        index = AccountIndex.of(accounts)
+        select = self._pm_select()
+        rows = self._lookup(names.PAYMENT_METHOD, select, names.PM_ACCOUNT, list(index.by_id))
+        pm_ids = {pm.id for snap in snapshots for pm in snap.payment_methods} | set(detached)
+        rows += self._lookup(names.PAYMENT_METHOD, select, s.pm_external_id_field, pm_ids)
+        rows += self._lookup(names.PAYMENT_METHOD, select, s.pm_customer_field,
+                             [c.id for c in customers if c.deleted])
+        view = SalesforceView(index)
+        seen: set[str] = set()
+        for r in rows:
+            if r["Id"] in seen:
+                continue
+            seen.add(r["Id"])
+            pm = SfPaymentMethod(id=r["Id"], account_id=r[names.PM_ACCOUNT],
+                                 stripe_id=r.get(s.pm_external_id_field),
+                                 values={k: v for k, v in r.items() if k != "attributes"})
+            view.pms_by_account.setdefault(pm.account_id, []).append(pm)
+            if pm.stripe_id:
+                view.pms_by_stripe_id[pm.stripe_id] = pm
+        return view
+
+    def _account(self, r: dict[str, Any]) -> SfAccount:
+        return SfAccount(r["Id"], r.get(names.ACCOUNT_NAME) or "",
+                         r.get(self._settings.account_customer_field))
+
+    # -- writes ----------------------------------------------------------------------------
+    def apply(self, plan: Plan, options: PlanOptions,
+              on_job: Callable[[str, bool], None]) -> ApplyResult:
+        s = self._settings
+        cf = s.account_customer_field
+        result = ApplyResult()
+        links = [_Row(a.account_id or "", a.customer_id, a.customer_id, "account",
+                      {"Id": a.account_id, cf: a.customer_id}) for a in plan.account_links]
+        result.rows += self._write(names.ACCOUNT, "update", links, "Id", on_job)
+        creates = [_Row(a.customer_id, a.customer_id, a.customer_id, "account",
+                        {cf: a.customer_id, names.ACCOUNT_NAME: a.name})
+                   for a in plan.account_creates]
+        result.rows += self._write(names.ACCOUNT, "upsert", creates, cf, on_job)
+        broken = {r.customer_id: r.reason for r in result.rows if not r.ok}
+
+        def updates(writes: list[PmWrite]) -> list[_Row]:
+            return [_Row(w.sf_id or "", w.stripe_id, w.customer_id, "payment_method",
+                         {"Id": w.sf_id, **w.values})
+                    for w in sorted(writes, key=lambda w: w.customer_id)]
+
+        for phase in (plan.autopay_clears, plan.deactivations, plan.pm_updates):
+            result.rows += self._write(names.PAYMENT_METHOD, "update", updates(phase), "Id",
+                                       on_job)
+        inserts: list[_Row] = []
+        for w in sorted(plan.pm_inserts, key=lambda w: w.customer_id):
+            if w.customer_id in broken:
+                reason = f"Account not written: {broken[w.customer_id]}"
+                result.rows.append(RowResult(w.stripe_id, w.customer_id, "payment_method",
+                                             ok=False, retryable=True, reason=reason))
+                continue
+            inserts.append(_Row(w.stripe_id, w.stripe_id, w.customer_id, "payment_method",
+                                {**w.values, f"{names.PM_ACCOUNT_REL}.{cf}": w.customer_id}))
+        result.rows += self._write(names.PAYMENT_METHOD, "upsert", inserts,
+                                   s.pm_external_id_field, on_job)
+        del options
+        return result
+
+    def _write(self, obj: str, op: str, rows: list[_Row], key_field: str,
+               on_job: Callable[[str, bool], None]) -> list[RowResult]:
+        if not rows:
+            return []
+        if len(rows) > self._settings.bulk_threshold:
+            outcome = self._bulk(obj, op, rows, key_field, on_job)
+        else:
+            outcome = self._collections(obj, op, rows, key_field)
+        for attempt in range(LOCK_RETRIES):
+            locked = [r for r, res in zip(rows, outcome, strict=True)
+                      if not res.ok and "UNABLE_TO_LOCK_ROW" in (res.reason or "")]
+            if not locked:
+                break
+            self._sleep(backoff(attempt, base=0.5, cap=4))
+            again = dict(zip([r.key for r in locked],
+                             self._collections(obj, op, locked, key_field), strict=True))
+            outcome = [again.get(r.key, res) if not res.ok else res
+                       for r, res in zip(rows, outcome, strict=True)]
+        return outcome
+
+    @staticmethod
+    def _json_record(obj: str, record: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"attributes": {"type": obj}}
+        for k, v in record.items():
+            if "." in k:
+                rel, field = k.split(".", 1)
+                out[rel] = {field: v}
+            else:
+                out[k] = v
+        return out
+
+    def _collections(self, obj: str, op: str, rows: list[_Row],
+                     key_field: str) -> list[RowResult]:
+        out: list[RowResult] = []
+        for start in range(0, len(rows), COLLECTION_SIZE):
+            chunk = rows[start:start + COLLECTION_SIZE]
+            body = {"allOrNone": False,
+                    "records": [self._json_record(obj, r.record) for r in chunk]}
+            if op == "upsert":
+                path = f"composite/sobjects/{obj}/{key_field}"
+                results = self._json("PATCH", path, body)
+            else:
+                results = self._json("PATCH", "composite/sobjects", body)
+            for row, res in zip(chunk, results, strict=True):
+                if res.get("success"):
+                    out.append(RowResult(row.stripe_id, row.customer_id, row.kind, ok=True,
+                                         sf_id=res.get("id")))
+                else:
+                    reason = "; ".join(f"{e.get('statusCode')}:{e.get('message')}"
+                                       for e in res.get("errors", []))
+                    out.append(RowResult(row.stripe_id, row.customer_id, row.kind, ok=False,
+                                         reason=reason, retryable=_retryable(reason)))
+        return out
+
+    @staticmethod
+    def _csv(rows: list[_Row]) -> tuple[bytes, list[str]]:
+        header: list[str] = []
+        for r in rows:
+            header.extend(k for k in r.record if k not in header)
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(header)
+        for r in rows:
+            writer.writerow([_cell(r.record[h]) if h in r.record else "" for h in header])
+        return buf.getvalue().encode("utf-8"), header
+
+    def _bulk(self, obj: str, op: str, rows: list[_Row], key_field: str,
+              on_job: Callable[[str, bool], None]) -> list[RowResult]:
+        by_key: dict[str, RowResult] = {}
+        for start in range(0, len(rows), BULK_MAX_ROWS):
+            by_key.update(self._bulk_job(obj, op, rows[start:start + BULK_MAX_ROWS], key_field,
+                                         on_job))
+        return [by_key[r.key] for r in rows]
+
+    def _bulk_job(self, obj: str, op: str, rows: list[_Row], key_field: str,
+                  on_job: Callable[[str, bool], None]) -> dict[str, RowResult]:
+        data, _header = self._csv(rows)
+        spec: dict[str, Any] = {"object": obj, "operation": op, "contentType": "CSV",
+                                "lineEnding": "LF", "columnDelimiter": "COMMA"}
+        if op == "upsert":
+            spec["externalIdFieldName"] = key_field
+        job = self._json("POST", "jobs/ingest", spec)
+        job_id = str(job["id"])
+        on_job(job_id, True)
+        self._call(lambda sf: self._http(sf, "PUT", f"jobs/ingest/{job_id}/batches", data=data,
+                                         headers={"Content-Type": "text/csv"}))
+        self._json("PATCH", f"jobs/ingest/{job_id}", {"state": "UploadComplete"})
+        info = self._wait(job_id)
+        row_of = {r.key: r for r in rows}
+        out: dict[str, RowResult] = {}
+        for kind in ("successfulResults", "failedResults"):
+            path = f"jobs/ingest/{job_id}/{kind}"
+            text = self._call(functools.partial(self._text, path=path))
+            for rec in csv.DictReader(io.StringIO(text)):
+                row = row_of.get(rec.get(key_field, ""))
+                if row is None:
+                    continue
+                if kind == "successfulResults":
+                    out[row.key] = RowResult(row.stripe_id, row.customer_id, row.kind, ok=True,
+                                             sf_id=rec.get("sf__Id"))
+                else:
+                    reason = rec.get("sf__Error", "").removesuffix(" --")
+                    out[row.key] = RowResult(row.stripe_id, row.customer_id, row.kind,
+                                             ok=False, reason=reason,
+                                             retryable=_retryable(reason))
+        for row in rows:
+            if row.key not in out:
+                reason = f"not processed: bulk job {job_id} ended {info.get('state')}"
+                if info.get("errorMessage"):
+                    reason += f" ({info['errorMessage']})"
+                out[row.key] = RowResult(row.stripe_id, row.customer_id, row.kind, ok=False,
+                                         reason=reason, retryable=True)
+        on_job(job_id, False)
+        return out
+
+    def _wait(self, job_id: str, *, limit_s: float = 1800.0) -> dict[str, Any]:
+        delay, waited = 0.25, 0.0
+        while True:
+            info: dict[str, Any] = self._json("GET", f"jobs/ingest/{job_id}")
+            if info.get("state") in TERMINAL:
+                return info
+            remaining = self._remaining_s()
+            if waited > limit_s or (remaining is not None and remaining < 5):
+                raise RetriableSyncError(f"bulk job {job_id} still {info.get('state')} after "
+                                         f"{waited:.0f} s; the next run waits for it")
+            self._sleep(delay)
+            waited += delay
+            delay = min(delay * 1.6, 5.0)
+
+    def settle(self, job_ids: Sequence[str]) -> None:
+        for job_id in job_ids:
+            try:
+                info = self._json("GET", f"jobs/ingest/{job_id}")
+            except (SalesforceResourceNotFound, SalesforceMalformedRequest):
+                continue
+            if info.get("state") == "Open":
+                self._json("PATCH", f"jobs/ingest/{job_id}", {"state": "Aborted"})
+            elif info.get("state") not in TERMINAL:
+                self._wait(job_id)
+
+
+def _query_more(sf: Salesforce, *, url: str) -> Any:
+    return sf.query_more(url, identifier_is_url=True)
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell for Bulk API 2.0: booleans as true/false, None as #N/A (null)."""
+    if value is None:
+        return "#N/A"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,24 @@
+"""Errors of the import, grouped by what the caller should do about them."""
+
+from __future__ import annotations
+
+
+class SyncError(Exception):
+    """Base of every error the import raises on purpose."""
+
+
+class ConfigError(SyncError):
+    """Settings are missing or invalid (raised before any network call); fix the config."""
+
+
+class FatalSyncError(SyncError):
+    """The run cannot go on (authentication refused, gateway missing, daily limit used up)."""
+
+
+class RetriableSyncError(SyncError):
+    """A transient failure outlasted its retries (Stripe 429/5xx, Salesforce 503); the next
+    scheduled run picks up from the last checkpoint."""
+
+
+class LeaseHeldError(SyncError):
+    """Another run holds the lease: at most one writer at a time."""

@@ -1,0 +1,165 @@
+"""A Stripe payment method → the blng__PaymentMethod__c field values. Pure.
+
+Values for restricted picklists come from the org's describe (`OrgFacts.picklists`), because
+orgs differ. A value the org lacks quarantines the row with its reason; optional parts that do
+not fit (a country the picklist lacks, an invalid email) are left out and reported as notes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sync_lambda import countries, names
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sync_lambda.models import OrgFacts, PaymentMethod
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldNames:
+    """The configurable field names the import writes."""
+
+    account_customer: str = names.DEFAULT_ACCOUNT_CUSTOMER_FIELD
+    pm_external_id: str = names.DEFAULT_PM_EXTERNAL_ID_FIELD
+    pm_customer: str = names.DEFAULT_PM_CUSTOMER_FIELD
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """The field values for one payment method, or why it cannot be imported."""
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+    quarantine: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+def _pick(facts: OrgFacts, field_name: str, wanted: str) -> str | None:
+    """The picklist value of `field_name` equal to `wanted` by value or label (any case)."""
+    values = facts.picklists.get(field_name, {})
+    low = wanted.casefold()
+    for value, label in values.items():
+        if value.casefold() == low or label.casefold() == low:
+            return value
+    return None
+
+
+def _month(facts: OrgFacts, month: int) -> str | None:
+    for value in facts.picklists.get(names.PM_EXP_MONTH, {}):
+        if value.strip().isdigit() and int(value) == month:
+            return value
+    return None
+
+
+def _country(facts: OrgFacts, iso: str) -> str | None:
+    code = iso.upper()
+    for candidate in (code, countries.NAMES.get(code, ""), *countries.ALIASES.get(code, ())):
+        if candidate and (found := _pick(facts, names.PM_COUNTRY, candidate)):
+            return found
+    return None
+
+
+def _fit(facts: OrgFacts, field_name: str, value: str | None) -> str | None:
+    """Cut a text value to the field's length (the org decides, describe tells)."""
+    if value is None:
+        return None
+    length = facts.lengths.get(field_name)
+    return value[:length] if length else value
+
+
+def map_payment_method(pm: PaymentMethod, customer_id: str, facts: OrgFacts,
+                       fields: FieldNames) -> Mapped:
+    """Field values for `pm` (without Account and AutoPay, which the planner sets)."""
+    notes: list[str] = []
+    values: dict[str, Any] = {
+        fields.pm_external_id: pm.id,
+        fields.pm_customer: customer_id,
+        names.PM_TOKEN: pm.id,
+        names.PM_GATEWAY: facts.gateway_id,
+        names.PM_ACTIVE: True,
+    }
+    if pm.type == names.STRIPE_CARD:
+        problem = _card(pm, facts, values)
+    elif pm.type == names.STRIPE_US_BANK_ACCOUNT:
+        problem = _bank(pm, facts, values)
+    else:
+        problem = f"payment method type {pm.type!r} is not imported"
+    if problem:
+        return Mapped(quarantine=problem)
+    if pm.holder_name:
+        target = names.PM_NAME_ON_CARD if pm.type == names.STRIPE_CARD else \
+            names.PM_BANK_ACCOUNT_NAME
+        values[target] = _fit(facts, target, pm.holder_name)
+    a = pm.address
+    for target, value in ((names.PM_STREET, a.line1), (names.PM_STREET2, a.line2),
+                          (names.PM_CITY, a.city), (names.PM_STATE, a.state),
+                          (names.PM_ZIP, a.postal_code)):
+        if value:
+            values[target] = _fit(facts, target, value)
+    if a.country:
+        country = _country(facts, a.country)
+        if country:
+            values[names.PM_COUNTRY] = country
+        else:
+            notes.append(f"billing country {a.country!r} is not in the org's country picklist; "
+                         "left empty")
+    if pm.email:
+        if _EMAIL.match(pm.email) and len(pm.email) <= facts.lengths.get(names.PM_EMAIL, 80):
+            values[names.PM_EMAIL] = pm.email
+        else:
+            notes.append("billing email is not a valid email address; left empty")
+    values = {k: v for k, v in values.items() if k in facts.fields or k in (
+        fields.pm_external_id, fields.pm_customer)}
+    assert not names.PM_FORBIDDEN & set(values), "never write card or bank numbers"
+    return Mapped(values=values, notes=tuple(notes))
+
+
+def _card(pm: PaymentMethod, facts: OrgFacts, values: dict[str, Any]) -> str | None:
+    payment_type = _pick(facts, names.PM_PAYMENT_TYPE, names.PAYMENT_TYPE_CARD)
+    if payment_type is None:
+        return f"the org's payment type picklist has no {names.PAYMENT_TYPE_CARD!r}"
+    values[names.PM_PAYMENT_TYPE] = payment_type
+    brand = (pm.brand or "").lower()
+    if not brand or brand == "unknown":
+        return "card brand is missing or unknown"
+    label = names.CARD_BRANDS.get(brand, brand)
+    card_type = _pick(facts, names.PM_CARD_TYPE, label)
+    if card_type is None:
+        return (f"card brand {brand!r} ({label}) is not a value of the org's "
+                f"{names.PM_CARD_TYPE} picklist")
+    values[names.PM_CARD_TYPE] = card_type
+    if not pm.last4 or not pm.last4.isdigit() or len(pm.last4) != 4:
+        return "card has no last four digits"
+    values[names.PM_LAST4] = pm.last4
+    if pm.exp_month is None or pm.exp_year is None:
+        return "card has no expiry month or year"
+    month = _month(facts, pm.exp_month)
+    if month is None:
+        return (f"expiry month {pm.exp_month} is not a value of the org's "
+                f"{names.PM_EXP_MONTH} picklist")
+    year = _pick(facts, names.PM_EXP_YEAR, str(pm.exp_year))
+    if year is None:
+        return (f"expiry year {pm.exp_year} is not a value of the org's "
+                f"{names.PM_EXP_YEAR} picklist")
+    values[names.PM_EXP_MONTH] = month
+    values[names.PM_EXP_YEAR] = year
+    return None
+
+
+def _bank(pm: PaymentMethod, facts: OrgFacts, values: dict[str, Any]) -> str | None:
+    payment_type = _pick(facts, names.PM_PAYMENT_TYPE, names.PAYMENT_TYPE_ACH)
+    if payment_type is None:
+        return f"the org's payment type picklist has no {names.PAYMENT_TYPE_ACH!r}"
+    values[names.PM_PAYMENT_TYPE] = payment_type
+    if pm.bank_name:
+        values[names.PM_BANK_NAME] = _fit(facts, names.PM_BANK_NAME, pm.bank_name)
+    kind = names.BANK_ACCOUNT_TYPES.get((pm.account_holder_type or "individual",
+                                         pm.account_type or "checking"))
+    if kind and (picked := _pick(facts, names.PM_BANK_ACCOUNT_TYPE, kind)):
+        values[names.PM_BANK_ACCOUNT_TYPE] = picked
+    return None

@@ -1,0 +1,126 @@
+"""Values the import works with: Stripe objects, Salesforce rows, and org facts. All frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sync_lambda import names
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class Mode(StrEnum):
+    """What the import may do to Accounts (per environment)."""
+
+    CREATE_AND_LINK = "create_and_link"  # matching rules 1-4
+    LINK_EXISTING = "link_existing"  # rules 1-3, never creates Accounts
+    PAYMENT_METHODS_ONLY = "payment_methods_only"  # only customers already linked (rule 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A billing address as Stripe gives it (all parts optional)."""
+
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: str | None = None  # ISO 3166-1 alpha-2
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentMethod:
+    """A Stripe payment method, reduced to what Salesforce Billing stores (no secrets exist)."""
+
+    id: str
+    customer: str | None
+    type: str
+    brand: str | None = None
+    last4: str | None = None
+    exp_month: int | None = None
+    exp_year: int | None = None
+    holder_name: str | None = None
+    email: str | None = None
+    address: Address = field(default_factory=Address)
+    bank_name: str | None = None
+    account_holder_type: str | None = None
+    account_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A Stripe customer (or the stub Stripe returns for a deleted one)."""
+
+    id: str
+    name: str | None = None
+    email: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    default_payment_method: str | None = None
+    deleted: bool = False
+    created: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A customer and the payment methods attached to it right now."""
+
+    customer: Customer
+    payment_methods: tuple[PaymentMethod, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SfAccount:
+    """An Account as the import reads it."""
+
+    id: str
+    name: str
+    stripe_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SfPaymentMethod:
+    """A blng__PaymentMethod__c row: its id, owner and the field values the import manages."""
+
+    id: str
+    account_id: str
+    stripe_id: str | None
+    values: Mapping[str, Any]
+
+    @property
+    def active(self) -> bool:
+        """The Active checkbox."""
+        return bool(self.values.get(names.PM_ACTIVE))
+
+    @property
+    def autopay(self) -> bool:
+        """The AutoPay checkbox."""
+        return bool(self.values.get(names.PM_AUTOPAY))
+
+
+@dataclass(frozen=True, slots=True)
+class OrgFacts:
+    """What the import must learn from the org before mapping (ids and picklists differ per org).
+
+    Picklists map value → label; `None` for a field the org does not have.
+    """
+
+    gateway_id: str
+    account_name_length: int
+    picklists: Mapping[str, Mapping[str, str]]
+    lengths: Mapping[str, int]
+    fields: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A Stripe event, reduced to what the incremental run needs."""
+
+    id: str
+    type: str
+    created: int
+    object_id: str
+    customer_id: str | None

@@ -1,0 +1,90 @@
+"""Salesforce and Stripe API names: the one place they are spelled.
+
+Fields the import adds to the org (external ids, the payment method's Stripe Customer ID) are
+configurable, because the managed Stripe connector packages name theirs differently; their
+defaults are below and in `settings.Settings`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Salesforce objects.
+ACCOUNT: Final = "Account"
+PAYMENT_METHOD: Final = "blng__PaymentMethod__c"
+PAYMENT_GATEWAY: Final = "blng__PaymentGateway__c"
+
+# Account fields.
+ACCOUNT_NAME: Final = "Name"
+
+# blng__PaymentMethod__c fields (Salesforce Billing package).
+PM_ACCOUNT: Final = "blng__Account__c"
+PM_ACCOUNT_REL: Final = "blng__Account__r"
+PM_ACTIVE: Final = "blng__Active__c"
+PM_AUTOPAY: Final = "blng__AutoPay__c"
+PM_GATEWAY: Final = "blng__PaymentGateway__c"
+PM_TOKEN: Final = "blng__PaymentGatewayToken__c"  # noqa: S105 - a field name
+PM_PAYMENT_TYPE: Final = "blng__PaymentType__c"
+PM_CARD_TYPE: Final = "blng__CardType__c"
+PM_LAST4: Final = "blng__CardLastFour__c"
+PM_EXP_MONTH: Final = "blng__CardExpirationMonth__c"
+PM_EXP_YEAR: Final = "blng__CardExpirationYear__c"
+PM_NAME_ON_CARD: Final = "blng__Nameoncard__c"
+PM_STREET: Final = "blng__BillingStreet__c"
+PM_STREET2: Final = "blng__StreetAddress2__c"
+PM_CITY: Final = "blng__BillingCity__c"
+PM_STATE: Final = "blng__BillingStateProvince__c"
+PM_ZIP: Final = "blng__BillingZipPostal__c"
+PM_COUNTRY: Final = "blng__BillingCountry__c"
+PM_EMAIL: Final = "blng__BillingEmail__c"
+PM_BANK_NAME: Final = "blng__BankName__c"
+PM_BANK_ACCOUNT_TYPE: Final = "blng__BankAccountType__c"
+PM_BANK_ACCOUNT_NAME: Final = "blng__BankAccountName__c"
+# Never written: the import only ever stores tokens and last four digits.
+PM_FORBIDDEN: Final = frozenset({"blng__CardNumber__c", "blng__CVV__c",
+                                 "blng__BankAccountNumber__c"})
+
+# blng__PaymentGateway__c fields.
+GATEWAY_NAME: Final = "Name"
+GATEWAY_ACTIVE: Final = "blng__Active__c"
+
+# Payment type picklist values.
+PAYMENT_TYPE_CARD: Final = "Credit Card"
+PAYMENT_TYPE_ACH: Final = "ACH"
+
+# Defaults of the fields the org config deploys (see metadata/ and settings).
+DEFAULT_ACCOUNT_CUSTOMER_FIELD: Final = "Stripe_Customer_Id__c"
+DEFAULT_PM_EXTERNAL_ID_FIELD: Final = "Stripe_Payment_Method_Id__c"
+DEFAULT_PM_CUSTOMER_FIELD: Final = "Stripe_Customer_Id__c"
+DEFAULT_ACCOUNT_ID_METADATA_KEY: Final = "salesforce_account_id"
+
+# Stripe.
+STRIPE_CARD: Final = "card"
+STRIPE_US_BANK_ACCOUNT: Final = "us_bank_account"
+EVENT_TYPES: Final = ("customer.created", "customer.updated", "customer.deleted",
+                      "payment_method.attached", "payment_method.detached",
+                      "payment_method.updated", "payment_method.automatically_updated")
+EVENT_CUSTOMER_DELETED: Final = "customer.deleted"
+EVENT_PM_DETACHED: Final = "payment_method.detached"
+# Stripe keeps events for 30 days; a checkpoint older than this is not trusted.
+EVENT_RETENTION_S: Final = 30 * 86400
+STRIPE_PAGE_LIMIT: Final = 100
+
+# Stripe card brands → the values Salesforce Billing's card type picklist may use.
+CARD_BRANDS: Final = {
+    "visa": "Visa",
+    "mastercard": "Mastercard",
+    "amex": "American Express",
+    "discover": "Discover",
+    "diners": "Diners Club",
+    "jcb": "JCB",
+    "unionpay": "UnionPay",
+    "cartes_bancaires": "Cartes Bancaires",
+    "eftpos_au": "EFTPOS",
+}
+BANK_ACCOUNT_TYPES: Final = {
+    ("individual", "checking"): "Checking",
+    ("individual", "savings"): "Savings",
+    ("company", "checking"): "Business Checking",
+    ("company", "savings"): "Savings",
+}
