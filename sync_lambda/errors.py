@@ -18,7 +18,3 @@ class FatalSyncError(SyncError):
 class RetriableSyncError(SyncError):
     """A transient failure outlasted its retries (Stripe 429/5xx, Salesforce 503); the next
     scheduled run picks up from the last checkpoint."""
-
-
-class LeaseHeldError(SyncError):
-    """Another run holds the lease: at most one writer at a time."""

@@ -51,6 +51,10 @@ class BillingSink(Protocol):
         """Write the plan in order; `on_job(job_id, open)` tracks bulk jobs in flight."""
         ...
 
+    def customers_with_active_methods(self) -> set[str]:
+        """Stripe customer ids of every active imported payment method."""
+        ...
+
     def settle(self, job_ids: Sequence[str]) -> None:
         """Wait for (or abort) bulk jobs a previous, interrupted run left in flight."""
         ...

@@ -302,6 +302,14 @@ class SalesforceSink:
                 view.pms_by_stripe_id[pm.stripe_id] = pm
         return view
 
+    def customers_with_active_methods(self) -> set[str]:
+        s = self._settings
+        soql = format_soql("SELECT {:literal} FROM {:literal} WHERE {:literal} != null AND "
+                           "{:literal} = true", s.pm_customer_field, names.PAYMENT_METHOD,
+                           s.pm_external_id_field, names.PM_ACTIVE)
+        return {str(r[s.pm_customer_field]) for r in self._query(soql)
+                if r.get(s.pm_customer_field)}
+
     def _account(self, r: dict[str, Any]) -> SfAccount:
         return SfAccount(r["Id"], r.get(names.ACCOUNT_NAME) or "",
                          r.get(self._settings.account_customer_field))

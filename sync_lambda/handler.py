@@ -1,0 +1,48 @@
+"""AWS Lambda entry point: settings from the environment, secrets from Secrets Manager, one run.
+
+Event (from the EventBridge schedule, or an operator's manual invoke):
+    {}                      incremental run (a full import when there is no checkpoint yet)
+    {"full": true}          full reconcile
+    {"dry_run": true}       plan only, no writes
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from sync_lambda.adapters.secrets import load_secrets
+from sync_lambda.settings import Settings
+from sync_lambda.wiring import build_service
+
+logger = Logger(service="sfbilling-sync")
+metrics = Metrics(namespace="SfBillingSync", service="sync")
+
+
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Run the import once and return its report."""
+    settings = Settings.from_env(os.environ)
+    secrets = load_secrets(boto3.client("secretsmanager", region_name=settings.aws_region,
+                                        endpoint_url=settings.aws_endpoint_url), settings)
+    service = build_service(
+        settings, secrets,
+        remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000.0)
+    report = service.run(full=bool(event.get("full")), dry_run=bool(event.get("dry_run")))
+    result = report.to_dict()
+    for name, value in result["outcomes"].items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    for name, value in result["scenarios"].items():
+        metrics.add_metric(name=f"scenario_{name}", unit=MetricUnit.Count, value=value)
+    metrics.add_metric(name="duration", unit=MetricUnit.Seconds, value=result["duration_s"])
+    # Counts and ids only: reports carry no names, emails or secrets into the logs.
+    logger.info("sync finished", extra={
+        "run_id": result["run_id"], "kind": result["kind"], "dry_run": result["dry_run"],
+        "continued": result["continued"], "outcomes": result["outcomes"],
+        "scenarios": result["scenarios"], "calls": result["calls"],
+        "failed_ids": [f["stripe_id"] for f in result["failures"]][:100]})
+    return result

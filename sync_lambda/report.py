@@ -1,0 +1,129 @@
+"""What a run did, as a structured report (returned by the handler, printed by the CLI)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sync_lambda.planning import Plan
+    from sync_lambda.state import RowResult
+
+# How many items of each list a report carries (counts are always complete).
+MAX_ITEMS = 500
+
+
+@dataclass(slots=True)
+class Report:
+    """Counts per scenario and outcome, and the rows that need a human, with reasons."""
+
+    run_id: str
+    mode: str
+    kind: str = "incremental"  # full | incremental | noop | skipped
+    dry_run: bool = False
+    continued: bool = False  # a full import stopped before the deadline and will continue
+    scenarios: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    planned: list[dict[str, Any]] = field(default_factory=list)
+    events: int = 0
+    customers: int = 0
+    stripe_calls: int = 0
+    salesforce_calls: int = 0
+    duration_s: float = 0.0
+    message: str = ""
+
+    def add_plan(self, plan: Plan) -> None:
+        """Count a batch's plan (and keep its rows, for a dry run's listing)."""
+        for scenario in plan.scenarios.values():
+            self.scenarios[scenario.value] += 1
+        self.customers += len(plan.scenarios)
+        self.outcomes["unchanged"] += plan.unchanged
+        self.skipped += [{"customer": i.customer_id, "reason": i.reason} for i in plan.skipped]
+        self.quarantined += [{"stripe_id": i.stripe_id, "customer": i.customer_id,
+                              "reason": i.reason} for i in plan.quarantined]
+        self.notes += [{"stripe_id": i.stripe_id, "customer": i.customer_id,
+                        "note": i.reason} for i in plan.notes]
+        if self.dry_run:
+            rows = [("create_account", a.customer_id, a.name) for a in plan.account_creates]
+            rows += [("link_account", a.customer_id, f"{a.scenario.value} → {a.account_id}")
+                     for a in plan.account_links]
+            rows += [("clear_autopay", w.customer_id, w.sf_id) for w in plan.autopay_clears]
+            rows += [("deactivate", w.customer_id, w.stripe_id) for w in plan.deactivations]
+            rows += [("update_payment_method", w.customer_id,
+                      f"{w.stripe_id}: {', '.join(sorted(w.values))}") for w in plan.pm_updates]
+            rows += [("insert_payment_method", w.customer_id, w.stripe_id)
+                     for w in plan.pm_inserts]
+            self.planned += [{"action": a, "customer": c, "detail": d} for a, c, d in rows]
+            for action, *_ in rows:
+                self.outcomes[f"would_{action}"] += 1
+
+    def add_results(self, plan: Plan, rows: list[RowResult]) -> None:
+        """Count what was written (per-row results read back from Salesforce)."""
+        ok = {(r.kind, r.stripe_id) for r in rows if r.ok}
+        self.outcomes["accounts_linked"] += sum(
+            ("account", a.customer_id) in ok for a in plan.account_links)
+        self.outcomes["accounts_created"] += sum(
+            ("account", a.customer_id) in ok for a in plan.account_creates)
+        for name, writes in (("autopay_cleared", plan.autopay_clears),
+                             ("payment_methods_deactivated", plan.deactivations),
+                             ("payment_methods_updated", plan.pm_updates),
+                             ("payment_methods_inserted", plan.pm_inserts)):
+            self.outcomes[name] += sum(("payment_method", w.stripe_id) in ok for w in writes)
+        failed = [r for r in rows if not r.ok]
+        self.outcomes["failed"] += len(failed)
+        self.failures += [{"stripe_id": r.stripe_id, "customer": r.customer_id, "kind": r.kind,
+                           "reason": r.reason, "retryable": r.retryable} for r in failed]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; lists are capped at MAX_ITEMS (their full counts are in `outcomes`)."""
+        self.outcomes["quarantined"] = len(self.quarantined)
+        self.outcomes["skipped"] = len(self.skipped)
+        return {
+            "run_id": self.run_id, "mode": self.mode, "kind": self.kind,
+            "dry_run": self.dry_run, "continued": self.continued, "message": self.message,
+            "customers": self.customers, "events": self.events,
+            "scenarios": dict(sorted(self.scenarios.items())),
+            "outcomes": {k: v for k, v in sorted(self.outcomes.items()) if v},
+            "failures": self.failures[:MAX_ITEMS], "skipped": self.skipped[:MAX_ITEMS],
+            "quarantined": self.quarantined[:MAX_ITEMS], "notes": self.notes[:MAX_ITEMS],
+            "planned": self.planned[:MAX_ITEMS],
+            "calls": {"stripe": self.stripe_calls, "salesforce": self.salesforce_calls},
+            "duration_s": round(self.duration_s, 2),
+        }
+
+    def render(self) -> str:
+        """A human-readable summary for the terminal."""
+        d = self.to_dict()
+        head = f"{'DRY RUN ' if self.dry_run else ''}{self.kind} run {self.run_id} " \
+               f"({self.mode}) in {d['duration_s']} s"
+        lines = [head]
+        if self.message:
+            lines.append(f"  {self.message}")
+        lines.append(f"  customers {self.customers}, events {self.events}; calls: Stripe "
+                     f"{self.stripe_calls}, Salesforce {self.salesforce_calls}")
+        if d["scenarios"]:
+            lines.append("  scenarios: " + ", ".join(f"{k} {v}" for k, v in
+                                                     d["scenarios"].items()))
+        if d["outcomes"]:
+            lines.append("  outcomes:  " + ", ".join(f"{k} {v}" for k, v in
+                                                     d["outcomes"].items()))
+        for title, items, key in (("planned", d["planned"], "detail"),
+                                  ("skipped", d["skipped"], "reason"),
+                                  ("quarantined", d["quarantined"], "reason"),
+                                  ("failed", d["failures"], "reason"),
+                                  ("notes", d["notes"], "note")):
+            if items:
+                lines.append(f"  {title}:")
+                for item in items[:50]:
+                    subject = item.get("action") or item.get("stripe_id") or item["customer"]
+                    lines.append(f"    {subject} [{item['customer']}]: {item[key]}")
+                if len(items) > 50:
+                    lines.append(f"    … and {len(items) - 50} more (see --json)")
+        if self.continued:
+            lines.append("  the full import continues on the next run (cursor saved)")
+        return "\n".join(lines)
