@@ -102,6 +102,10 @@ class SyncService:
         started_at = state.full_started_at if continuing and state.full_started_at else now
         if not continuing and not dry_run:
             self._state.clear_seen()
+            # Events of this very second already show in the snapshot about to be read: they
+            # are marked applied, so the next incremental run does not fetch them again.
+            already = tuple(e.id for e in self._stripe.events_since(started_at))
+            state = replace(state, seen_event_ids=already)
         seen_now: set[str] = set()
         done = False
         while not done:
@@ -131,7 +135,8 @@ class SyncService:
         self._reconcile_gone(seen, report, dry_run=dry_run)
         if not dry_run:
             self._state.clear_seen()
-            self._state.save(SyncState(checkpoint=started_at, last_full_at=now))
+            self._state.save(SyncState(checkpoint=started_at, last_full_at=now,
+                                       seen_event_ids=state.seen_event_ids))
 
     def _reconcile_gone(self, seen: set[str], report: Report, *, dry_run: bool) -> None:
         """Customers with imported payment methods that the full listing did not return are

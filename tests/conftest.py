@@ -115,3 +115,27 @@ def aws(aws_server: AwsStandIn) -> AwsStandIn:
     """moto, with every resource forgotten."""
     aws_server.reset()
     return aws_server
+
+
+@pytest.fixture
+def world(salesforce: SalesforceStandIn, stripe_api: StripeStandIn, aws: AwsStandIn) -> Any:
+    """Fresh stand-ins prepared for the import (fields, state table); see tests/sync/harness."""
+    from tests.sync.harness import make_world
+
+    return make_world(salesforce, stripe_api, aws)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _dummy_aws_credentials() -> Iterator[None]:
+    """moto's dummy credentials, so no test can ever reach a real AWS account."""
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                            "AWS_SESSION_TOKEN", "AWS_PROFILE")}
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
