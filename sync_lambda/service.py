@@ -150,8 +150,8 @@ class SyncService:
     def _incremental(self, state: SyncState, now: int, report: Report, *,
                      dry_run: bool) -> None:
         assert state.checkpoint is not None
-        events = [e for e in self._stripe.events_since(state.checkpoint)
-                  if e.id not in set(state.seen_event_ids)]
+        listed = self._stripe.events_since(state.checkpoint)
+        events = [e for e in listed if e.id not in set(state.seen_event_ids)]
         pending = [e for e in self._state.ledger() if e.status is LedgerStatus.PENDING]
         report.events = len(events)
         if not events and not pending:
@@ -167,9 +167,10 @@ class SyncService:
             self._batch(snapshots[start:start + self._config.segment_size], report,
                         dry_run=dry_run, reconcile=True, detached=detached if start == 0 else ())
         if not dry_run:
-            seen = tuple(e.id for e in events if e.created >= now)
-            self._state.save(replace(state, checkpoint=min(now, max(
-                [state.checkpoint, *(e.created for e in events)])), seen_event_ids=seen))
+            # Everything listed is applied: the checkpoint moves to this run's start (never
+            # past it); events of that very second are remembered as applied.
+            seen = tuple(e.id for e in listed if e.created >= now)
+            self._state.save(replace(state, checkpoint=now, seen_event_ids=seen))
 
     # -- one batch -------------------------------------------------------------------------
     def _batch(self, snapshots: Sequence[Snapshot], report: Report, *, dry_run: bool,

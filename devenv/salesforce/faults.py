@@ -10,7 +10,8 @@ A fault plan is plain JSON so tests and the demo can set it over the admin API:
      "bulk_fail_jobs": 1,
      "deploy_stuck": true}
 
-`route` is a route name (`rest.query`), a category (`rest`, `bulk`, `soap`, `auth`) or `*`.
+`route` is a route name (`rest.query`), a category (`rest`, `bulk`, `soap`, `auth`) or `*` (every
+API call; not the OAuth token endpoint, which API limits do not cover).
 `error` is `503`, `REQUEST_LIMIT_EXCEEDED` or `INVALID_SESSION_ID`; `rate` is the fraction of
 matching calls that fail (decided by a random stream seeded with seed + route, so the same calls
 fail on every run); `times` caps how many calls the rule affects.
@@ -45,8 +46,10 @@ class FaultRule:
     hits: int = 0
 
     def matches(self, route: str) -> bool:
-        """Whether this rule applies to `route` (exact name, its category, or `*`)."""
-        return self.route in ("*", route, route.split(".", 1)[0])
+        """Whether this rule applies to `route` (exact name, its category, or `*`: every API
+        call; the OAuth token endpoint only when named, as real API limits do not apply to it)."""
+        category = route.split(".", 1)[0]
+        return self.route in (route, category) or (self.route == "*" and category != "auth")
 
 
 @dataclass(slots=True)

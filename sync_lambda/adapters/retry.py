@@ -18,9 +18,25 @@ class RateLimiter:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._interval = 1.0 / rate
         self._next = 0.0
+        self._slowed_at = -1e9
         self._lock = threading.Lock()
         self._clock = clock
         self._sleep = sleep
+
+    def slow_down(self, factor: float = 0.5, *, floor: float = 1.0) -> None:
+        """Lower the rate after the server said "too many requests" (kept for the run)."""
+        with self._lock:
+            now = self._clock()
+            if now - self._slowed_at < 1.0:
+                return  # one cut per second, however many calls were refused at once
+            self._slowed_at = now
+            rate = max(floor, (1.0 / self._interval) * factor)
+            self._interval = 1.0 / rate
+
+    @property
+    def rate(self) -> float:
+        """The current rate, in calls per second."""
+        return 1.0 / self._interval
 
     def acquire(self) -> None:
         """Block until this caller's slot comes."""

@@ -119,9 +119,9 @@ class SalesforceSink:
     def _call(self, fn: Callable[[Salesforce], T]) -> T:
         relogins = 0
         for attempt in range(MAX_ATTEMPTS):
-            sf = self._sf or self._login()
-            self._calls += 1
             try:
+                sf = self._sf or self._login()
+                self._calls += 1
                 return fn(sf)
             except SalesforceExpiredSession:
                 relogins += 1

@@ -18,7 +18,7 @@ from sync_lambda.stripe_objects import customer_from, event_from, payment_method
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
-MAX_ATTEMPTS = 6
+MAX_ATTEMPTS = 8
 
 
 class StripeSourceAdapter:
@@ -55,8 +55,12 @@ class StripeSourceAdapter:
                 return fn(*args, **kwargs)
             except stripe.AuthenticationError as exc:
                 raise FatalSyncError(f"Stripe refused the API key: {exc.user_message}") from exc
-            except (stripe.RateLimitError, stripe.APIConnectionError) as exc:
+            except stripe.RateLimitError as exc:
+                # Everyone slows down, not just this thread: the limit is per account.
+                self._limiter.slow_down()
                 last: Exception = exc
+            except stripe.APIConnectionError as exc:
+                last = exc
             except stripe.APIError as exc:
                 if exc.http_status is not None and exc.http_status < 500:
                     raise
