@@ -4,21 +4,23 @@ a way to run the import as a fresh invocation each time."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import requests
 import stripe
 
-from devenv.aws import AwsStandIn
-from devenv.salesforce import SalesforceStandIn
 from devenv.salesforce.schema import text
-from devenv.stripe import StripeStandIn
 from sync_lambda import names
 from sync_lambda.adapters.dynamodb_state import DynamoStateStore, create_table
-from sync_lambda.report import Report
 from sync_lambda.settings import Secrets, Settings
 from sync_lambda.wiring import build_service
+
+if TYPE_CHECKING:
+    from devenv.aws import AwsStandIn
+    from devenv.salesforce import SalesforceStandIn
+    from devenv.stripe import StripeStandIn
+    from sync_lambda.report import Report
 
 TABLE = "sfbilling-test-state"
 
@@ -108,7 +110,7 @@ class World:
                  **params: Any) -> tuple[str, list[str]]:
         """A Stripe customer with cards attached (the first becomes the default)."""
         client = self.stripe
-        cus = client.v1.customers.create(params=params)
+        cus = client.v1.customers.create(params=params)  # type: ignore[arg-type]
         pm_ids = [client.v1.payment_methods.attach(c, params={"customer": cus.id}).id
                   for c in cards]
         if default is not None and pm_ids:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import requests
 
+from devenv.salesforce.errors import FieldError
 from sync_lambda import names
 from sync_lambda.errors import RetriableSyncError
 from sync_lambda.state import LedgerStatus
@@ -99,10 +100,9 @@ def test_failed_bulk_job_rows_go_to_the_ledger_and_are_retried(world: World) -> 
 
 def test_rows_that_keep_failing_are_rejected_after_max_attempts(world: World) -> None:
     cus, pms = world.customer(name="Doomed")
+    # A validation rule in the org that refuses every payment method, as a trigger might.
     world.salesforce.org.rules[names.PAYMENT_METHOD.lower()] += (
-        lambda org, rid, new, old: __import__(
-            "devenv.salesforce.errors", fromlist=["FieldError"]).FieldError(
-                "FIELD_CUSTOM_VALIDATION_EXCEPTION", "a trigger refuses it"),)
+        lambda *_: FieldError("FIELD_CUSTOM_VALIDATION_EXCEPTION", "a trigger refuses it"),)
     for _ in range(2):
         world.run(SFB_MAX_ATTEMPTS="2")
     entry = {e.stripe_id: e for e in world.state().ledger()}[pms[0]]
