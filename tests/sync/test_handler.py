@@ -1,0 +1,78 @@
+"""The Lambda entry point: settings from the environment, secrets from Secrets Manager."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import boto3
+import pytest
+
+from sync_lambda import handler
+from sync_lambda.adapters import secrets as secrets_module
+from sync_lambda.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tests.sync.harness import World
+
+
+class Context:
+    """The part of the Lambda context the handler uses."""
+
+    def __init__(self, remaining_ms: int = 600_000) -> None:
+        self.remaining_ms = remaining_ms
+        self.function_name = "sfbilling-sync"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:sync"
+        self.aws_request_id = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture
+def lambda_env(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
+    sm = boto3.client("secretsmanager", **world.aws.client_kwargs())
+    stripe_arn = sm.create_secret(Name="sfbilling/stripe",
+                                  SecretString=world.stripe_api.api_key)["ARN"]
+    key_file = world.salesforce.app.private_key_file
+    assert key_file is not None
+    sf_arn = sm.create_secret(Name="sfbilling/salesforce", SecretString=json.dumps(
+        {"private_key": key_file.read_text()}))["ARN"]
+    for k, v in world.env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("SFB_STRIPE_SECRET_ARN", stripe_arn)
+    monkeypatch.setenv("SFB_SF_SECRET_ARN", sf_arn)
+    secrets_module._cache.clear()
+    return world
+
+
+def test_handler_runs_and_reports(lambda_env: World, capsys: pytest.CaptureFixture[str]) -> None:
+    cus, _ = lambda_env.customer(name="Ada Lovelace", email="ada@example.com")
+    result = handler.lambda_handler({}, Context())
+    assert result["kind"] == "full"
+    assert result["outcomes"]["accounts_created"] == 1
+    assert cus in lambda_env.accounts()
+    out = capsys.readouterr().out
+    # Structured logs and EMF metrics, without the customer's name or email.
+    assert '"_aws"' in out
+    assert "accounts_created" in out
+    assert "Ada" not in out
+    assert "ada@example.com" not in out
+    assert lambda_env.stripe_api.api_key not in out
+    dry = handler.lambda_handler({"dry_run": True, "full": True}, Context())
+    assert dry["dry_run"] is True
+
+
+def test_handler_rejects_bad_settings_before_any_call(lambda_env: World,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SFB_MODE", "import_everything")
+    monkeypatch.setenv("SFB_STRIPE_RATE", "0")
+    before = lambda_env.salesforce.counters_json()["api_requests"]
+    with pytest.raises(ConfigError) as exc:
+        handler.lambda_handler({}, Context())
+    message = str(exc.value)
+    assert "SFB_MODE: must be one of create_and_link" in message
+    assert "SFB_STRIPE_RATE: must be between" in message
+    assert lambda_env.salesforce.counters_json()["api_requests"] == before
+    assert lambda_env.stripe_api.stats()["requests"] == 0
