@@ -243,7 +243,7 @@ def test_settings_from_stack_config() -> None:
                               "sfbilling:stateTableName": "t", "aws:region": "eu-west-1",
                               "sfbilling:bulkThreshold": 50}, source="Pulumi.dev.yaml")
     assert (s.mode, s.bulk_threshold, s.table_name) == (Mode.LINK_EXISTING, 50, "t")
-    with pytest.raises(ConfigError, match="Pulumi.dev.yaml: sfbilling:segmentSize"):
+    with pytest.raises(ConfigError, match=r"Pulumi\.dev\.yaml: sfbilling:segmentSize"):
         Settings.from_config({"sfbilling:segmentSize": "lots"}, source="Pulumi.dev.yaml")
 
 
