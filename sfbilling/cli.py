@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devenv.local import DEFAULT_STATE_DIR, LocalEnvError, run_until_stopped, stop_running
+from sfbilling.environments import sync_target
+from sfbilling.progress import ProgressLine
+from sync_lambda.errors import ConfigError, SyncError
+from sync_lambda.wiring import build_service
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -38,6 +43,20 @@ def _local(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sync(args: argparse.Namespace) -> int:
+    target = sync_target(args.env, root=args.root, state_dir=args.state_dir)
+    progress = ProgressLine()
+    try:
+        service = build_service(target.settings, target.secrets, progress=progress)
+        report = service.run(full=args.full, dry_run=args.dry_run)
+    finally:
+        progress.close()
+    if args.json:
+        args.json.write_text(json.dumps(report.to_dict(), indent=2))
+    print(report.render())
+    return 1 if report.failures else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     parser = argparse.ArgumentParser(prog="sfbilling", description=__doc__)
@@ -48,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
                        help="where certificates, logs and the pid file live (default .local)")
     local.set_defaults(func=_local)
+    sync = sub.add_parser("sync", help="run the Stripe → Salesforce Billing import once")
+    sync.add_argument("--env", required=True,
+                      help="environment: settings from Pulumi.<env>.yaml; `local` targets the "
+                           "stand-ins of `sfbilling local up`")
+    sync.add_argument("--dry-run", action="store_true", help="plan only, write nothing")
+    sync.add_argument("--full", action="store_true",
+                      help="full reconcile instead of reading events since the checkpoint")
+    sync.add_argument("--json", type=Path, help="also write the report as JSON here")
+    sync.add_argument("--root", type=Path, default=Path(), help="where the stack files are")
+    sync.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
+                      help="the local environment's state directory (for --env local)")
+    sync.set_defaults(func=_sync)
     return parser
 
 
@@ -56,9 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except LocalEnvError as exc:
+    except (LocalEnvError, ConfigError) as exc:
         print(f"sfbilling: {exc}", file=sys.stderr)
         return 2
+    except SyncError as exc:
+        print(f"sfbilling: the run stopped: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -121,7 +121,8 @@ class Report:
                 lines.append(f"  {title}:")
                 for item in items[:50]:
                     subject = item.get("action") or item.get("stripe_id") or item["customer"]
-                    lines.append(f"    {subject} [{item['customer']}]: {item[key]}")
+                    owner = "" if subject == item["customer"] else f" [{item['customer']}]"
+                    lines.append(f"    {subject}{owner}: {item[key]}")
                 if len(items) > 50:
                     lines.append(f"    … and {len(items) - 50} more (see --json)")
         if self.continued:

@@ -206,17 +206,32 @@ class Settings:
         return cls._build(raw, {s.attr: s.env for s in SPECS})
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, source: str) -> Settings:
-        """Settings from stack config (`sfbilling:<key>` entries of Pulumi.<env>.yaml)."""
+    def from_config(cls, config: Mapping[str, Any], *, source: str,
+                    other_keys: frozenset[str] = frozenset()) -> Settings:
+        """Settings from stack config (`sfbilling:<key>` entries of Pulumi.<env>.yaml).
+
+        `other_keys`: keys of the namespace that other parts (the org config) own; any key
+        neither knows is an error that names the allowed ones.
+        """
         by_key = {s.key: s for s in SPECS}
         prefix = CONFIG_NAMESPACE + ":"
         raw: dict[str, Any] = {}
+        unknown = []
         for key, value in config.items():
             if not key.startswith(prefix):
                 continue
-            spec = by_key.get(key[len(prefix):])
-            if spec is not None and value is not None:
+            name = key[len(prefix):]
+            spec = by_key.get(name)
+            if spec is None:
+                if name not in other_keys:
+                    unknown.append(key)
+                continue
+            if value is not None:
                 raw[spec.attr] = value
+        if unknown:
+            allowed = ", ".join(sorted(set(by_key) | other_keys))
+            raise ConfigError(f"{source}: unknown keys {', '.join(sorted(unknown))}; the "
+                              f"{CONFIG_NAMESPACE} namespace allows: {allowed}")
         return cls._build(raw, {s.attr: f"{source}: {prefix}{s.key}" for s in SPECS})
 
     @classmethod

@@ -1,26 +1,64 @@
-"""A one-field Metadata API package: what the tour and the stand-in benchmark deploy."""
+"""Metadata API packages the tour, the demo and the stand-in benchmark deploy.
+
+`import_fields_zip` adds the three fields the import needs; the org-config renderer (metadata/)
+produces the complete package for real orgs.
+"""
 
 from __future__ import annotations
 
 import io
 import zipfile
 
-_FIELD = """<?xml version="1.0" encoding="UTF-8"?>
-<CustomObject xmlns="http://soap.sforce.com/2006/04/metadata"><fields>
-<fullName>Stripe_Customer_Id__c</fullName><label>Stripe Customer ID</label><type>Text</type>
-<length>255</length><externalId>true</externalId><unique>true</unique>
-<caseSensitive>true</caseSensitive></fields></CustomObject>"""
-_PACKAGE = """<?xml version="1.0" encoding="UTF-8"?>
-<Package xmlns="http://soap.sforce.com/2006/04/metadata"><types>
-<members>Account.Stripe_Customer_Id__c</members><name>CustomField</name></types>
-<version>59.0</version></Package>"""
+_NS = 'xmlns="http://soap.sforce.com/2006/04/metadata"'
+
+
+def _text_field(name: str, label: str, *, external_id: bool) -> str:
+    ext = ("<externalId>true</externalId><unique>true</unique>"
+           "<caseSensitive>true</caseSensitive>") if external_id else ""
+    return (f"<fields><fullName>{name}</fullName><label>{label}</label><type>Text</type>"
+            f"<length>255</length>{ext}</fields>")
+
+
+def _zip(files: dict[str, str]) -> io.BytesIO:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    buf.seek(0)
+    return buf
+
+
+def _package(members: list[str]) -> str:
+    body = "".join(f"<members>{m}</members>" for m in members)
+    return (f'<?xml version="1.0" encoding="UTF-8"?><Package {_NS}><types>{body}'
+            "<name>CustomField</name></types><version>59.0</version></Package>")
+
+
+def _object(*fields: str) -> str:
+    return f'<?xml version="1.0" encoding="UTF-8"?><CustomObject {_NS}>{"".join(fields)}' \
+           "</CustomObject>"
 
 
 def account_external_id_zip() -> io.BytesIO:
     """A deployable zip adding Account.Stripe_Customer_Id__c (Text 255, unique external id)."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("package.xml", _PACKAGE)
-        zf.writestr("objects/Account.object", _FIELD)
-    buf.seek(0)
-    return buf
+    return _zip({
+        "package.xml": _package(["Account.Stripe_Customer_Id__c"]),
+        "objects/Account.object": _object(_text_field("Stripe_Customer_Id__c",
+                                                      "Stripe Customer ID", external_id=True)),
+    })
+
+
+def import_fields_zip() -> io.BytesIO:
+    """The three fields the import writes: Account and payment-method external ids, and the
+    payment method's Stripe Customer ID."""
+    return _zip({
+        "package.xml": _package(["Account.Stripe_Customer_Id__c",
+                                 "blng__PaymentMethod__c.Stripe_Payment_Method_Id__c",
+                                 "blng__PaymentMethod__c.Stripe_Customer_Id__c"]),
+        "objects/Account.object": _object(_text_field("Stripe_Customer_Id__c",
+                                                      "Stripe Customer ID", external_id=True)),
+        "objects/blng__PaymentMethod__c.object": _object(
+            _text_field("Stripe_Payment_Method_Id__c", "Stripe Payment Method ID",
+                        external_id=True),
+            _text_field("Stripe_Customer_Id__c", "Stripe Customer ID", external_id=False)),
+    })

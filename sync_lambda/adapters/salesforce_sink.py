@@ -140,6 +140,9 @@ class SalesforceSink:
                 last = exc
             except (requests.ConnectionError, requests.Timeout) as exc:
                 last = exc
+            except SalesforceMalformedRequest as exc:
+                # A query or write the org refuses outright: retrying cannot help.
+                raise FatalSyncError(f"Salesforce refused a request: {exc.content!r}") from exc
             self._sleep(backoff(attempt, base=0.5, cap=15))
         raise RetriableSyncError(f"Salesforce kept failing after {MAX_ATTEMPTS} attempts: {last}")
 
@@ -231,8 +234,8 @@ class SalesforceSink:
                                                              s.pm_customer_field)
                     if f not in pm_fields]
         if missing:
-            raise FatalSyncError(f"the org lacks {', '.join(missing)}: apply the org config "
-                                 "first (sfbilling apply --env ENV)")
+            raise FatalSyncError(f"the org lacks {', '.join(missing)}: deploy the import's "
+                                 "fields (the org config) to this org first")
         for obj, fields, name in ((names.ACCOUNT, acct_fields, s.account_customer_field),
                                   (names.PAYMENT_METHOD, pm_fields, s.pm_external_id_field)):
             f = fields[name]
@@ -303,6 +306,7 @@ class SalesforceSink:
         return view
 
     def customers_with_active_methods(self) -> set[str]:
+        self.facts()  # the fields it reads must exist (a clear error otherwise)
         s = self._settings
         soql = format_soql("SELECT {:literal} FROM {:literal} WHERE {:literal} != null AND "
                            "{:literal} = true", s.pm_customer_field, names.PAYMENT_METHOD,
@@ -484,8 +488,8 @@ class SalesforceSink:
         for job_id in job_ids:
             try:
                 info = self._json("GET", f"jobs/ingest/{job_id}")
-            except (SalesforceResourceNotFound, SalesforceMalformedRequest):
-                continue
+            except SalesforceResourceNotFound:
+                continue  # gone (Salesforce deletes jobs after 7 days)
             if info.get("state") == "Open":
                 self._json("PATCH", f"jobs/ingest/{job_id}", {"state": "Aborted"})
             elif info.get("state") not in TERMINAL:

@@ -1,0 +1,143 @@
+"""`make demo`: the import end to end on the local stand-ins.
+
+Starts the local environment, deploys the import's fields, seeds Stripe and the org with a
+realistic sample, then runs what an operator would: a dry run, the import, changes in Stripe and
+an incremental run, and a run with nothing to do, printing each report.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import stripe
+from simple_salesforce.api import Salesforce
+
+from devenv.local import LocalEnv
+from devenv.salesforce.client import redirecting_session
+from devenv.salesforce.samples import import_fields_zip
+from sfbilling.environments import local_target
+from sfbilling.stackfile import load_stack_config, stack_path
+from sync_lambda.wiring import build_service
+
+
+def banner(text: str) -> None:
+    """A section header."""
+    print(f"\n{'=' * 78}\n{text}\n{'=' * 78}", flush=True)  # noqa: T201 - a terminal demo
+
+
+def say(text: str) -> None:
+    """One line of narration."""
+    print(f"  {text}", flush=True)  # noqa: T201 - a terminal demo
+
+
+def deploy_fields(sf: Any) -> None:
+    """The fields the import needs, through the Metadata API (the org config's job)."""
+    async_id = sf.deploy(import_fields_zip(), sandbox=True, rollbackOnError=True)["asyncId"]
+    while (status := sf.checkDeployStatus(async_id))["state"] not in ("Succeeded", "Failed"):
+        time.sleep(0.05)
+    sf._generate_headers()  # noqa: SLF001 - simple-salesforce leaks SOAP headers otherwise
+    say(f"deployed the import's external-id fields: {status['state']}")
+
+
+def seed(sf: Any, client: stripe.StripeClient) -> dict[str, str]:
+    """Accounts in the org and customers in Stripe covering every scenario."""
+    initech = sf.Account.create({"Name": "Initech"})["id"]
+    sf.Account.create({"Name": "Umbrella Corporation"})
+    sf.Account.create({"Name": "Globex"})
+    sf.Account.create({"Name": "GLOBEX"})
+    say("org: Accounts Initech, Umbrella Corporation, Globex and GLOBEX (same name twice)")
+    made: dict[str, str] = {}
+
+    def customer(label: str, cards: tuple[str, ...], default: int | None = 0,
+                 **params: Any) -> str:
+        cus = client.v1.customers.create(params=params)  # type: ignore[arg-type]
+        pms = [client.v1.payment_methods.attach(c, params={"customer": cus.id}).id
+               for c in cards]
+        if default is not None and pms:
+            client.v1.customers.update(cus.id, params={
+                "invoice_settings": {"default_payment_method": pms[default]}})
+        made[label] = cus.id
+        for i, pm in enumerate(pms):
+            made[f"{label}.card{i}"] = pm
+        say(f"Stripe: {label:<28} {cus.id} cards: {', '.join(cards) or '-'}")
+        return cus.id
+
+    customer("Ada Lovelace (new)", ("pm_card_visa", "pm_card_mastercard"), default=1,
+             name="Ada Lovelace", email="ada@example.com")
+    customer("Grace Hopper (new)", ("pm_card_amex",), name="Grace Hopper")
+    customer("no name (new)", ("pm_card_discover",), email="billing@nameless.example")
+    customer("Initech (by Account id)", ("pm_card_visa",), name="Initech Inc.",
+             metadata={"salesforce_account_id": initech})
+    customer("Umbrella (by name)", ("pm_card_mastercard", "pm_card_visa"), default=0,
+             name="umbrella corporation ")
+    customer("Globex (ambiguous name)", ("pm_card_visa",), name="Globex")
+    customer("Linus (JCB card)", ("pm_card_jcb", "pm_card_visa"), default=1, name="Linus")
+    return made
+
+
+def main() -> None:
+    """Run the demo."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="sfbilling-demo-") as tmp:
+        banner("1. Local environment: Salesforce Billing org, Stripe and AWS stand-ins")
+        env = LocalEnv(Path(tmp))
+        doc = env.start()
+        try:
+            target = local_target(doc, load_stack_config("local", Path(), required=False),
+                                  source=str(stack_path("local", Path())), environ=os.environ)
+            sf_info = doc["salesforce"]
+            sf: Any = Salesforce(username=sf_info["username"],
+                                 consumer_key=sf_info["consumer_key"],
+                                 privatekey_file=sf_info["private_key_file"],
+                                 session=redirecting_session(sf_info["login_url"]))
+            client = stripe.StripeClient(doc["stripe"]["api_key"],
+                                         base_addresses={"api": doc["stripe"]["api_base"]})
+            say(f"Salesforce {sf_info['instance_url']}, Stripe {doc['stripe']['api_base']}, "
+                f"AWS {doc['aws']['endpoint_url']}")
+            deploy_fields(sf)
+
+            banner("2. Sample data")
+            made = seed(sf, client)
+
+            def run(title: str, **kwargs: bool) -> None:
+                banner(title)
+                service = build_service(target.settings, target.secrets)
+                print(service.run(**kwargs).render(), flush=True)  # noqa: T201
+
+            run("3. Dry run: the plan, nothing written", dry_run=True)
+            run("4. The import (first run: a full import)")
+            time.sleep(1.1)  # Stripe stamps events in whole seconds
+            banner("5. Changes in Stripe")
+            client.v1.payment_methods.detach(made["Ada Lovelace (new).card1"])
+            say("detached Ada's default Mastercard")
+            client.v1.customers.update(made["Ada Lovelace (new)"], params={
+                "invoice_settings": {"default_payment_method":
+                                     made["Ada Lovelace (new).card0"]}})
+            say("made Ada's Visa the new default")
+            new = client.v1.customers.create(params={"name": "Katherine Johnson"})
+            client.v1.payment_methods.attach("pm_card_visa", params={"customer": new.id})
+            say(f"new customer Katherine Johnson {new.id} with a Visa")
+            run("6. Incremental run: only what the events say changed")
+            run("7. Again, with nothing changed: no Salesforce call at all")
+            banner("8. The org now")
+            for a in sf.query_all("SELECT Name, Stripe_Customer_Id__c FROM Account "
+                                  "ORDER BY Name")["records"]:
+                say(f"Account {a['Name']:<26} {a['Stripe_Customer_Id__c'] or '(not linked)'}")
+            for p in sf.query_all(
+                    "SELECT blng__Account__r.Name, blng__CardType__c, blng__CardLastFour__c, "
+                    "blng__Active__c, blng__AutoPay__c FROM blng__PaymentMethod__c "
+                    "ORDER BY blng__Account__r.Name")["records"]:
+                say(f"Payment method {p['blng__Account__r']['Name']:<22} "
+                    f"{p['blng__CardType__c']:<17} •••• {p['blng__CardLastFour__c']}  "
+                    f"active={p['blng__Active__c']!s:<5} autopay={p['blng__AutoPay__c']}")
+        finally:
+            env.stop()
+    banner(f"Done in {time.monotonic() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
