@@ -35,6 +35,7 @@ demo: $(STAMP)  ## the main job end to end on the local stand-ins
 
 bench: $(STAMP)  ## speed figures (stand-ins now; the import's targets once it lands)
 	$(BIN)/python -m bench.standins
+	$(BIN)/python -m bench.sync
 
 local: $(STAMP)  ## run `sfbilling local up` in the foreground (Ctrl-C to stop)
 	$(BIN)/sfbilling local up

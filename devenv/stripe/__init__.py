@@ -52,6 +52,13 @@ class StripeStandIn(ChildStandIn):
         """Remove every fault."""
         self._http.delete(self.api_base + "/_config/faults", timeout=10).raise_for_status()
 
+    def seed(self, customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Create customers with cards in bulk (see `POST /_config/seed`)."""
+        r = self._http.post(self.api_base + "/_config/seed", json={"customers": customers},
+                            timeout=600)
+        r.raise_for_status()
+        return list(r.json()["customers"])
+
     def stats(self, *, reset: bool = False) -> dict[str, Any]:
         """Requests counted per route since the last reset."""
         method = self._http.delete if reset else self._http.get

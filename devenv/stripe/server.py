@@ -7,6 +7,7 @@ Control routes (no API key needed, like localstripe's own /_config routes):
     DELETE /_config/data      forget every object
     GET/PUT/DELETE /_config/faults
     GET/DELETE /_config/stats
+    POST /_config/seed        many customers with cards in one call (benchmarks, demos)
 """
 
 from __future__ import annotations
@@ -102,6 +103,34 @@ async def _faults(request: web.Request) -> web.Response:
     return web.json_response(_state["faults"].to_json())
 
 
+async def _seed(request: web.Request) -> web.Response:
+    """Create many customers with cards in one call (benchmarks and demos; not a Stripe API).
+
+    Body: {"customers": [{"name", "email", "metadata", "cards": [number, ...], "default": i}]}.
+    Objects and their events are made by localstripe's own code, as the API would make them.
+    """
+    from localstripe import resources as ls  # noqa: PLC0415 - patched by install() already
+
+    body = await request.json()
+    made = []
+    for spec in body.get("customers", []):
+        cus = ls.Customer(name=spec.get("name"), email=spec.get("email"),
+                          metadata=spec.get("metadata"))
+        pms = []
+        for number in spec.get("cards", []):
+            cvc = "1234" if extensions.card_brand(number) == "amex" else "123"
+            pm = ls.PaymentMethod(type="card", card={"number": number, "exp_month": 12,
+                                                      "exp_year": 2034, "cvc": cvc})
+            ls.PaymentMethod._api_attach(pm.id, customer=cus.id)
+            pms.append(pm.id)
+        default = spec.get("default")
+        if default is not None and pms:
+            ls.Customer._api_update(cus.id, invoice_settings={
+                "default_payment_method": pms[int(default)]})
+        made.append({"id": cus.id, "payment_methods": pms})
+    return web.json_response({"customers": made})
+
+
 async def _stats(request: web.Request) -> web.Response:
     body = _state["stats"].to_json()
     if request.method == "DELETE":  # answer with what was counted, then start over
@@ -125,6 +154,7 @@ def build_app() -> web.Application:
     app.middlewares.insert(0, standin_middleware)
     app.router.add_route("*", "/_config/faults", _faults)
     app.router.add_route("*", "/_config/stats", _stats)
+    app.router.add_post("/_config/seed", _seed)
     return app
 
 

@@ -202,3 +202,18 @@ def test_unauthenticated(stripe_api: StripeStandIn) -> None:
     anon = stripe.StripeClient("pk_test_x", base_addresses={"api": stripe_api.api_base})
     with pytest.raises(stripe.AuthenticationError):
         anon.v1.customers.list()
+
+
+def test_bulk_seed(stripe_api: StripeStandIn, stripe_client: stripe.StripeClient) -> None:
+    made = stripe_api.seed([{"name": "A", "cards": ["4242424242424242", "378282246310005"],
+                             "default": 1}, {"name": "B", "email": "b@x.test"}])
+    assert [len(m["payment_methods"]) for m in made] == [2, 0]
+    cus = stripe_client.v1.customers.retrieve(made[0]["id"])
+    assert cus.invoice_settings is not None
+    assert cus.invoice_settings.default_payment_method == made[0]["payment_methods"][1]
+    cards = stripe_client.v1.payment_methods.list(params={"customer": made[0]["id"],
+                                                          "type": "card"})
+    assert {c.card.brand for c in cards.data if c.card} == {"visa", "amex"}
+    types = [e.type for e in stripe_client.v1.events.list(params={"limit": 100}).data]
+    assert types.count("customer.created") == 2
+    assert types.count("payment_method.attached") == 2
