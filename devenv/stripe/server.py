@@ -109,25 +109,8 @@ async def _seed(request: web.Request) -> web.Response:
     Body: {"customers": [{"name", "email", "metadata", "cards": [number, ...], "default": i}]}.
     Objects and their events are made by localstripe's own code, as the API would make them.
     """
-    from localstripe import resources as ls  # noqa: PLC0415 - patched by install() already
-
     body = await request.json()
-    made = []
-    for spec in body.get("customers", []):
-        cus = ls.Customer(name=spec.get("name"), email=spec.get("email"),
-                          metadata=spec.get("metadata"))
-        pms = []
-        for number in spec.get("cards", []):
-            cvc = "1234" if extensions.card_brand(number) == "amex" else "123"
-            pm = ls.PaymentMethod(type="card", card={"number": number, "exp_month": 12,
-                                                      "exp_year": 2034, "cvc": cvc})
-            ls.PaymentMethod._api_attach(pm.id, customer=cus.id)
-            pms.append(pm.id)
-        default = spec.get("default")
-        if default is not None and pms:
-            ls.Customer._api_update(cus.id, invoice_settings={
-                "default_payment_method": pms[int(default)]})
-        made.append({"id": cus.id, "payment_methods": pms})
+    made = extensions.seed_customers(body.get("customers", []))
     return web.json_response({"customers": made})
 
 
