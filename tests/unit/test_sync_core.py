@@ -256,3 +256,11 @@ def test_secrets_never_show_in_repr() -> None:
     secret = Secrets("sk_test_supersecret", salesforce_private_key="-----BEGIN")
     assert "supersecret" not in repr(secret)
     assert "BEGIN" not in f"{secret}"
+
+
+def test_docs_list_every_setting() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "sync.md").read_text()
+    missing = [s.env for s in SPECS if f"`{s.env}` | `{s.key}`" not in text]
+    assert missing == []

@@ -1,0 +1,107 @@
+"""`sfbilling sync` as an operator runs it, and the client-credentials login."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from sfbilling.cli import main
+from sync_lambda.settings import Secrets
+from sync_lambda.wiring import build_service
+
+if TYPE_CHECKING:
+    from tests.sync.harness import World
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _local_state(world: World, tmp_path: Path) -> Path:
+    state = tmp_path / "state"
+    state.mkdir()
+    doc = {"salesforce": world.salesforce.info(), "stripe": world.stripe_api.info(),
+           "aws": world.aws.info(), "ca_bundle": os.environ["REQUESTS_CA_BUNDLE"], "pid": 0}
+    (state / "endpoints.json").write_text(json.dumps(doc))
+    return state
+
+
+@pytest.fixture
+def restore_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--env local` points the process at the stand-ins; undo that after the test."""
+    for name in ("REQUESTS_CA_BUNDLE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+
+
+def test_sync_local_dry_run_then_import(world: World, tmp_path: Path, restore_env: None,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    cus, _ = world.customer(name="Ada")
+    state = _local_state(world, tmp_path)
+    args = ["sync", "--env", "local", "--root", str(REPO), "--state-dir", str(state)]
+    assert main([*args, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "DRY RUN full run" in out
+    assert "would_create_account 1" in out
+    assert world.records("Account") == []
+    report_file = tmp_path / "report.json"
+    assert main([*args, "--json", str(report_file)]) == 0
+    report = json.loads(report_file.read_text())
+    assert report["outcomes"]["accounts_created"] == 1
+    assert cus in world.accounts()
+
+
+def test_bad_stack_file_fails_before_any_call(world: World, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n"
+        "  sfbilling:syncMode: everything\n"
+        "  sfbilling:segmentSize: 5\n"
+        "  sfbilling:salesforceLoginUrl: http://login.salesforce.com\n"
+        "  sfbilling:salesforceConsumerKey: 3MVG9key\n"
+        "  sfbilling:stateTableName: t\n")
+    before = world.salesforce.counters_json()["api_requests"]
+    code = main(["sync", "--env", "dev", "--root", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    for fragment in ("sfbilling:syncMode: must be one of", "sfbilling:segmentSize: must be",
+                     "Salesforce only speaks https", "sfbilling:salesforceUsername is required"):
+        assert fragment in err
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  sfbilling:syncMod: create\n")
+    assert main(["sync", "--env", "dev", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown keys sfbilling:syncMod" in err
+    assert "syncMode" in err
+    assert main(["sync", "--env", "nope", "--root", str(tmp_path)]) == 2
+    assert "Pulumi.nope.yaml not found" in capsys.readouterr().err
+    assert world.salesforce.counters_json()["api_requests"] == before
+    assert world.stripe_api.stats()["requests"] == 0
+
+
+def test_secrets_come_from_documented_variables(world: World, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n"
+        "  sfbilling:salesforceUsername: u@example.com\n"
+        "  sfbilling:salesforceConsumerKey: 3MVG9key\n"
+        "  sfbilling:stateTableName: t\n"
+        "  sfbilling:stripeSecretKey:\n    secure: AAABAMxyz\n")
+    monkeypatch.delenv("SFBILLING_STRIPE_API_KEY", raising=False)
+    assert main(["sync", "--env", "dev", "--root", str(tmp_path)]) == 2
+    assert "SFBILLING_STRIPE_API_KEY is not set" in capsys.readouterr().err
+    monkeypatch.setenv("SFBILLING_STRIPE_API_KEY", "sk_test_x")
+    assert main(["sync", "--env", "dev", "--root", str(tmp_path)]) == 2
+    assert "the jwt flow needs the connected app's private key" in capsys.readouterr().err
+    del world
+
+
+def test_client_credentials_flow(world: World) -> None:
+    cus, _ = world.customer(name="Ada")
+    secrets = Secrets(stripe_api_key=world.stripe_api.api_key,
+                      salesforce_consumer_secret=world.salesforce.app.consumer_secret)
+    settings = world.settings(SFB_SF_AUTH="client_credentials")
+    report = build_service(settings, secrets).run()
+    assert report.outcomes["accounts_created"] == 1
+    assert cus in world.accounts()
