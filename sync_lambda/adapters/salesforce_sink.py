@@ -13,25 +13,17 @@ import io
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import requests
-from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import (
-    SalesforceError,
-    SalesforceExpiredSession,
-    SalesforceGeneralError,
-    SalesforceMalformedRequest,
-    SalesforceRefusedRequest,
     SalesforceResourceNotFound,
 )
 from simple_salesforce.format import format_soql, quote_soql_value
-from simple_salesforce.util import exception_handler
 
 from sync_lambda import names
 from sync_lambda.adapters.retry import backoff
-from sync_lambda.adapters.salesforce_login import login
+from sync_lambda.adapters.salesforce_api import SalesforceApi
 from sync_lambda.errors import FatalSyncError, RetriableSyncError
 from sync_lambda.matching import AccountIndex, metadata_ids, names_to_look_up, normalize_name
 from sync_lambda.models import OrgFacts, SfAccount, SfPaymentMethod, Snapshot
@@ -43,8 +35,6 @@ if TYPE_CHECKING:
 
     from sync_lambda.settings import Secrets, Settings
 
-T = TypeVar("T")
-MAX_ATTEMPTS = 6
 # The request line may not exceed 16,384 bytes; keep each IN-list query well under it.
 URL_BUDGET = 12_000
 PAGE_ROWS = 2000
@@ -89,94 +79,8 @@ class SalesforceSink:
         self._secrets = secrets
         self._sleep = sleep
         self._remaining_s = remaining_s
-        self._sf: Salesforce | None = None
-        self._calls = 0
+        self._api = SalesforceApi(settings, secrets, sleep=sleep)
         self._facts: OrgFacts | None = None
-        self._version = settings.salesforce_api_version
-
-    # -- connection ------------------------------------------------------------------------
-    def _login(self) -> Salesforce:
-        s = self._settings
-        try:
-            session_id, instance, _session = login(
-                flow=s.salesforce_auth, login_url=s.salesforce_login_url,
-                username=s.salesforce_username, consumer_key=s.salesforce_consumer_key,
-                private_key=self._secrets.salesforce_private_key,
-                consumer_secret=self._secrets.salesforce_consumer_secret, version=self._version)
-        except SalesforceError as exc:
-            raise FatalSyncError(f"Salesforce login failed: {exc}") from exc
-        except Exception as exc:
-            if type(exc).__name__ == "SalesforceAuthenticationFailed":
-                raise FatalSyncError(f"Salesforce login failed: {exc}") from exc
-            raise
-        self._sf = Salesforce(session_id=session_id, instance=instance, version=self._version,
-                              session=requests.Session())
-        return self._sf
-
-    def calls(self) -> int:
-        return self._calls
-
-    def _call(self, fn: Callable[[Salesforce], T]) -> T:
-        relogins = 0
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                sf = self._sf or self._login()
-                self._calls += 1
-                return fn(sf)
-            except SalesforceExpiredSession:
-                relogins += 1
-                if relogins > 2:
-                    raise FatalSyncError("Salesforce keeps refusing fresh sessions") from None
-                self._login()
-                continue
-            except SalesforceRefusedRequest as exc:
-                if "REQUEST_LIMIT_EXCEEDED" not in repr(exc.content):
-                    raise FatalSyncError(f"Salesforce refused the request: {exc.content!r}") \
-                        from exc
-                last: Exception = exc
-            except SalesforceGeneralError as exc:
-                if exc.status not in (500, 502, 503, 504):
-                    raise
-                last = exc
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                last = exc
-            except SalesforceMalformedRequest as exc:
-                # A query or write the org refuses outright: retrying cannot help.
-                raise FatalSyncError(f"Salesforce refused a request: {exc.content!r}") from exc
-            self._sleep(backoff(attempt, base=0.5, cap=15))
-        raise RetriableSyncError(f"Salesforce kept failing after {MAX_ATTEMPTS} attempts: {last}")
-
-    def _url(self, sf: Salesforce, path: str) -> str:
-        return f"https://{sf.sf_instance}/services/data/v{self._version}/{path}"
-
-    def _http(self, sf: Salesforce, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = {"Authorization": f"Bearer {sf.session_id}", **kwargs.pop("headers", {})}
-        result = sf.session.request(method, self._url(sf, path), headers=headers, timeout=120,
-                                    **kwargs)
-        if result.status_code >= 300:
-            exception_handler(result, name=path)
-        return result
-
-    def _text(self, sf: Salesforce, *, path: str) -> str:
-        return self._http(sf, "GET", path).text
-
-    def _json(self, method: str, path: str, body: Any = None) -> Any:
-        result = self._call(lambda sf: self._http(
-            sf, method, path, json=body, headers={"Content-Type": "application/json"}))
-        return result.json() if result.content else None
-
-    # -- reads -----------------------------------------------------------------------------
-    def _query(self, soql: str) -> list[dict[str, Any]]:
-        result = self._call(lambda sf: sf.query(soql))
-        records = list(result["records"])
-        while not result["done"]:
-            next_url = str(result["nextRecordsUrl"])
-            result = self._call(functools.partial(_query_more, url=next_url))
-            records.extend(result["records"])
-        return records
-
-    def _count(self, soql: str) -> int:
-        return int(self._call(lambda sf: sf.query(soql))["totalSize"])
 
     def _chunks(self, head: str, field: str, values: Sequence[str]) -> list[str]:
         out: list[str] = []
@@ -208,24 +112,24 @@ class SalesforceSink:
         extra = f" AND {unlinked_only} = null" if unlinked_only else ""
         chunks = [c + extra for c in self._chunks(head, field, wanted)]
         if len(chunks) > 2:
-            count = self._count(f"SELECT COUNT() FROM {obj} WHERE {field} != null{extra}")  # noqa: S608
+            count = self._api.count(f"SELECT COUNT() FROM {obj} WHERE {field} != null{extra}")  # noqa: S608
             if count == 0:
                 return []
             if math.ceil(count / PAGE_ROWS) < len(chunks):
                 keys = {key(v) for v in wanted}
-                rows = self._query(f"{head} WHERE {field} != null{extra}")
+                rows = self._api.query(f"{head} WHERE {field} != null{extra}")
                 return [r for r in rows if key(str(r.get(field) or "")) in keys]
         rows = []
         for soql in chunks:
-            rows.extend(self._query(soql))
+            rows.extend(self._api.query(soql))
         return rows
 
     def facts(self) -> OrgFacts:
         if self._facts is not None:
             return self._facts
         s = self._settings
-        account = self._call(lambda sf: getattr(sf, names.ACCOUNT).describe())
-        pm = self._call(lambda sf: getattr(sf, names.PAYMENT_METHOD).describe())
+        account = self._api.call(lambda sf: getattr(sf, names.ACCOUNT).describe())
+        pm = self._api.call(lambda sf: getattr(sf, names.PAYMENT_METHOD).describe())
         acct_fields = {f["name"]: f for f in account["fields"]}
         pm_fields = {f["name"]: f for f in pm["fields"]}
         missing = [f"{names.ACCOUNT}.{s.account_customer_field}"] if \
@@ -242,7 +146,7 @@ class SalesforceSink:
             if not (f.get("externalId") and f.get("unique")):
                 raise FatalSyncError(f"{obj}.{name} must be a unique external id (it is what "
                                      "keeps re-runs from creating duplicates)")
-        rows = self._query(format_soql(
+        rows = self._api.query(format_soql(
             "SELECT Id, {:literal} FROM {:literal} WHERE {:literal} = {}",
             names.GATEWAY_ACTIVE, names.PAYMENT_GATEWAY, names.GATEWAY_NAME, s.gateway_name))
         if len(rows) != 1:
@@ -311,8 +215,11 @@ class SalesforceSink:
         soql = format_soql("SELECT {:literal} FROM {:literal} WHERE {:literal} != null AND "
                            "{:literal} = true", s.pm_customer_field, names.PAYMENT_METHOD,
                            s.pm_external_id_field, names.PM_ACTIVE)
-        return {str(r[s.pm_customer_field]) for r in self._query(soql)
+        return {str(r[s.pm_customer_field]) for r in self._api.query(soql)
                 if r.get(s.pm_customer_field)}
+
+    def calls(self) -> int:
+        return self._api.calls
 
     def _account(self, r: dict[str, Any]) -> SfAccount:
         return SfAccount(r["Id"], r.get(names.ACCOUNT_NAME) or "",
@@ -395,9 +302,9 @@ class SalesforceSink:
                     "records": [self._json_record(obj, r.record) for r in chunk]}
             if op == "upsert":
                 path = f"composite/sobjects/{obj}/{key_field}"
-                results = self._json("PATCH", path, body)
+                results = self._api.json("PATCH", path, body)
             else:
-                results = self._json("PATCH", "composite/sobjects", body)
+                results = self._api.json("PATCH", "composite/sobjects", body)
             for row, res in zip(chunk, results, strict=True):
                 if res.get("success"):
                     out.append(RowResult(row.stripe_id, row.customer_id, row.kind, ok=True,
@@ -436,18 +343,18 @@ class SalesforceSink:
                                 "lineEnding": "LF", "columnDelimiter": "COMMA"}
         if op == "upsert":
             spec["externalIdFieldName"] = key_field
-        job = self._json("POST", "jobs/ingest", spec)
+        job = self._api.json("POST", "jobs/ingest", spec)
         job_id = str(job["id"])
         on_job(job_id, True)
-        self._call(lambda sf: self._http(sf, "PUT", f"jobs/ingest/{job_id}/batches", data=data,
-                                         headers={"Content-Type": "text/csv"}))
-        self._json("PATCH", f"jobs/ingest/{job_id}", {"state": "UploadComplete"})
+        self._api.call(lambda sf: self._api.http(sf, "PUT", f"jobs/ingest/{job_id}/batches",
+                                                 data=data, headers={"Content-Type": "text/csv"}))
+        self._api.json("PATCH", f"jobs/ingest/{job_id}", {"state": "UploadComplete"})
         info = self._wait(job_id)
         row_of = {r.key: r for r in rows}
         out: dict[str, RowResult] = {}
         for kind in ("successfulResults", "failedResults"):
             path = f"jobs/ingest/{job_id}/{kind}"
-            text = self._call(functools.partial(self._text, path=path))
+            text = self._api.call(functools.partial(self._api.text, path=path))
             for rec in csv.DictReader(io.StringIO(text)):
                 row = row_of.get(rec.get(key_field, ""))
                 if row is None:
@@ -473,7 +380,7 @@ class SalesforceSink:
     def _wait(self, job_id: str, *, limit_s: float = 1800.0) -> dict[str, Any]:
         delay, waited = 0.25, 0.0
         while True:
-            info: dict[str, Any] = self._json("GET", f"jobs/ingest/{job_id}")
+            info: dict[str, Any] = self._api.json("GET", f"jobs/ingest/{job_id}")
             if info.get("state") in TERMINAL:
                 return info
             remaining = self._remaining_s()
@@ -487,17 +394,13 @@ class SalesforceSink:
     def settle(self, job_ids: Sequence[str]) -> None:
         for job_id in job_ids:
             try:
-                info = self._json("GET", f"jobs/ingest/{job_id}")
+                info = self._api.json("GET", f"jobs/ingest/{job_id}")
             except SalesforceResourceNotFound:
                 continue  # gone (Salesforce deletes jobs after 7 days)
             if info.get("state") == "Open":
-                self._json("PATCH", f"jobs/ingest/{job_id}", {"state": "Aborted"})
+                self._api.json("PATCH", f"jobs/ingest/{job_id}", {"state": "Aborted"})
             elif info.get("state") not in TERMINAL:
                 self._wait(job_id)
-
-
-def _query_more(sf: Salesforce, *, url: str) -> Any:
-    return sf.query_more(url, identifier_is_url=True)
 
 
 def _cell(value: Any) -> str:
