@@ -16,6 +16,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from devenv.local import DEFAULT_STATE_DIR, load_endpoints
+from metadata.config import OrgConfig
 from sfbilling.stackfile import load_stack_config, stack_path
 from sync_lambda.adapters.dynamodb_state import create_table
 from sync_lambda.errors import ConfigError
@@ -65,6 +66,8 @@ def ensure_state_table(settings: Settings) -> None:
     """Create the state table in the local moto if it is not there (Pulumi does it in AWS)."""
     client = boto3.client("dynamodb", region_name=settings.aws_region,
                           endpoint_url=settings.aws_endpoint_url)
+    if not settings.table_name:
+        return
     try:
         client.describe_table(TableName=settings.table_name)
     except ClientError as exc:
@@ -91,16 +94,51 @@ def local_target(doc: Mapping[str, Any], config: Mapping[str, Any], *, source: s
                  environ: MutableMapping[str, str]) -> SyncTarget:
     """The local environment described by `doc` (what `local up` wrote), with the settings of
     Pulumi.local.yaml; creates the state table in moto if needed."""
-    settings = Settings.from_config({**config, **local_overrides(doc)}, source=source)
+    settings = Settings.from_config({**config, **local_overrides(doc)}, source=source,
+                                    other_keys=OrgConfig.keys())
     secrets = use_local_environment(doc, environ)
     secrets.check(settings)
     ensure_state_table(settings)
     return SyncTarget(settings, secrets)
 
 
-def _secrets_from_env(environ: Mapping[str, str]) -> Secrets:
+@dataclass(frozen=True, slots=True)
+class OrgTarget:
+    """What the org-config commands need: the config, and how to reach the org."""
+
+    config: OrgConfig
+    settings: Settings
+    secrets: Secrets
+
+
+def org_config(env: str, *, root: Path = Path()) -> OrgConfig:
+    """The org config of `env` alone (render needs no org and no credentials)."""
+    return OrgConfig.from_config(load_stack_config(env, root, required=env != LOCAL),
+                                 source=str(stack_path(env, root)))
+
+
+def org_target(env: str, *, root: Path = Path(), state_dir: Path = DEFAULT_STATE_DIR,
+               environ: MutableMapping[str, str] | None = None) -> OrgTarget:
+    """Org config plus Salesforce connection for `env`, validated before any network call."""
+    environ = os.environ if environ is None else environ
+    source = str(stack_path(env, root))
+    config = load_stack_config(env, root, required=env != LOCAL)
+    org = OrgConfig.from_config(config, source=source)
+    if env == LOCAL:
+        doc = load_endpoints(state_dir)
+        settings = Settings.from_config({**config, **local_overrides(doc)}, source=source,
+                                        other_keys=OrgConfig.keys())
+        secrets = use_local_environment(doc, environ)
+    else:
+        settings = Settings.from_config(config, source=source, other_keys=OrgConfig.keys())
+        secrets = _secrets_from_env(environ, stripe=False)
+    secrets.check_salesforce(settings)
+    return OrgTarget(org, settings, secrets)
+
+
+def _secrets_from_env(environ: Mapping[str, str], *, stripe: bool = True) -> Secrets:
     key = environ.get(STRIPE_KEY_VAR, "")
-    if not key:
+    if not key and stripe:
         raise ConfigError(f"{STRIPE_KEY_VAR} is not set (the Stripe secret or restricted key)")
     private_key = None
     if environ.get(SF_PRIVATE_KEY_FILE_VAR):

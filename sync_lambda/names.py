@@ -13,6 +13,7 @@ from typing import Final
 ACCOUNT: Final = "Account"
 PAYMENT_METHOD: Final = "blng__PaymentMethod__c"
 PAYMENT_GATEWAY: Final = "blng__PaymentGateway__c"
+BILLING_CONFIG: Final = "blng__BillingConfig__c"  # package settings (list custom setting)
 
 # Account fields.
 ACCOUNT_NAME: Final = "Name"
@@ -40,6 +41,14 @@ PM_EMAIL: Final = "blng__BillingEmail__c"
 PM_BANK_NAME: Final = "blng__BankName__c"
 PM_BANK_ACCOUNT_TYPE: Final = "blng__BankAccountType__c"
 PM_BANK_ACCOUNT_NAME: Final = "blng__BankAccountName__c"
+# The package's payment-method fields the import writes besides Account and Payment Type (which
+# are required, so no permission set may grant or withhold them): read to compute changes,
+# granted to the integration user by the org config's permission set.
+PM_MANAGED_FIELDS: Final = (
+    PM_ACTIVE, PM_AUTOPAY, PM_GATEWAY, PM_TOKEN, PM_CARD_TYPE, PM_LAST4, PM_EXP_MONTH,
+    PM_EXP_YEAR, PM_NAME_ON_CARD, PM_STREET, PM_STREET2, PM_CITY, PM_STATE, PM_ZIP, PM_COUNTRY,
+    PM_EMAIL, PM_BANK_NAME, PM_BANK_ACCOUNT_TYPE, PM_BANK_ACCOUNT_NAME,
+)
 # Never written: the import only ever stores tokens and last four digits.
 PM_FORBIDDEN: Final = frozenset({"blng__CardNumber__c", "blng__CVV__c",
                                  "blng__BankAccountNumber__c"})

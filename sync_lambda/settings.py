@@ -159,7 +159,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("lease_wait_s", "SFB_LEASE_WAIT_S", "leaseWaitSeconds", _float_in(0, 600), 0.0,
          "how long to wait for another run's lease before skipping"),
 )
-_REQUIRED = ("salesforce_consumer_key", "table_name")
+_REQUIRED = ("salesforce_consumer_key",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +173,7 @@ class Settings:
     salesforce_consumer_key: str
     salesforce_api_version: str
     stripe_api_base: str | None
-    table_name: str
+    table_name: str | None
     aws_endpoint_url: str | None
     aws_region: str
     stripe_secret_arn: str | None
@@ -268,14 +268,25 @@ class Secrets:
         return "Secrets(<hidden>)"
 
     def check(self, settings: Settings) -> None:
-        """The secrets the chosen flow needs are present (raises ConfigError)."""
-        problems = []
+        """The secrets the import needs are present (raises ConfigError)."""
+        problems = self._salesforce_problems(settings)
         if not self.stripe_api_key.startswith(("sk_", "rk_")):
-            problems.append("the Stripe key must be a secret (sk_…) or restricted (rk_…) key")
+            problems.insert(0, "the Stripe key must be a secret (sk_…) or restricted (rk_…) "
+                               "key")
+        if problems:
+            raise ConfigError("invalid secrets:\n  " + "\n  ".join(problems))
+
+    def check_salesforce(self, settings: Settings) -> None:
+        """The Salesforce credential the chosen flow needs is present (org-config commands)."""
+        problems = self._salesforce_problems(settings)
+        if problems:
+            raise ConfigError("invalid secrets:\n  " + "\n  ".join(problems))
+
+    def _salesforce_problems(self, settings: Settings) -> list[str]:
+        problems = []
         if settings.salesforce_auth == "jwt" and not self.salesforce_private_key:
             problems.append("the jwt flow needs the connected app's private key")
         if settings.salesforce_auth == "client_credentials" and \
                 not self.salesforce_consumer_secret:
             problems.append("the client_credentials flow needs the consumer secret")
-        if problems:
-            raise ConfigError("invalid secrets:\n  " + "\n  ".join(problems))
+        return problems

@@ -87,6 +87,13 @@ class SalesforceApi:
                         from exc
                 last: Exception = exc
             except SalesforceGeneralError as exc:
+                if "INVALID_SESSION_ID" in repr(exc.content):
+                    # The Metadata API reports an expired session as a SOAP fault (HTTP 500).
+                    relogins += 1
+                    if relogins > 2:
+                        raise FatalSyncError("Salesforce keeps refusing fresh sessions") from None
+                    self.login()
+                    continue
                 if exc.status not in (500, 502, 503, 504):
                     raise
                 last = exc

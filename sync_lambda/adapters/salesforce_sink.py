@@ -44,14 +44,6 @@ LOCK_RETRIES = 3
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 RETRYABLE = ("UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED",
              "not processed", "INVALID_FIELD:Foreign key external ID")
-# Fields of blng__PaymentMethod__c the import manages (read to compute changes).
-MANAGED_PM_FIELDS = (
-    names.PM_ACTIVE, names.PM_AUTOPAY, names.PM_GATEWAY, names.PM_TOKEN, names.PM_PAYMENT_TYPE,
-    names.PM_CARD_TYPE, names.PM_LAST4, names.PM_EXP_MONTH, names.PM_EXP_YEAR,
-    names.PM_NAME_ON_CARD, names.PM_STREET, names.PM_STREET2, names.PM_CITY, names.PM_STATE,
-    names.PM_ZIP, names.PM_COUNTRY, names.PM_EMAIL, names.PM_BANK_NAME,
-    names.PM_BANK_ACCOUNT_TYPE, names.PM_BANK_ACCOUNT_NAME,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +161,8 @@ class SalesforceSink:
     def _pm_select(self) -> str:
         s = self._settings
         facts = self.facts()
-        managed = [f for f in MANAGED_PM_FIELDS if f in facts.fields]
+        managed = [f for f in (names.PM_PAYMENT_TYPE, *names.PM_MANAGED_FIELDS)
+                   if f in facts.fields]
         return ", ".join(["Id", names.PM_ACCOUNT, s.pm_external_id_field, s.pm_customer_field,
                           *managed])
 

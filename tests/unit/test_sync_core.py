@@ -231,7 +231,7 @@ def test_settings_report_every_problem_at_once() -> None:
     for fragment in ("SFB_MODE: must be one of", "SFB_BULK_THRESHOLD: must be between 1",
                      "SFB_SF_LOGIN_URL: Salesforce only speaks https",
                      "SFB_ACCOUNT_CUSTOMER_FIELD: must be a custom field",
-                     "SFB_SF_CONSUMER_KEY is required", "SFB_TABLE_NAME is required",
+                     "SFB_SF_CONSUMER_KEY is required",
                      "SFB_SF_USERNAME is required for the jwt flow"):
         assert fragment in message
 

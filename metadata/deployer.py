@@ -1,0 +1,446 @@
+"""Plan, apply, validate and check a release against an org (the only I/O of `metadata/`).
+
+apply = deploy the metadata package (only when it differs) → update the package settings
+(only the values that differ) → deploy the release stamp (only when it differs). A second apply
+with nothing changed therefore deploys nothing and writes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
+
+from simple_salesforce.exceptions import SalesforceResourceNotFound
+from simple_salesforce.format import format_soql
+
+from metadata.render import RELEASE_OBJECT, RELEASE_RECORD, Release, bundle
+from sync_lambda import names
+from sync_lambda.errors import SyncError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sync_lambda.adapters.salesforce_api import SalesforceApi
+
+PAYMENT_CENTER_CAVEAT = (
+    "Salesforce Billing caveat (Stripe's guidance): Payment Center cannot create a payment "
+    "method and charge it in one step (\"save payment information for later use\" with a new "
+    "payment), so saved payment methods should come from this import, not from Payment Center.")
+DONE = ("Succeeded", "SucceededPartial", "Failed", "Canceled")
+_MD = "http://soap.sforce.com/2006/04/metadata"
+
+
+class OrgConfigError(SyncError):
+    """The org cannot take the release as configured (say what to change)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentFailure:
+    """One problem the Metadata API reported for one file."""
+
+    file: str
+    component: str
+    message: str
+
+
+class DeployFailedError(SyncError):
+    """A deploy ended Failed; `failures` lists the problems per file."""
+
+    def __init__(self, deploy_id: str, state: str, failures: list[ComponentFailure]) -> None:
+        lines = [f"  {f.file}: {f.message}" for f in failures] or ["  (no component details)"]
+        super().__init__(f"deploy {deploy_id} ended {state}:\n" + "\n".join(lines))
+        self.deploy_id = deploy_id
+        self.failures = failures
+
+
+@dataclass(frozen=True, slots=True)
+class PlanItem:
+    """One thing apply would do (or not)."""
+
+    kind: str  # field | permission_set | release_type | setting | release
+    name: str
+    action: str  # create | update | unchanged | missing
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class Plan:
+    """What apply would change, and what changed in the org since the last apply."""
+
+    items: list[PlanItem] = field(default_factory=list)
+    drift: list[str] = field(default_factory=list)
+    setting_ids: dict[str, str] = field(default_factory=dict)
+    metadata_changed: bool = False
+    stamp_changed: bool = False
+
+    @property
+    def changes(self) -> list[PlanItem]:
+        """Items that are not unchanged."""
+        return [i for i in self.items if i.action != "unchanged"]
+
+    def render(self) -> str:
+        """The plan as an operator reads it."""
+        lines = []
+        for item in self.changes:
+            lines.append(f"  {item.detail or f'{item.name}: {item.action}'}")
+        if not lines:
+            lines.append("  no changes")
+        for d in self.drift:
+            lines.append(f"  drift: {d}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One doctor check."""
+
+    ok: bool
+    what: str
+    fix: str = ""
+
+
+class OrgDeployer:
+    """Applies releases to one org through a `SalesforceApi`."""
+
+    def __init__(self, api: SalesforceApi, *, sandbox: bool = True,
+                 sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic, poll_timeout_s: float = 1800.0,
+                 progress: Callable[[str], None] = lambda _m: None) -> None:
+        self._api = api
+        self._sandbox = sandbox
+        self._sleep = sleep
+        self._clock = clock
+        self._timeout = poll_timeout_s
+        self._progress = progress
+
+    # -- reading the org -------------------------------------------------------------------
+    def _describe(self, obj: str) -> dict[str, dict[str, Any]]:
+        try:
+            body = self._api.call(lambda sf: getattr(sf, obj).describe())
+        except SalesforceResourceNotFound:
+            return {}
+        return {f["name"]: f for f in body["fields"]}
+
+    def _stamp(self) -> dict[str, Any] | None:
+        if not self._describe(RELEASE_OBJECT):
+            return None
+        rows = self._api.query(format_soql(
+            "SELECT Config_Version__c, Content_Hash__c, Payment_Batch_Size__c, Card_Mapping__c "
+            "FROM {:literal} WHERE DeveloperName = {}", RELEASE_OBJECT, RELEASE_RECORD))
+        return rows[0] if rows else None
+
+    def _settings(self, release: Release) -> dict[str, dict[str, Any]]:
+        names_ = [s.record for s in release.settings]
+        rows = self._api.query(format_soql(
+            "SELECT Id, Name, blng__Category__c, blng__NumberValue__c, blng__StringValue__c "
+            "FROM {:literal} WHERE Name IN {}", names.BILLING_CONFIG, names_))
+        return {r["Name"]: r for r in rows}
+
+    def _category_records(self, category: str) -> list[str]:
+        rows = self._api.query(format_soql(
+            "SELECT Name FROM {:literal} WHERE blng__Category__c = {} ORDER BY Name",
+            names.BILLING_CONFIG, category))
+        return [r["Name"] for r in rows]
+
+    def _permissions(self, name: str) -> set[str] | None:
+        sets = self._api.query(format_soql("SELECT Id FROM PermissionSet WHERE Name = {}", name))
+        if not sets:
+            return None
+        rows = self._api.query(format_soql(
+            "SELECT Field FROM FieldPermissions WHERE ParentId = {} AND PermissionsEdit = true",
+            sets[0]["Id"]))
+        return {r["Field"] for r in rows}
+
+    # -- plan ------------------------------------------------------------------------------
+    def plan(self, release: Release) -> Plan:
+        """Compare the release with the org (read-only)."""
+        cfg = release.config
+        plan = Plan()
+        wanted = {
+            names.ACCOUNT: {cfg.account_customer_field: True},
+            names.PAYMENT_METHOD: {cfg.pm_external_id_field: True, cfg.pm_customer_field: False},
+        }
+        for obj, fields in wanted.items():
+            described = self._describe(obj)
+            for name, external in fields.items():
+                plan.items.append(self._field_item(obj, name, external, described.get(name)))
+        plan.items.append(PlanItem("release_type", RELEASE_OBJECT,
+                                   "unchanged" if self._describe(RELEASE_OBJECT) else "create",
+                                   "" if self._describe(RELEASE_OBJECT) else
+                                   f"{RELEASE_OBJECT}: create"))
+        granted = self._permissions(cfg.permission_set)
+        needed = self._needed_permissions(release)
+        if granted is None:
+            plan.items.append(PlanItem("permission_set", cfg.permission_set, "create",
+                                       f"PermissionSet {cfg.permission_set}: create"))
+        elif not needed <= granted:
+            plan.items.append(PlanItem("permission_set", cfg.permission_set, "update",
+                                       f"PermissionSet {cfg.permission_set}: grant "
+                                       f"{', '.join(sorted(needed - granted))}"))
+        else:
+            plan.items.append(PlanItem("permission_set", cfg.permission_set, "unchanged"))
+        stamp = self._stamp()
+        records = self._settings(release)
+        for s in release.settings:
+            row = records.get(s.record)
+            if row is None:
+                plan.items.append(PlanItem("setting", s.record, "missing",
+                                           f"{s.label}: record {s.record} not found"))
+                continue
+            plan.setting_ids[s.record] = row["Id"]
+            current = _setting_value(row.get(s.field), s.value)
+            if current == s.value:
+                plan.items.append(PlanItem("setting", s.record, "unchanged"))
+            else:
+                plan.items.append(PlanItem("setting", s.record, "update",
+                                           f"{s.label}: {_show(current)} → {_show(s.value)}"))
+            if stamp is not None:
+                stamped = _setting_value(stamp.get(_STAMP_FIELDS[s.field]), s.value)
+                if stamped != current:
+                    plan.drift.append(f"{s.label} changed in Setup since release "
+                                      f"{str(stamp.get('Content_Hash__c'))[:12]}: "
+                                      f"{_show(stamped)} → {_show(current)}")
+        old_hash = stamp.get("Content_Hash__c") if stamp else None
+        plan.metadata_changed = old_hash != release.content_hash or any(
+            i.action != "unchanged" for i in plan.items if i.kind != "setting")
+        plan.stamp_changed = plan.metadata_changed or any(
+            i.action == "update" for i in plan.items if i.kind == "setting")
+        if stamp is not None and old_hash == release.content_hash:
+            plan.drift += [f"{i.name} is missing or changed although release "
+                           f"{release.content_hash[:12]} was applied"
+                           for i in plan.items if i.kind != "setting" and i.action != "unchanged"]
+        plan.items.append(PlanItem(
+            "release", RELEASE_RECORD, "update" if plan.stamp_changed else "unchanged",
+            f"release stamp: {str(old_hash)[:12] if old_hash else 'none'} → "
+            f"{release.content_hash[:12]} (config {release.config.config_version})"))
+        return plan
+
+    @staticmethod
+    def _field_item(obj: str, name: str, external: bool,
+                    described: dict[str, Any] | None) -> PlanItem:
+        full = f"{obj}.{name}"
+        if described is None:
+            return PlanItem("field", full, "create", f"{full}: create")
+        differences = []
+        if described.get("type") != "string" or described.get("length") != 255:
+            differences.append(f"type {described.get('type')}({described.get('length')}) → "
+                               "Text(255)")
+        for prop in ("externalId", "unique", "caseSensitive"):
+            if bool(described.get(prop)) != external:
+                differences.append(f"{prop} {described.get(prop)} → {external}")
+        if differences:
+            return PlanItem("field", full, "update", f"{full}: {'; '.join(differences)}")
+        return PlanItem("field", full, "unchanged")
+
+    @staticmethod
+    def _needed_permissions(release: Release) -> set[str]:
+        text = release.metadata_files[f"permissionsets/{release.config.permission_set}"
+                                      ".permissionset"]
+        return {part.split("</field>")[0] for part in text.split("<field>")[1:]}
+
+    # -- apply -----------------------------------------------------------------------------
+    def apply(self, release: Release, *, validated_id: str | None = None) -> Plan:
+        """Bring the org to `release`; returns the plan that was carried out."""
+        plan = self.plan(release)
+        missing = [i for i in plan.items if i.kind == "setting" and i.action == "missing"]
+        if missing:
+            existing = self._category_records("Payment")
+            raise OrgConfigError(
+                "package settings records not found: "
+                + ", ".join(i.name for i in missing)
+                + f". Records of category Payment in this org: {', '.join(existing) or 'none'}."
+                " Set sfbilling:paymentBatchSizeRecord / sfbilling:cardMappingRecord to the "
+                "right names.")
+        if plan.metadata_changed:
+            if validated_id:
+                self._progress(f"quick deploy of validation {validated_id}")
+                self._wait(self._quick_deploy(validated_id))
+            else:
+                self._progress("deploying the metadata package")
+                self._wait(self._deploy(bundle(release.metadata_files), check_only=False))
+        self._update_settings(release, plan)
+        if plan.stamp_changed:
+            self._progress("stamping the release")
+            self._wait(self._deploy(bundle(release.stamp_files), check_only=False))
+        return plan
+
+    def _update_settings(self, release: Release, plan: Plan) -> None:
+        updates = []
+        for s in release.settings:
+            item = next(i for i in plan.items if i.kind == "setting" and i.name == s.record)
+            if item.action == "update":
+                updates.append({"attributes": {"type": names.BILLING_CONFIG},
+                                "Id": plan.setting_ids[s.record], s.field: s.value})
+        if not updates:
+            return
+        self._progress(f"updating {len(updates)} package setting(s)")
+        results = self._api.json("PATCH", "composite/sobjects",
+                                 {"allOrNone": True, "records": updates})
+        failed = [r for r in results if not r.get("success")]
+        if failed:
+            raise OrgConfigError(f"package settings update failed: {failed}")
+
+    def validate(self, release: Release) -> str:
+        """A check-only deploy at the configured test level; returns the validation id."""
+        deploy_id = self._deploy(bundle(release.metadata_files), check_only=True,
+                                 test_level=release.config.test_level)
+        self._wait(deploy_id)
+        return deploy_id
+
+    # -- Metadata API ----------------------------------------------------------------------
+    def _deploy(self, zip_bytes: bytes, *, check_only: bool,
+                test_level: str | None = None) -> str:
+        opts: dict[str, Any] = {"checkOnly": check_only, "rollbackOnError": True}
+        if test_level:
+            opts["testLevel"] = test_level
+
+        def call(sf: Any) -> str:
+            try:
+                return str(sf.deploy(io.BytesIO(zip_bytes), sandbox=self._sandbox,
+                                     **opts)["asyncId"])
+            finally:
+                sf._generate_headers()  # noqa: SLF001 - deploy leaks SOAP headers into sf
+
+        return self._api.call(call)
+
+    def _status(self, deploy_id: str) -> dict[str, Any]:
+        def call(sf: Any) -> dict[str, Any]:
+            try:
+                return dict(sf.checkDeployStatus(deploy_id))
+            finally:
+                sf._generate_headers()  # noqa: SLF001 - same header leak as deploy
+
+        return self._api.call(call)
+
+    def _wait(self, deploy_id: str) -> dict[str, Any]:
+        started = self._clock()
+        delay = 0.2
+        while True:
+            status = self._status(deploy_id)
+            if status.get("state") in DONE:
+                break
+            if self._clock() - started > self._timeout:
+                raise OrgConfigError(f"deploy {deploy_id} still {status.get('state')} after "
+                                     f"{self._timeout:.0f} s; see Setup > Deployment Status "
+                                     "(it was not cancelled)")
+            self._sleep(delay)
+            delay = min(delay * 1.5, 10.0)
+        if status["state"] != "Succeeded":
+            detail = status.get("deployment_detail") or {}
+            failures = [ComponentFailure(e.get("file") or "", e.get("type") or "",
+                                         e.get("message") or "")
+                        for e in detail.get("errors", [])]
+            raise DeployFailedError(deploy_id, status["state"], failures)
+        return status
+
+    def _quick_deploy(self, validation_id: str) -> str:
+        body = self._soap("deployRecentValidation",
+                          f"<met:validationId>{escape(validation_id)}</met:validationId>")
+        start = body.find("<result>")
+        end = body.find("</result>")
+        if start < 0 or end < 0:
+            raise OrgConfigError(f"quick deploy of {validation_id} refused: {body[:500]}")
+        return body[start + len("<result>"):end]
+
+    def _soap(self, operation: str, inner: str) -> str:
+        def call(sf: Any) -> str:
+            envelope = (
+                '<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv='
+                f'"http://schemas.xmlsoap.org/soap/envelope/" xmlns:met="{_MD}">'
+                "<soapenv:Header><met:SessionHeader><met:sessionId>"
+                f"{escape(sf.session_id)}</met:sessionId></met:SessionHeader></soapenv:Header>"
+                f"<soapenv:Body><met:{operation}>{inner}</met:{operation}></soapenv:Body>"
+                "</soapenv:Envelope>")
+            result = sf.session.post(sf.metadata_url, data=envelope.encode(), timeout=120,
+                                     headers={"Content-Type": "text/xml", "SOAPAction": '""'})
+            if result.status_code >= 300:
+                if "INVALID_SESSION_ID" in result.text:
+                    raise _expired(result)
+                raise OrgConfigError(_fault(result.text) or result.text[:500])
+            return str(result.text)
+
+        return self._api.call(call)
+
+    # -- doctor ----------------------------------------------------------------------------
+    def doctor(self, release: Release) -> list[Check]:
+        """Is the org ready for the import? Each check says what to fix."""
+        cfg = release.config
+        checks: list[Check] = []
+        described: Any = self._api.call(lambda sf: sf.describe())
+        objects = {o["name"] for o in (described or {}).get("sobjects", [])}
+        for obj in (names.PAYMENT_METHOD, names.PAYMENT_GATEWAY, names.BILLING_CONFIG):
+            checks.append(Check(obj in objects, f"Salesforce Billing object {obj}",
+                                "install or upgrade the Salesforce Billing package"))
+        if names.PAYMENT_GATEWAY in objects:
+            rows = self._api.query(format_soql(
+                "SELECT Id, blng__Active__c, blng__GatewayType__c FROM {:literal} "
+                "WHERE Name = {}", names.PAYMENT_GATEWAY, cfg.gateway_name))
+            checks.append(Check(len(rows) == 1, f"one payment gateway named {cfg.gateway_name!r}",
+                                "create it (Payment Gateways tab) or set sfbilling:gatewayName"))
+            if len(rows) == 1:
+                checks.append(Check(bool(rows[0].get("blng__Active__c")),
+                                    f"gateway {cfg.gateway_name!r} is active",
+                                    "tick Active on the gateway record"))
+                kind = rows[0].get("blng__GatewayType__c")
+                checks.append(Check(kind == cfg.gateway_type,
+                                    f"gateway type is {cfg.gateway_type!r} (found {kind!r})",
+                                    "add the value to the Gateway Type (Managed) value set and "
+                                    "set it on the gateway, or set sfbilling:gatewayType"))
+        plan = self.plan(release)
+        for item in plan.items:
+            if item.kind == "release":
+                checks.append(Check(not plan.stamp_changed, "release stamp is current",
+                                    "run sfbilling apply"))
+                continue
+            ok = item.action == "unchanged"
+            what = {"field": f"field {item.name} in place",
+                    "permission_set": f"permission set {item.name} grants the import's fields",
+                    "release_type": f"release stamp type {item.name} deployed",
+                    "setting": f"package setting {item.name} as configured"}[item.kind]
+            checks.append(Check(ok, what if ok else f"{what}: {item.detail or item.action}",
+                                "run sfbilling apply" if item.action != "missing" else
+                                "set sfbilling:paymentBatchSizeRecord / cardMappingRecord"))
+        return checks
+
+
+_STAMP_FIELDS = {"blng__NumberValue__c": "Payment_Batch_Size__c",
+                 "blng__StringValue__c": "Card_Mapping__c"}
+
+
+def _setting_value(raw: Any, like: Any) -> Any:
+    if raw in (None, ""):
+        return None
+    if isinstance(like, int) and not isinstance(like, bool):
+        try:
+            return int(float(raw))
+        except (TypeError, ValueError):
+            return raw
+    return raw
+
+
+def _show(value: Any) -> str:
+    return "(empty)" if value is None else str(value)
+
+
+def _fault(text: str) -> str | None:
+    start = text.find("<faultstring>")
+    end = text.find("</faultstring>")
+    return text[start + len("<faultstring>"):end] if 0 <= start < end else None
+
+
+def _expired(result: Any) -> Exception:
+    from simple_salesforce.exceptions import SalesforceExpiredSession  # noqa: PLC0415
+
+    return SalesforceExpiredSession(result.url, 401, "metadata", result.text)
+
+
+def summarize(checks: list[Check]) -> str:
+    """Doctor's report."""
+    lines = [f"  {'ok ' if c.ok else 'FIX'} {c.what}" + ("" if c.ok else f" — {c.fix}")
+             for c in checks]
+    return "\n".join([*lines, "", PAYMENT_CENTER_CAVEAT])
+
+
