@@ -19,15 +19,16 @@ from typing import Any
 
 import boto3
 import requests
-from simple_salesforce.api import Salesforce
 
 from devenv.aws import AwsStandIn
 from devenv.process import ChildServer
-from devenv.salesforce.client import redirecting_session
-from devenv.salesforce.samples import import_fields_zip
 from devenv.stripe import StripeStandIn
 from devenv.tls import combined_bundle
+from metadata.config import OrgConfig
+from metadata.deployer import OrgDeployer
+from metadata.render import render_release
 from sync_lambda.adapters.dynamodb_state import create_table
+from sync_lambda.adapters.salesforce_api import SalesforceApi
 from sync_lambda.adapters.stripe_source import StripeSourceAdapter
 from sync_lambda.models import Customer
 from sync_lambda.settings import Secrets, Settings
@@ -74,12 +75,16 @@ def _run(work: Path, info: dict[str, Any], stripe_api: StripeStandIn, aws: AwsSt
     os.environ["REQUESTS_CA_BUNDLE"] = str(combined_bundle(Path(info["ca_file"]),
                                                            work / "bundle.pem"))
     os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
-    admin: Any = Salesforce(username=info["username"], consumer_key=info["consumer_key"],
-                            privatekey_file=info["private_key_file"],
-                            session=redirecting_session(info["login_url"]))
-    async_id = admin.deploy(import_fields_zip(), sandbox=True, rollbackOnError=True)["asyncId"]
-    while admin.checkDeployStatus(async_id)["state"] not in ("Succeeded", "Failed"):
-        time.sleep(0.05)
+    settings = Settings.from_env({
+        "SFB_SF_LOGIN_URL": info["login_url"], "SFB_SF_USERNAME": info["username"],
+        "SFB_SF_CONSUMER_KEY": info["consumer_key"], "SFB_STRIPE_API_BASE": stripe_api.api_base,
+        "SFB_TABLE_NAME": TABLE, "SFB_AWS_ENDPOINT_URL": aws.endpoint_url,
+        "SFB_STRIPE_RATE": "400", "SFB_STRIPE_CONCURRENCY": "16"})
+    secrets = Secrets(stripe_api_key=stripe_api.api_key,
+                      salesforce_private_key=Path(info["private_key_file"]).read_text())
+    # The org config (fields, permission set, batch size 70), as `sfbilling apply` does it.
+    release = render_release(OrgConfig.from_config({}, source="bench"))
+    OrgDeployer(SalesforceApi(settings, secrets)).apply(release)
     create_table(boto3.client("dynamodb", **aws.client_kwargs()), TABLE)
     t = time.perf_counter()
     for start in range(0, CUSTOMERS, 1000):
@@ -89,13 +94,6 @@ def _run(work: Path, info: dict[str, Any], stripe_api: StripeStandIn, aws: AwsSt
     print(f"  (seeded {CUSTOMERS:,} Stripe customers with a card in "
           f"{time.perf_counter() - t:.1f} s)")
     time.sleep(1.1)  # the import starts in a later second than the seeding's events
-    settings = Settings.from_env({
-        "SFB_SF_LOGIN_URL": info["login_url"], "SFB_SF_USERNAME": info["username"],
-        "SFB_SF_CONSUMER_KEY": info["consumer_key"], "SFB_STRIPE_API_BASE": stripe_api.api_base,
-        "SFB_TABLE_NAME": TABLE, "SFB_AWS_ENDPOINT_URL": aws.endpoint_url,
-        "SFB_STRIPE_RATE": "400", "SFB_STRIPE_CONCURRENCY": "16"})
-    secrets = Secrets(stripe_api_key=stripe_api.api_key,
-                      salesforce_private_key=Path(info["private_key_file"]).read_text())
     requests.post(info["login_url"] + "/_admin/counters/reset", timeout=30)
     stripe_api.stats(reset=True)
     t = time.perf_counter()

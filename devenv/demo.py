@@ -1,6 +1,6 @@
-"""`make demo`: the import end to end on the local stand-ins.
+"""`make demo`: org config and the import end to end on the local stand-ins.
 
-Starts the local environment, deploys the import's fields, seeds Stripe and the org with a
+Starts the local environment, applies the org config (plan first), seeds Stripe and the org with a
 realistic sample, then runs what an operator would: a dry run, the import, changes in Stripe and
 an incremental run, and a run with nothing to do, printing each report.
 """
@@ -18,9 +18,11 @@ from simple_salesforce.api import Salesforce
 
 from devenv.local import LocalEnv
 from devenv.salesforce.client import redirecting_session
-from devenv.salesforce.samples import import_fields_zip
-from sfbilling.environments import local_target
+from metadata.deployer import OrgDeployer
+from metadata.render import render_release
+from sfbilling.environments import local_target, org_config
 from sfbilling.stackfile import load_stack_config, stack_path
+from sync_lambda.adapters.salesforce_api import SalesforceApi
 from sync_lambda.wiring import build_service
 
 
@@ -34,13 +36,16 @@ def say(text: str) -> None:
     print(f"  {text}", flush=True)  # noqa: T201 - a terminal demo
 
 
-def deploy_fields(sf: Any) -> None:
-    """The fields the import needs, through the Metadata API (the org config's job)."""
-    async_id = sf.deploy(import_fields_zip(), sandbox=True, rollbackOnError=True)["asyncId"]
-    while (status := sf.checkDeployStatus(async_id))["state"] not in ("Succeeded", "Failed"):
-        time.sleep(0.05)
-    sf._generate_headers()  # noqa: SLF001 - simple-salesforce leaks SOAP headers otherwise
-    say(f"deployed the import's external-id fields: {status['state']}")
+def apply_org_config(target: Any) -> None:
+    """The org config of Pulumi.local.yaml: plan first, then apply (what `sfbilling apply`
+    does), so the org has the import's fields, permission set and batch size 70."""
+    release = render_release(org_config("local"))
+    deployer = OrgDeployer(SalesforceApi(target.settings, target.secrets))
+    say(f"plan for release {release.content_hash[:12]}:")
+    print(deployer.plan(release).render(), flush=True)  # noqa: T201 - a terminal demo
+    deployer.apply(release)
+    say("applied; a second plan:")
+    print(deployer.plan(release).render(), flush=True)  # noqa: T201 - a terminal demo
 
 
 def seed(sf: Any, client: stripe.StripeClient) -> dict[str, str]:
@@ -98,9 +103,10 @@ def main() -> None:
                                          base_addresses={"api": doc["stripe"]["api_base"]})
             say(f"Salesforce {sf_info['instance_url']}, Stripe {doc['stripe']['api_base']}, "
                 f"AWS {doc['aws']['endpoint_url']}")
-            deploy_fields(sf)
+            banner("2. Org config as code (Pulumi.local.yaml): plan, then apply")
+            apply_org_config(target)
 
-            banner("2. Sample data")
+            banner("3. Sample data")
             made = seed(sf, client)
 
             def run(title: str, **kwargs: bool) -> None:
@@ -108,10 +114,10 @@ def main() -> None:
                 service = build_service(target.settings, target.secrets)
                 print(service.run(**kwargs).render(), flush=True)  # noqa: T201
 
-            run("3. Dry run: the plan, nothing written", dry_run=True)
-            run("4. The import (first run: a full import)")
+            run("4. Dry run: the plan, nothing written", dry_run=True)
+            run("5. The import (first run: a full import)")
             time.sleep(1.1)  # Stripe stamps events in whole seconds
-            banner("5. Changes in Stripe")
+            banner("6. Changes in Stripe")
             client.v1.payment_methods.detach(made["Ada Lovelace (new).card1"])
             say("detached Ada's default Mastercard")
             client.v1.customers.update(made["Ada Lovelace (new)"], params={
@@ -121,9 +127,9 @@ def main() -> None:
             new = client.v1.customers.create(params={"name": "Katherine Johnson"})
             client.v1.payment_methods.attach("pm_card_visa", params={"customer": new.id})
             say(f"new customer Katherine Johnson {new.id} with a Visa")
-            run("6. Incremental run: only what the events say changed")
-            run("7. Again, with nothing changed: no Salesforce call at all")
-            banner("8. The org now")
+            run("7. Incremental run: only what the events say changed")
+            run("8. Again, with nothing changed: no Salesforce call at all")
+            banner("9. The org now")
             for a in sf.query_all("SELECT Name, Stripe_Customer_Id__c FROM Account "
                                   "ORDER BY Name")["records"]:
                 say(f"Account {a['Name']:<26} {a['Stripe_Customer_Id__c'] or '(not linked)'}")

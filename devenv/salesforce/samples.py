@@ -1,8 +1,5 @@
-"""Metadata API packages the tour, the demo and the stand-in benchmark deploy.
-
-`import_fields_zip` adds the three fields the import needs; the org-config renderer (metadata/)
-produces the complete package for real orgs.
-"""
+"""A one-field Metadata API package the stand-in tour and benchmark deploy (the product's own
+packages come from the org-config renderer in metadata/)."""
 
 from __future__ import annotations
 
@@ -45,20 +42,4 @@ def account_external_id_zip() -> io.BytesIO:
         "package.xml": _package(["Account.Stripe_Customer_Id__c"]),
         "objects/Account.object": _object(_text_field("Stripe_Customer_Id__c",
                                                       "Stripe Customer ID", external_id=True)),
-    })
-
-
-def import_fields_zip() -> io.BytesIO:
-    """The three fields the import writes: Account and payment-method external ids, and the
-    payment method's Stripe Customer ID."""
-    return _zip({
-        "package.xml": _package(["Account.Stripe_Customer_Id__c",
-                                 "blng__PaymentMethod__c.Stripe_Payment_Method_Id__c",
-                                 "blng__PaymentMethod__c.Stripe_Customer_Id__c"]),
-        "objects/Account.object": _object(_text_field("Stripe_Customer_Id__c",
-                                                      "Stripe Customer ID", external_id=True)),
-        "objects/blng__PaymentMethod__c.object": _object(
-            _text_field("Stripe_Payment_Method_Id__c", "Stripe Payment Method ID",
-                        external_id=True),
-            _text_field("Stripe_Customer_Id__c", "Stripe Customer ID", external_id=False)),
     })

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from devenv.salesforce import SalesforceStandIn
 from metadata.config import OrgConfig
 from metadata.deployer import OrgDeployer
 from sync_lambda.adapters.salesforce_api import SalesforceApi
 from sync_lambda.settings import Secrets, Settings
+
+if TYPE_CHECKING:
+    from devenv.salesforce import SalesforceStandIn
 
 
 def connection(salesforce: SalesforceStandIn) -> tuple[Settings, Secrets]:
