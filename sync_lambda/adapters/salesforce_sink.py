@@ -130,8 +130,8 @@ class SalesforceSink:
                                                              s.pm_customer_field)
                     if f not in pm_fields]
         if missing:
-            raise FatalSyncError(f"the org lacks {', '.join(missing)}: deploy the import's "
-                                 "fields (the org config) to this org first")
+            raise FatalSyncError(f"the org lacks {', '.join(missing)}: apply the org config "
+                                 "first (sfbilling apply --env ENV)")
         for obj, fields, name in ((names.ACCOUNT, acct_fields, s.account_customer_field),
                                   (names.PAYMENT_METHOD, pm_fields, s.pm_external_id_field)):
             f = fields[name]
