@@ -18,6 +18,7 @@ from simple_salesforce.api import Salesforce
 
 from devenv.local import LocalEnv
 from devenv.salesforce.client import redirecting_session
+from devenv.stripe.samples import create_customer
 from metadata.deployer import OrgDeployer
 from metadata.render import render_release
 from sfbilling.environments import local_target, org_config
@@ -59,17 +60,12 @@ def seed(sf: Any, client: stripe.StripeClient) -> dict[str, str]:
 
     def customer(label: str, cards: tuple[str, ...], default: int | None = 0,
                  **params: Any) -> str:
-        cus = client.v1.customers.create(params=params)  # type: ignore[arg-type]
-        pms = [client.v1.payment_methods.attach(c, params={"customer": cus.id}).id
-               for c in cards]
-        if default is not None and pms:
-            client.v1.customers.update(cus.id, params={
-                "invoice_settings": {"default_payment_method": pms[default]}})
-        made[label] = cus.id
+        cus, pms = create_customer(client, cards=cards, default=default, **params)
+        made[label] = cus
         for i, pm in enumerate(pms):
             made[f"{label}.card{i}"] = pm
-        say(f"Stripe: {label:<28} {cus.id} cards: {', '.join(cards) or '-'}")
-        return cus.id
+        say(f"Stripe: {label:<28} {cus} cards: {', '.join(cards) or '-'}")
+        return cus
 
     customer("Ada Lovelace (new)", ("pm_card_visa", "pm_card_mastercard"), default=1,
              name="Ada Lovelace", email="ada@example.com")

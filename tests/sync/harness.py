@@ -11,6 +11,7 @@ import requests
 import stripe
 
 from devenv.salesforce.schema import text
+from devenv.stripe.samples import create_customer
 from sync_lambda import names
 from sync_lambda.adapters.dynamodb_state import DynamoStateStore, create_table
 from sync_lambda.settings import Secrets, Settings
@@ -109,14 +110,7 @@ class World:
     def customer(self, *, cards: tuple[str, ...] = ("pm_card_visa",), default: int | None = 0,
                  **params: Any) -> tuple[str, list[str]]:
         """A Stripe customer with cards attached (the first becomes the default)."""
-        client = self.stripe
-        cus = client.v1.customers.create(params=params)  # type: ignore[arg-type]
-        pm_ids = [client.v1.payment_methods.attach(c, params={"customer": cus.id}).id
-                  for c in cards]
-        if default is not None and pm_ids:
-            client.v1.customers.update(cus.id, params={
-                "invoice_settings": {"default_payment_method": pm_ids[default]}})
-        return cus.id, pm_ids
+        return create_customer(self.stripe, cards=cards, default=default, **params)
 
 
 def make_world(salesforce: SalesforceStandIn, stripe_api: StripeStandIn,
