@@ -160,6 +160,14 @@ class SyncService:
             return
         customers = {e.customer_id for e in events if e.customer_id}
         customers |= {e.customer_id for e in pending}
+        if len(customers) > self._config.segment_size:
+            # More changed customers than one batch: a full import pages through Stripe with a
+            # continuation cursor, so even a Lambda deadline cannot make it start over forever.
+            report.kind = "full"
+            report.message = (f"{len(customers)} customers changed since the checkpoint: full "
+                              "reconcile (continued across runs if needed)")
+            self._full(state, now, report, dry_run=dry_run, restart=True)
+            return
         detached = {e.object_id for e in events if e.type == names.EVENT_PM_DETACHED}
         self._progress("fetching changed customers from Stripe", 0, len(customers))
         snapshots = self._stripe.fetch(sorted(customers))

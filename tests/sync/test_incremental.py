@@ -149,3 +149,15 @@ def test_bank_accounts_only_when_enabled(world: World) -> None:
     assert bank[names.PM_AUTOPAY] is True
     assert world.payment_methods()[pms[1]][names.PM_AUTOPAY] is False
     del cus
+
+
+def test_a_large_backlog_of_changes_becomes_a_full_reconcile(world: World) -> None:
+    world.run()
+    _tick()
+    made = world.stripe_api.seed([{"name": f"C{i}", "cards": ["4242424242424242"],
+                                   "default": 0} for i in range(120)])
+    report = world.run(SFB_SEGMENT_SIZE="100")
+    assert report.kind == "full"
+    assert "120 customers changed since the checkpoint" in report.message
+    assert {m["id"] for m in made} <= set(world.accounts())
+    assert world.run(SFB_SEGMENT_SIZE="100").kind == "noop"
