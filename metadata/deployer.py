@@ -135,23 +135,25 @@ class OrgDeployer:
     def _settings(self, release: Release) -> dict[str, dict[str, Any]]:
         names_ = [s.record for s in release.settings]
         rows = self._api.query(format_soql(
-            "SELECT Id, Name, blng__Category__c, blng__NumberValue__c, blng__StringValue__c "
-            "FROM {:literal} WHERE Name IN {}", names.BILLING_CONFIG, names_))
+            "SELECT Id, Name, {:literal}, {:literal}, {:literal} FROM {:literal} WHERE Name IN {}",
+            names.CONFIG_CATEGORY, names.CONFIG_NUMBER, names.CONFIG_STRING,
+            names.BILLING_CONFIG, names_))
         return {r["Name"]: r for r in rows}
 
     def _category_records(self, category: str) -> list[str]:
         rows = self._api.query(format_soql(
-            "SELECT Name FROM {:literal} WHERE blng__Category__c = {} ORDER BY Name",
-            names.BILLING_CONFIG, category))
+            "SELECT Name FROM {:literal} WHERE {:literal} = {} ORDER BY Name",
+            names.BILLING_CONFIG, names.CONFIG_CATEGORY, category))
         return [r["Name"] for r in rows]
 
     def _permissions(self, name: str) -> set[str] | None:
-        sets = self._api.query(format_soql("SELECT Id FROM PermissionSet WHERE Name = {}", name))
+        sets = self._api.query(format_soql("SELECT Id FROM {:literal} WHERE Name = {}",
+                                           names.PERMISSION_SET, name))
         if not sets:
             return None
         rows = self._api.query(format_soql(
-            "SELECT Field FROM FieldPermissions WHERE ParentId = {} AND PermissionsEdit = true",
-            sets[0]["Id"]))
+            "SELECT Field FROM {:literal} WHERE ParentId = {} AND PermissionsEdit = true",
+            names.FIELD_PERMISSIONS, sets[0]["Id"]))
         return {r["Field"] for r in rows}
 
     # -- plan ------------------------------------------------------------------------------
@@ -376,15 +378,16 @@ class OrgDeployer:
                                 "install or upgrade the Salesforce Billing package"))
         if names.PAYMENT_GATEWAY in objects:
             rows = self._api.query(format_soql(
-                "SELECT Id, blng__Active__c, blng__GatewayType__c FROM {:literal} "
-                "WHERE Name = {}", names.PAYMENT_GATEWAY, cfg.gateway_name))
+                "SELECT Id, {:literal}, {:literal} FROM {:literal} WHERE {:literal} = {}",
+                names.GATEWAY_ACTIVE, names.GATEWAY_TYPE, names.PAYMENT_GATEWAY,
+                names.GATEWAY_NAME, cfg.gateway_name))
             checks.append(Check(len(rows) == 1, f"one payment gateway named {cfg.gateway_name!r}",
                                 "create it (Payment Gateways tab) or set sfbilling:gatewayName"))
             if len(rows) == 1:
-                checks.append(Check(bool(rows[0].get("blng__Active__c")),
+                checks.append(Check(bool(rows[0].get(names.GATEWAY_ACTIVE)),
                                     f"gateway {cfg.gateway_name!r} is active",
                                     "tick Active on the gateway record"))
-                kind = rows[0].get("blng__GatewayType__c")
+                kind = rows[0].get(names.GATEWAY_TYPE)
                 checks.append(Check(kind == cfg.gateway_type,
                                     f"gateway type is {cfg.gateway_type!r} (found {kind!r})",
                                     "add the value to the Gateway Type (Managed) value set and "
@@ -406,8 +409,8 @@ class OrgDeployer:
         return checks
 
 
-_STAMP_FIELDS = {"blng__NumberValue__c": "Payment_Batch_Size__c",
-                 "blng__StringValue__c": "Card_Mapping__c"}
+_STAMP_FIELDS = {names.CONFIG_NUMBER: "Payment_Batch_Size__c",
+                 names.CONFIG_STRING: "Card_Mapping__c"}
 
 
 def _setting_value(raw: Any, like: Any) -> Any:

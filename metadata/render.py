@@ -81,8 +81,8 @@ def settings_of(cfg: OrgConfig) -> tuple[SettingValue, ...]:
     """The package settings this config manages."""
     return (
         SettingValue(cfg.batch_size_record, "Payment creation batch size",
-                     "blng__NumberValue__c", cfg.payment_batch_size),
-        SettingValue(cfg.card_mapping_record, "Card Mapping", "blng__StringValue__c",
+                     names.CONFIG_NUMBER, cfg.payment_batch_size),
+        SettingValue(cfg.card_mapping_record, "Card Mapping", names.CONFIG_STRING,
                      cfg.card_mapping),
     )
 

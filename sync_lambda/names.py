@@ -56,6 +56,16 @@ PM_FORBIDDEN: Final = frozenset({"blng__CardNumber__c", "blng__CVV__c",
 # blng__PaymentGateway__c fields.
 GATEWAY_NAME: Final = "Name"
 GATEWAY_ACTIVE: Final = "blng__Active__c"
+GATEWAY_TYPE: Final = "blng__GatewayType__c"
+
+# blng__BillingConfig__c (package settings) fields.
+CONFIG_CATEGORY: Final = "blng__Category__c"
+CONFIG_NUMBER: Final = "blng__NumberValue__c"
+CONFIG_STRING: Final = "blng__StringValue__c"
+
+# Permission sets, as SOQL sees them.
+PERMISSION_SET: Final = "PermissionSet"
+FIELD_PERMISSIONS: Final = "FieldPermissions"
 
 # Payment type picklist values.
 PAYMENT_TYPE_CARD: Final = "Credit Card"
