@@ -41,7 +41,8 @@ def apply_org_config(target: Any) -> None:
     """The org config of Pulumi.local.yaml: plan first, then apply (what `sfbilling apply`
     does), so the org has the import's fields, permission set and batch size 70."""
     release = render_release(org_config("local"))
-    deployer = OrgDeployer(SalesforceApi(target.settings, target.secrets))
+    deployer = OrgDeployer(SalesforceApi(target.settings, target.secrets),
+                           assignee=target.settings.salesforce_username)
     say(f"plan for release {release.content_hash[:12]}:")
     print(deployer.plan(release).render(), flush=True)  # noqa: T201 - a terminal demo
     deployer.apply(release)

@@ -105,11 +105,13 @@ class Check:
 class OrgDeployer:
     """Applies releases to one org through a `SalesforceApi`."""
 
-    def __init__(self, api: SalesforceApi, *, sandbox: bool = True,
+    def __init__(self, api: SalesforceApi, *, assignee: str | None = None,
+                 sandbox: bool = True,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, poll_timeout_s: float = 1800.0,
                  progress: Callable[[str], None] = lambda _m: None) -> None:
         self._api = api
+        self._assignee = assignee  # the integration user (username) the permission set is for
         self._sandbox = sandbox
         self._sleep = sleep
         self._clock = clock
@@ -184,6 +186,8 @@ class OrgDeployer:
                                        f"{', '.join(sorted(needed - granted))}"))
         else:
             plan.items.append(PlanItem("permission_set", cfg.permission_set, "unchanged"))
+        if self._assignee:
+            plan.items.append(self._assignment_item(cfg.permission_set))
         stamp = self._stamp()
         records = self._settings(release)
         for s in release.settings:
@@ -206,19 +210,52 @@ class OrgDeployer:
                                       f"{str(stamp.get('Content_Hash__c'))[:12]}: "
                                       f"{_show(stamped)} → {_show(current)}")
         old_hash = stamp.get("Content_Hash__c") if stamp else None
+        deployed = [i for i in plan.items if i.kind not in ("setting", "assignment")]
         plan.metadata_changed = old_hash != release.content_hash or any(
-            i.action != "unchanged" for i in plan.items if i.kind != "setting")
+            i.action != "unchanged" for i in deployed)
         plan.stamp_changed = plan.metadata_changed or any(
             i.action == "update" for i in plan.items if i.kind == "setting")
         if stamp is not None and old_hash == release.content_hash:
             plan.drift += [f"{i.name} is missing or changed although release "
                            f"{release.content_hash[:12]} was applied"
-                           for i in plan.items if i.kind != "setting" and i.action != "unchanged"]
+                           for i in deployed if i.action != "unchanged"]
         plan.items.append(PlanItem(
             "release", RELEASE_RECORD, "update" if plan.stamp_changed else "unchanged",
             f"release stamp: {str(old_hash)[:12] if old_hash else 'none'} → "
             f"{release.content_hash[:12]} (config {release.config.config_version})"))
         return plan
+
+    def _user_id(self) -> str | None:
+        rows = self._api.query(format_soql("SELECT Id FROM {:literal} WHERE Username = {}",
+                                           names.USER, self._assignee))
+        return str(rows[0]["Id"]) if rows else None
+
+    def _assignment_item(self, permission_set: str) -> PlanItem:
+        name = f"{permission_set} → {self._assignee}"
+        user = self._user_id()
+        if user is None:
+            return PlanItem("assignment", name, "missing",
+                            f"integration user {self._assignee} not found")
+        rows = self._api.query(format_soql(
+            "SELECT Id FROM {:literal} WHERE AssigneeId = {} AND PermissionSet.Name = {}",
+            names.PERMISSION_SET_ASSIGNMENT, user, permission_set))
+        if rows:
+            return PlanItem("assignment", name, "unchanged")
+        return PlanItem("assignment", name, "create",
+                        f"assign PermissionSet {permission_set} to {self._assignee}")
+
+    def _assign(self, permission_set: str) -> None:
+        user = self._user_id()
+        sets = self._api.query(format_soql("SELECT Id FROM {:literal} WHERE Name = {}",
+                                           names.PERMISSION_SET, permission_set))
+        if user is None or not sets:
+            raise OrgConfigError(f"cannot assign {permission_set}: user or permission set "
+                                 "not found")
+        results = self._api.json("POST", "composite/sobjects", {"allOrNone": True, "records": [
+            {"attributes": {"type": names.PERMISSION_SET_ASSIGNMENT}, "AssigneeId": user,
+             "PermissionSetId": sets[0]["Id"]}]})
+        if not results or not results[0].get("success"):
+            raise OrgConfigError(f"assigning {permission_set} failed: {results}")
 
     @staticmethod
     def _field_item(obj: str, name: str, external: bool,
@@ -263,6 +300,9 @@ class OrgDeployer:
             else:
                 self._progress("deploying the metadata package")
                 self._wait(self._deploy(bundle(release.metadata_files), check_only=False))
+        if any(i.kind == "assignment" and i.action == "create" for i in plan.items):
+            self._progress(f"assigning {release.config.permission_set} to {self._assignee}")
+            self._assign(release.config.permission_set)
         self._update_settings(release, plan)
         if plan.stamp_changed:
             self._progress("stamping the release")
@@ -401,11 +441,16 @@ class OrgDeployer:
             ok = item.action == "unchanged"
             what = {"field": f"field {item.name} in place",
                     "permission_set": f"permission set {item.name} grants the import's fields",
+                    "assignment": f"permission set assigned: {item.name}",
                     "release_type": f"release stamp type {item.name} deployed",
                     "setting": f"package setting {item.name} as configured"}[item.kind]
+            fix = "run sfbilling apply"
+            if item.action == "missing":
+                fix = ("set sfbilling:salesforceUsername to the integration user"
+                       if item.kind == "assignment" else
+                       "set sfbilling:paymentBatchSizeRecord / cardMappingRecord")
             checks.append(Check(ok, what if ok else f"{what}: {item.detail or item.action}",
-                                "run sfbilling apply" if item.action != "missing" else
-                                "set sfbilling:paymentBatchSizeRecord / cardMappingRecord"))
+                                fix))
         return checks
 
 

@@ -84,7 +84,9 @@ def _deployer(args: argparse.Namespace) -> tuple[OrgDeployer, Any]:
         raise ConfigError("rendered metadata does not match the Metadata API schema:\n  "
                           + "\n  ".join(problems))
     api = SalesforceApi(target.settings, target.secrets)
-    return OrgDeployer(api, progress=lambda m: print(f"… {m}", file=sys.stderr)), release
+    deployer = OrgDeployer(api, assignee=target.settings.salesforce_username,
+                           progress=lambda m: print(f"… {m}", file=sys.stderr))
+    return deployer, release
 
 
 def _org(args: argparse.Namespace) -> int:

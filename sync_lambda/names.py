@@ -66,6 +66,8 @@ CONFIG_STRING: Final = "blng__StringValue__c"
 # Permission sets, as SOQL sees them.
 PERMISSION_SET: Final = "PermissionSet"
 FIELD_PERMISSIONS: Final = "FieldPermissions"
+PERMISSION_SET_ASSIGNMENT: Final = "PermissionSetAssignment"
+USER: Final = "User"
 
 # Payment type picklist values.
 PAYMENT_TYPE_CARD: Final = "Credit Card"

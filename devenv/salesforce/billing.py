@@ -282,7 +282,16 @@ def _permission_objects() -> list[ObjectDef]:
     fp.add_field(FieldDef("Field", "Field", STRING, 255, required=True))
     op.add_field(FieldDef("PermissionsCreate", "Create", BOOLEAN, default=False))
     op.add_field(FieldDef("PermissionsDelete", "Delete", BOOLEAN, default=False))
-    return [ps, fp, op]
+    psa = ObjectDef("PermissionSetAssignment", "Permission Set Assignment",
+                    "Permission Set Assignments", "0Pa")
+    for f in system_fields(owner=False):
+        psa.add_field(f)
+    psa.add_field(FieldDef("AssigneeId", "Assignee ID", REFERENCE, 18, required=True,
+                           updateable=False, reference_to=("User",), relationship_name="Assignee"))
+    psa.add_field(FieldDef("PermissionSetId", "Permission Set ID", REFERENCE, 18, required=True,
+                           updateable=False, reference_to=("PermissionSet",),
+                           relationship_name="PermissionSet"))
+    return [ps, fp, op, psa]
 
 
 def billing_schema(profile: OrgProfile) -> Schema:

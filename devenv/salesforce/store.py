@@ -109,8 +109,21 @@ def _one_autopay_per_account(org: Org, rid: str, new: Record,
     return None
 
 
+def _one_assignment_per_user_and_set(org: Org, rid: str, new: Record,
+                                     old: Record | None) -> FieldError | None:
+    """A user holds a permission set once."""
+    del old
+    for other in org.index_lookup("PermissionSetAssignment", "AssigneeId", new.get("AssigneeId")):
+        row = org.records["permissionsetassignment"][other]
+        if other != rid and row.get("PermissionSetId") == new.get("PermissionSetId"):
+            return FieldError(codes.DUPLICATE_VALUE, "Duplicate PermissionSetAssignment",
+                              ("AssigneeId",))
+    return None
+
+
 DEFAULT_RULES: Mapping[str, tuple[Rule, ...]] = {
     PAYMENT_METHOD.lower(): (_one_autopay_per_account,),
+    "permissionsetassignment": (_one_assignment_per_user_and_set,),
 }
 
 

@@ -26,7 +26,8 @@ def connection(salesforce: SalesforceStandIn) -> tuple[Settings, Secrets]:
 
 def make_deployer(salesforce: SalesforceStandIn, **kw: Any) -> OrgDeployer:
     settings, secrets = connection(salesforce)
-    return OrgDeployer(SalesforceApi(settings, secrets), **kw)
+    return OrgDeployer(SalesforceApi(settings, secrets),
+                       assignee=settings.salesforce_username, **kw)
 
 
 @pytest.fixture

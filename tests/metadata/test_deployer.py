@@ -60,6 +60,10 @@ def test_apply_creates_fields_and_sets_the_batch_size(salesforce: SalesforceStan
     perms = sf.query("SELECT Field FROM FieldPermissions WHERE Parent.Name = "
                      "'Stripe_Billing_Sync'")["records"]
     assert "blng__PaymentMethod__c.blng__PaymentGatewayToken__c" in {p["Field"] for p in perms}
+    assigned = sf.query("SELECT Assignee.Username FROM PermissionSetAssignment WHERE "
+                        "PermissionSet.Name = 'Stripe_Billing_Sync'")["records"]
+    assert [a["Assignee"]["Username"] for a in assigned] == [salesforce.app.username]
+    assert "assign PermissionSet Stripe_Billing_Sync to" in plan.render()
 
 
 def test_second_apply_deploys_and_writes_nothing(salesforce: SalesforceStandIn,
