@@ -1,4 +1,5 @@
-"""A guided tour of the local environment: what `make demo` shows until the import lands.
+"""A guided tour of the local stand-ins alone (`python -m devenv.tour`); `make demo` runs the
+product on them.
 
 Starts the three stand-ins, then uses the same client libraries the product uses (simple-salesforce,
 stripe, boto3) against them, printing what each step did.
@@ -136,8 +137,8 @@ def main() -> None:
                 say(f"{route:<18} {n}")
         finally:
             env.stop()
-        step(f"Done in {time.perf_counter() - started:.1f} s. The import (issue 3) and the org "
-             "config (issue 4) build on this.")
+        step(f"Done in {time.perf_counter() - started:.1f} s. `make demo` shows the product "
+             "itself (org config and import) on the same stand-ins.")
 
 
 if __name__ == "__main__":

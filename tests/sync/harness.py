@@ -27,7 +27,8 @@ TABLE = "sfbilling-test-state"
 
 
 def add_import_fields(salesforce: SalesforceStandIn) -> None:
-    """The fields the org config deploys (issue 4 deploys them through the Metadata API)."""
+    """The fields the org config deploys (added in-process here for speed; tests/metadata
+    deploys them through the Metadata API)."""
     org = salesforce.org
     org.add_field(names.ACCOUNT, text(names.DEFAULT_ACCOUNT_CUSTOMER_FIELD, "Stripe Customer ID",
                                       255, external_id=True, unique=True, case_sensitive=True))
