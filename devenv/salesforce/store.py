@@ -20,7 +20,6 @@ from typing import Any
 from devenv.salesforce import errors as codes
 from devenv.salesforce import ids
 from devenv.salesforce.billing import (
-    BILLING_CONFIG,
     PAYMENT_METHOD,
     OrgProfile,
     billing_schema,
@@ -660,8 +659,3 @@ class Org:
             failure = rule(self, rid, rec, old)
             if failure is not None:
                 raise RecordError(failure)
-
-    # -- admin -----------------------------------------------------------------------------
-    def setting_names(self) -> list[str]:
-        """Names of the package-setting records (handy for error messages in tests)."""
-        return sorted(r["Name"] for r in self.records[BILLING_CONFIG.lower()].values())
