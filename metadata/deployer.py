@@ -163,8 +163,10 @@ class OrgDeployer:
         """Compare the release with the org (read-only)."""
         cfg = release.config
         plan = Plan()
-        wanted = {
-            names.ACCOUNT: {cfg.account_customer_field: True},
+        wanted: dict[str, dict[str, bool | None]] = {
+            # True: unique external id text; False: plain text; None: checkbox.
+            names.ACCOUNT: {cfg.account_customer_field: True,
+                            names.ACCOUNT_CREATED_BY_IMPORT: None},
             names.PAYMENT_METHOD: {cfg.pm_external_id_field: True, cfg.pm_customer_field: False},
         }
         for obj, fields in wanted.items():
@@ -258,12 +260,17 @@ class OrgDeployer:
             raise OrgConfigError(f"assigning {permission_set} failed: {results}")
 
     @staticmethod
-    def _field_item(obj: str, name: str, external: bool,
+    def _field_item(obj: str, name: str, external: bool | None,
                     described: dict[str, Any] | None) -> PlanItem:
         full = f"{obj}.{name}"
         if described is None:
             return PlanItem("field", full, "create", f"{full}: create")
         differences = []
+        if external is None:
+            if described.get("type") != "boolean":
+                differences.append(f"type {described.get('type')} → Checkbox")
+            return PlanItem("field", full, "update" if differences else "unchanged",
+                            f"{full}: {'; '.join(differences)}")
         if described.get("type") != "string" or described.get("length") != 255:
             differences.append(f"type {described.get('type')}({described.get('length')}) → "
                                "Text(255)")
@@ -396,7 +403,7 @@ class OrgDeployer:
                 f"{escape(sf.session_id)}</met:sessionId></met:SessionHeader></soapenv:Header>"
                 f"<soapenv:Body><met:{operation}>{inner}</met:{operation}></soapenv:Body>"
                 "</soapenv:Envelope>")
-            result = sf.session.post(sf.metadata_url, data=envelope.encode(), timeout=120,
+            result = sf.session.post(sf.metadata_url, data=envelope.encode(),
                                      headers={"Content-Type": "text/xml", "SOAPAction": '""'})
             if result.status_code >= 300:
                 if "INVALID_SESSION_ID" in result.text:

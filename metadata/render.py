@@ -120,13 +120,17 @@ def render_release(cfg: OrgConfig) -> Release:
          "description": "Stripe customer (cus_…) the payment method belongs to"},
     ], key=lambda f: str(f["name"]))
     ps_fields = sorted({f"{names.ACCOUNT}.{cfg.account_customer_field}",
+                        f"{names.ACCOUNT}.{names.ACCOUNT_CREATED_BY_IMPORT}",
                         f"{names.PAYMENT_METHOD}.{cfg.pm_external_id_field}",
                         f"{names.PAYMENT_METHOD}.{cfg.pm_customer_field}",
                         *(f"{names.PAYMENT_METHOD}.{f}" for f in names.PM_MANAGED_FIELDS)})
     settings = settings_of(cfg)
     files: dict[str, str] = {
-        f"objects/{names.ACCOUNT}.object": _render("objects/Account.object.j2",
-                                                   account_field=account_field),
+        f"objects/{names.ACCOUNT}.object": _render(
+            "objects/Account.object.j2", account_field=account_field, created_field={
+                "name": names.ACCOUNT_CREATED_BY_IMPORT, "label": "Created by Stripe Import",
+                "description": "Ticked on Accounts the Stripe import created: their Name follows "
+                               "the Stripe customer's"}),
         f"objects/{names.PAYMENT_METHOD}.object": _render(
             "objects/PaymentMethod.object.j2", payment_method_fields=pm_fields),
         f"objects/{RELEASE_OBJECT}.object": _render(
@@ -142,6 +146,7 @@ def render_release(cfg: OrgConfig) -> Release:
     }
     files["package.xml"] = _package({
         "CustomField": [f"{names.ACCOUNT}.{cfg.account_customer_field}",
+                        f"{names.ACCOUNT}.{names.ACCOUNT_CREATED_BY_IMPORT}",
                         f"{names.PAYMENT_METHOD}.{cfg.pm_external_id_field}",
                         f"{names.PAYMENT_METHOD}.{cfg.pm_customer_field}"],
         "CustomObject": [RELEASE_OBJECT],

@@ -18,3 +18,8 @@ class FatalSyncError(SyncError):
 class RetriableSyncError(SyncError):
     """A transient failure outlasted its retries (Stripe 429/5xx, Salesforce 503); the next
     scheduled run picks up from the last checkpoint."""
+
+
+class LeaseLostError(SyncError):
+    """The run's lease passed to another run (or could not be renewed in time): this run
+    stopped writing at once; the run that holds the lease carries on."""

@@ -1,9 +1,10 @@
 """AWS Lambda entry point: settings from the environment, secrets from Secrets Manager, one run.
 
 Event (from the EventBridge schedule, or an operator's manual invoke):
-    {}                      incremental run (a full import when there is no checkpoint yet)
-    {"full": true}          full reconcile
-    {"dry_run": true}       plan only, no writes
+    {}                              incremental run (a full import when there is no checkpoint yet)
+    {"full": true}                  full reconcile
+    {"dry_run": true}               plan only, no writes
+    {"allowMassDeactivation": true} confirm deactivations the mass-deactivation limit held back
 """
 
 from __future__ import annotations
@@ -32,16 +33,21 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     service = build_service(
         settings, secrets,
         remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000.0)
-    report = service.run(full=bool(event.get("full")), dry_run=bool(event.get("dry_run")))
+    report = service.run(full=event.get("full") is True, dry_run=event.get("dry_run") is True,
+                         allow_mass_deactivation=event.get("allowMassDeactivation") is True)
     result = report.to_dict()
-    for name, value in result["outcomes"].items():
+    # Emitted on every run, 0 included, so the alarms on them always see data.
+    alarmed = {"failed_rows": report.failed_rows, "mass_deactivation_held_back": report.held_back,
+               "lease_lost": int(report.lease_lost)}
+    for name, value in {**result["outcomes"], **alarmed}.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     for name, value in result["scenarios"].items():
         metrics.add_metric(name=f"scenario_{name}", unit=MetricUnit.Count, value=value)
     metrics.add_metric(name="duration", unit=MetricUnit.Seconds, value=result["duration_s"])
     # Counts and ids only: reports carry no names, emails or secrets into the logs.
     logger.info("sync finished", extra={
-        "run_id": result["run_id"], "kind": result["kind"], "dry_run": result["dry_run"],
+        "run_id": result["run_id"], "kind": result["kind"], "outcome": result["outcome"],
+        "dry_run": result["dry_run"], "summary": result["message"],
         "continued": result["continued"], "outcomes": result["outcomes"],
         "scenarios": result["scenarios"], "calls": result["calls"],
         "failed_ids": [f["stripe_id"] for f in result["failures"]][:100]})

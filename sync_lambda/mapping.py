@@ -58,23 +58,47 @@ def _month(facts: OrgFacts, month: int) -> str | None:
 
 def _country(facts: OrgFacts, iso: str) -> str | None:
     code = iso.upper()
+    if names.PM_COUNTRY not in facts.picklists:
+        # A text field (or none: the value is dropped with the other absent fields).
+        return countries.NAMES.get(code, code)
     for candidate in (code, countries.NAMES.get(code, ""), *countries.ALIASES.get(code, ())):
         if candidate and (found := _pick(facts, names.PM_COUNTRY, candidate)):
             return found
     return None
 
 
-def _fit(facts: OrgFacts, field_name: str, value: str | None) -> str | None:
-    """Cut a text value to the field's length (the org decides, describe tells)."""
+def _fit(facts: OrgFacts, field_name: str, value: str | None,
+         notes: list[str]) -> str | None:
+    """Cut a text value to the field's length (the org decides, describe tells); say so."""
     if value is None:
         return None
     length = facts.lengths.get(field_name)
-    return value[:length] if length else value
+    if length and len(value) > length:
+        notes.append(f"{field_name} cut to the field's {length} characters (Stripe has "
+                     f"{len(value)})")
+        return value[:length]
+    return value
+
+
+def _email(facts: OrgFacts, email: str | None, notes: list[str]) -> str | None:
+    if email is None:
+        return None
+    length = facts.lengths.get(names.PM_EMAIL) or names.EMAIL_MAX_LENGTH
+    if not _EMAIL.match(email) or len(email) > length:
+        # An email cut short would be another address: left empty instead.
+        notes.append(f"billing email is not a valid email address of at most {length} "
+                     "characters; left empty")
+        return None
+    return email
 
 
 def map_payment_method(pm: PaymentMethod, customer_id: str, facts: OrgFacts,
                        fields: FieldNames) -> Mapped:
-    """Field values for `pm` (without Account and AutoPay, which the planner sets)."""
+    """Field values for `pm` (without Account and AutoPay, which the planner sets).
+
+    Every field the import maps is in the result: `None` where Stripe has no value, so a value
+    cleared in Stripe is cleared in Salesforce too.
+    """
     notes: list[str] = []
     values: dict[str, Any] = {
         fields.pm_external_id: pm.id,
@@ -86,36 +110,30 @@ def map_payment_method(pm: PaymentMethod, customer_id: str, facts: OrgFacts,
     if pm.type == names.STRIPE_CARD:
         problem = _card(pm, facts, values)
     elif pm.type == names.STRIPE_US_BANK_ACCOUNT:
-        problem = _bank(pm, facts, values)
+        problem = _bank(pm, facts, values, notes)
     else:
         problem = f"payment method type {pm.type!r} is not imported"
     if problem:
         return Mapped(quarantine=problem)
-    if pm.holder_name:
-        target = names.PM_NAME_ON_CARD if pm.type == names.STRIPE_CARD else \
-            names.PM_BANK_ACCOUNT_NAME
-        values[target] = _fit(facts, target, pm.holder_name)
+    holder = names.PM_NAME_ON_CARD if pm.type == names.STRIPE_CARD else \
+        names.PM_BANK_ACCOUNT_NAME
+    values[holder] = _fit(facts, holder, pm.holder_name, notes)
     a = pm.address
     for target, value in ((names.PM_STREET, a.line1), (names.PM_STREET2, a.line2),
                           (names.PM_CITY, a.city), (names.PM_STATE, a.state),
                           (names.PM_ZIP, a.postal_code)):
-        if value:
-            values[target] = _fit(facts, target, value)
+        values[target] = _fit(facts, target, value, notes)
+    values[names.PM_COUNTRY] = None
     if a.country:
-        country = _country(facts, a.country)
-        if country:
-            values[names.PM_COUNTRY] = country
-        else:
-            notes.append(f"billing country {a.country!r} is not in the org's country picklist; "
-                         "left empty")
-    if pm.email:
-        if _EMAIL.match(pm.email) and len(pm.email) <= facts.lengths.get(names.PM_EMAIL, 80):
-            values[names.PM_EMAIL] = pm.email
-        else:
-            notes.append("billing email is not a valid email address; left empty")
+        values[names.PM_COUNTRY] = _country(facts, a.country)
+        if values[names.PM_COUNTRY] is None:
+            notes.append(f"billing country {a.country!r} is not in the org's country "
+                         "picklist; left empty")
+    values[names.PM_EMAIL] = _email(facts, pm.email, notes)
     values = {k: v for k, v in values.items() if k in facts.fields or k in (
         fields.pm_external_id, fields.pm_customer)}
-    assert not names.PM_FORBIDDEN & set(values), "never write card or bank numbers"
+    if names.PM_FORBIDDEN & set(values):
+        raise AssertionError("never write card or bank numbers")
     return Mapped(values=values, notes=tuple(notes))
 
 
@@ -138,28 +156,37 @@ def _card(pm: PaymentMethod, facts: OrgFacts, values: dict[str, Any]) -> str | N
     values[names.PM_LAST4] = pm.last4
     if pm.exp_month is None or pm.exp_year is None:
         return "card has no expiry month or year"
-    month = _month(facts, pm.exp_month)
-    if month is None:
-        return (f"expiry month {pm.exp_month} is not a value of the org's "
-                f"{names.PM_EXP_MONTH} picklist")
-    year = _pick(facts, names.PM_EXP_YEAR, str(pm.exp_year))
-    if year is None:
-        return (f"expiry year {pm.exp_year} is not a value of the org's "
-                f"{names.PM_EXP_YEAR} picklist")
+    # An org whose expiry fields are not picklists takes the plain values.
+    month: str | None = f"{pm.exp_month:02d}"
+    if names.PM_EXP_MONTH in facts.picklists:
+        month = _month(facts, pm.exp_month)
+        if month is None:
+            return (f"expiry month {pm.exp_month} is not a value of the org's "
+                    f"{names.PM_EXP_MONTH} picklist")
+    year: str | None = str(pm.exp_year)
+    if names.PM_EXP_YEAR in facts.picklists:
+        year = _pick(facts, names.PM_EXP_YEAR, str(pm.exp_year))
+        if year is None:
+            return (f"expiry year {pm.exp_year} is not a value of the org's "
+                    f"{names.PM_EXP_YEAR} picklist")
     values[names.PM_EXP_MONTH] = month
     values[names.PM_EXP_YEAR] = year
     return None
 
 
-def _bank(pm: PaymentMethod, facts: OrgFacts, values: dict[str, Any]) -> str | None:
+def _bank(pm: PaymentMethod, facts: OrgFacts, values: dict[str, Any],
+          notes: list[str]) -> str | None:
     payment_type = _pick(facts, names.PM_PAYMENT_TYPE, names.PAYMENT_TYPE_ACH)
     if payment_type is None:
         return f"the org's payment type picklist has no {names.PAYMENT_TYPE_ACH!r}"
     values[names.PM_PAYMENT_TYPE] = payment_type
-    if pm.bank_name:
-        values[names.PM_BANK_NAME] = _fit(facts, names.PM_BANK_NAME, pm.bank_name)
+    values[names.PM_BANK_NAME] = _fit(facts, names.PM_BANK_NAME, pm.bank_name, notes)
+    # Stripe leaves the holder and account type out for some banks: individual checking is
+    # what Stripe assumes then.
     kind = names.BANK_ACCOUNT_TYPES.get((pm.account_holder_type or "individual",
                                          pm.account_type or "checking"))
-    if kind and (picked := _pick(facts, names.PM_BANK_ACCOUNT_TYPE, kind)):
-        values[names.PM_BANK_ACCOUNT_TYPE] = picked
+    picked = _pick(facts, names.PM_BANK_ACCOUNT_TYPE, kind) if kind else None
+    if kind and picked is None:
+        notes.append(f"bank account type {kind!r} is not in the org's picklist; left empty")
+    values[names.PM_BANK_ACCOUNT_TYPE] = picked
     return None

@@ -1,6 +1,6 @@
 """Which Account a Stripe customer belongs to. Pure.
 
-Order (issue 3): 1. the Account already carrying the customer's id; 2. the Account whose id is in
+Order: 1. the Account already carrying the customer's id; 2. the Account whose id is in
 the customer's metadata; 3. the one unlinked Account with exactly that name (trimmed,
 case-insensitive); 4. a new Account. An Account linked to another customer is never taken over.
 """
@@ -8,14 +8,16 @@ case-insensitive); 4. a new Account. An Account linked to another customer is ne
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sync_lambda.models import Customer, Mode, SfAccount
+from sync_lambda.models import Mode
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+
+    from sync_lambda.models import Customer, SfAccount
 
 _SF_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 _SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
@@ -98,7 +100,7 @@ class AccountIndex:
 
     def claim(self, acct: SfAccount, customer_id: str) -> None:
         """Record that `acct` is now linked to `customer_id` (later customers see it linked)."""
-        self.add(SfAccount(acct.id, acct.name, customer_id))
+        self.add(replace(acct, stripe_id=customer_id))
 
 
 def match_customer(customer: Customer, index: AccountIndex, *, mode: Mode,

@@ -66,10 +66,15 @@ class Customer:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A customer and the payment methods attached to it right now."""
+    """A customer and the payment methods attached to it right now.
+
+    `error`: why Stripe could not be read for this customer (e.g. a 404: not in this account or
+    mode). Such a snapshot says nothing about the customer, so nothing is written for it.
+    """
 
     customer: Customer
     payment_methods: tuple[PaymentMethod, ...] = ()
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,7 @@ class SfAccount:
     id: str
     name: str
     stripe_id: str | None
+    created_by_import: bool = False  # the import manages its Name
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,3 +130,15 @@ class Event:
     created: int
     object_id: str
     customer_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventListing:
+    """Events since a second, oldest first, and Stripe's own clock when the listing began.
+
+    `stripe_time` (from the response's Date header) is what checkpoints are taken from, so a host
+    clock running ahead of Stripe's can never make a checkpoint skip events.
+    """
+
+    events: tuple[Event, ...]
+    stripe_time: int

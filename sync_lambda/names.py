@@ -17,6 +17,10 @@ BILLING_CONFIG: Final = "blng__BillingConfig__c"  # package settings (list custo
 
 # Account fields.
 ACCOUNT_NAME: Final = "Name"
+# Ticked on the Accounts the import creates: their Name follows the Stripe customer's (an Account
+# an admin made and the import only linked keeps the name the admin gave it).
+ACCOUNT_CREATED_BY_IMPORT: Final = "Stripe_Created_By_Import__c"
+ORGANIZATION: Final = "Organization"
 
 # blng__PaymentMethod__c fields (Salesforce Billing package).
 PM_ACCOUNT: Final = "blng__Account__c"
@@ -49,6 +53,8 @@ PM_MANAGED_FIELDS: Final = (
     PM_EXP_YEAR, PM_NAME_ON_CARD, PM_STREET, PM_STREET2, PM_CITY, PM_STATE, PM_ZIP, PM_COUNTRY,
     PM_EMAIL, PM_BANK_NAME, PM_BANK_ACCOUNT_TYPE, PM_BANK_ACCOUNT_NAME,
 )
+# Salesforce Email fields hold at most 80 characters.
+EMAIL_MAX_LENGTH: Final = 80
 # Never written: the import only ever stores tokens and last four digits.
 PM_FORBIDDEN: Final = frozenset({"blng__CardNumber__c", "blng__CVV__c",
                                  "blng__BankAccountNumber__c"})
@@ -81,6 +87,12 @@ DEFAULT_ACCOUNT_ID_METADATA_KEY: Final = "salesforce_account_id"
 
 # Stripe.
 STRIPE_CARD: Final = "card"
+# Restricted-key permissions the import needs (read-only), by API path.
+STRIPE_PERMISSIONS: Final = {
+    "/v1/customers": "rak_customer_read",
+    "/v1/payment_methods": "rak_payment_method_read",
+    "/v1/events": "rak_event_read",
+}
 STRIPE_US_BANK_ACCOUNT: Final = "us_bank_account"
 EVENT_TYPES: Final = ("customer.created", "customer.updated", "customer.deleted",
                       "payment_method.attached", "payment_method.detached",

@@ -1,15 +1,17 @@
 """The write plan for a batch of customers: what to create, link, insert, update, deactivate.
 Pure: it compares Stripe's current state with what Salesforce holds, so a re-run plans nothing.
+Linear in the batch: every lookup goes through an index built once.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sync_lambda import names
 from sync_lambda.mapping import FieldNames, map_payment_method
-from sync_lambda.matching import AccountIndex, Match, Scenario, match_customer
+from sync_lambda.matching import AccountIndex, Match, Scenario, account_name_for, match_customer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -19,7 +21,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class AccountWrite:
-    """Link an existing Account (`account_id`) or create one (`name`) for a customer."""
+    """Link an existing Account (`account_id`), create one (`name`), or rename one the import
+    created (`account_id` and `name`) for a customer."""
 
     customer_id: str
     scenario: Scenario
@@ -53,30 +56,57 @@ class Plan:
 
     account_links: list[AccountWrite] = field(default_factory=list)
     account_creates: list[AccountWrite] = field(default_factory=list)
+    account_updates: list[AccountWrite] = field(default_factory=list)
     autopay_clears: list[PmWrite] = field(default_factory=list)
     deactivations: list[PmWrite] = field(default_factory=list)
     pm_updates: list[PmWrite] = field(default_factory=list)
     pm_inserts: list[PmWrite] = field(default_factory=list)
     quarantined: list[Issue] = field(default_factory=list)
+    read_failures: list[Issue] = field(default_factory=list)
     skipped: list[Issue] = field(default_factory=list)
     notes: list[Issue] = field(default_factory=list)
     scenarios: dict[str, Scenario] = field(default_factory=dict)
     unchanged: int = 0
+    # Stripe ids of every payment method this plan wants active (written or already so).
+    active: set[str] = field(default_factory=set)
+    deactivated_ids: set[str] = field(default_factory=set, repr=False)
 
     @property
     def writes(self) -> int:
         """How many rows this plan writes."""
-        return (len(self.account_links) + len(self.account_creates) + len(self.autopay_clears)
-                + len(self.deactivations) + len(self.pm_updates) + len(self.pm_inserts))
+        return (len(self.account_links) + len(self.account_creates) + len(self.account_updates)
+                + len(self.autopay_clears) + len(self.deactivations) + len(self.pm_updates)
+                + len(self.pm_inserts))
+
+    def without_deactivations(self) -> Plan:
+        """The same plan with its deactivations held back (they are applied at the end of the
+        run, after the mass-deactivation check)."""
+        return Plan(self.account_links, self.account_creates, self.account_updates,
+                    self.autopay_clears, [], self.pm_updates, self.pm_inserts, self.quarantined,
+                    self.read_failures, self.skipped, self.notes, self.scenarios,
+                    self.unchanged, self.active)
 
 
 @dataclass(slots=True)
 class SalesforceView:
-    """What Salesforce holds for a batch: candidate Accounts and their payment methods."""
+    """What Salesforce holds for a batch: candidate Accounts and their payment methods, indexed
+    by Stripe id, by Account and by the row's Stripe customer id."""
 
     accounts: AccountIndex
     pms_by_stripe_id: dict[str, SfPaymentMethod] = field(default_factory=dict)
     pms_by_account: dict[str, list[SfPaymentMethod]] = field(default_factory=dict)
+    pms_by_customer: dict[str, list[SfPaymentMethod]] = field(default_factory=dict)
+
+    def add(self, row: SfPaymentMethod, customer_field: str) -> None:
+        """Index one payment-method row (rows already indexed are ignored)."""
+        if row.stripe_id and row.stripe_id in self.pms_by_stripe_id:
+            return
+        self.pms_by_account.setdefault(row.account_id, []).append(row)
+        if row.stripe_id:
+            self.pms_by_stripe_id[row.stripe_id] = row
+        customer = row.values.get(customer_field)
+        if customer:
+            self.pms_by_customer.setdefault(str(customer), []).append(row)
 
     def pms_of(self, account_id: str) -> list[SfPaymentMethod]:
         """Every payment method of an Account (Stripe-imported or not)."""
@@ -111,18 +141,23 @@ def build_plan(snapshots: Iterable[Snapshot], view: SalesforceView, facts: OrgFa
     plan = Plan()
     attached_now: set[str] = set()
     for snap in sorted(snapshots, key=lambda s: (s.customer.created, s.customer.id)):
+        cid = snap.customer.id
+        if snap.error is not None:
+            # Stripe could not say what this customer holds: touch nothing, retry later.
+            plan.read_failures.append(Issue(cid, cid, snap.error))
+            continue
         attached_now.update(pm.id for pm in snap.payment_methods)
         if snap.customer.deleted:
-            _deactivate_customer(plan, view, snap.customer.id, options.fields.pm_customer)
+            _deactivate_customer(plan, view, cid)
             continue
         match = match_customer(snap.customer, view.accounts, mode=options.mode,
                                metadata_key=options.metadata_key,
                                account_name_length=facts.account_name_length)
-        plan.scenarios[snap.customer.id] = match.scenario
+        plan.scenarios[cid] = match.scenario
         if match.scenario is Scenario.SKIPPED:
-            plan.skipped.append(Issue(snap.customer.id, snap.customer.id, match.reason or ""))
+            plan.skipped.append(Issue(cid, cid, match.reason or ""))
             continue
-        _account(plan, snap, match)
+        _account(plan, snap, match, view, facts)
         _payment_methods(plan, snap, match, view, facts, options)
     for stripe_id in sorted(set(detached) - attached_now):
         row = view.pms_by_stripe_id.get(stripe_id)
@@ -131,12 +166,29 @@ def build_plan(snapshots: Iterable[Snapshot], view: SalesforceView, facts: OrgFa
     return plan
 
 
-def _account(plan: Plan, snap: Snapshot, match: Match) -> None:
+def _account(plan: Plan, snap: Snapshot, match: Match, view: SalesforceView,
+             facts: OrgFacts) -> None:
     cid = snap.customer.id
     if match.scenario is Scenario.NEW:
         plan.account_creates.append(AccountWrite(cid, match.scenario, name=match.new_name))
+        _note_name_cut(plan, snap, facts)
     elif match.scenario in (Scenario.BY_ID, Scenario.BY_NAME):
         plan.account_links.append(AccountWrite(cid, match.scenario, account_id=match.account_id))
+    elif match.account_id is not None:
+        acct = view.accounts.by_id.get(match.account_id)
+        wanted = account_name_for(snap.customer, facts.account_name_length)
+        if acct is not None and acct.created_by_import and acct.name != wanted:
+            plan.account_updates.append(AccountWrite(cid, match.scenario, acct.id, wanted))
+            _note_name_cut(plan, snap, facts)
+
+
+def _note_name_cut(plan: Plan, snap: Snapshot, facts: OrgFacts) -> None:
+    full = account_name_for(snap.customer, sys.maxsize)
+    if len(full) > facts.account_name_length:
+        plan.notes.append(Issue(snap.customer.id, snap.customer.id,
+                                f"{names.ACCOUNT}.{names.ACCOUNT_NAME} cut to the field's "
+                                f"{facts.account_name_length} characters (Stripe has "
+                                f"{len(full)})"))
 
 
 def _payment_methods(plan: Plan, snap: Snapshot, match: Match, view: SalesforceView,
@@ -144,12 +196,14 @@ def _payment_methods(plan: Plan, snap: Snapshot, match: Match, view: SalesforceV
     cid = snap.customer.id
     account_id = match.account_id  # None for a new Account: every row is then an insert
     wanted: dict[str, dict[str, Any]] = {}
+    quarantined: set[str] = set()
     for pm in snap.payment_methods:
         if pm.type == names.STRIPE_US_BANK_ACCOUNT and not options.include_bank_accounts:
             continue
         mapped = map_payment_method(pm, cid, facts, options.fields)
         if mapped.quarantine:
             plan.quarantined.append(Issue(pm.id, cid, mapped.quarantine))
+            quarantined.add(pm.id)
             continue
         plan.notes.extend(Issue(pm.id, cid, note) for note in mapped.notes)
         existing = view.pms_by_stripe_id.get(pm.id)
@@ -157,19 +211,22 @@ def _payment_methods(plan: Plan, snap: Snapshot, match: Match, view: SalesforceV
             plan.quarantined.append(Issue(pm.id, cid, f"already imported under Account "
                                           f"{existing.account_id}; a payment method's Account "
                                           "cannot change (master-detail)"))
+            quarantined.add(pm.id)
             continue
         wanted[pm.id] = dict(mapped.values)
+    plan.active.update(wanted)
     default = snap.customer.default_payment_method
     default = default if default in wanted else None
     for pm_id, values in wanted.items():
         values[names.PM_AUTOPAY] = pm_id == default
+    cleared: set[str] = set()
     if default is not None and account_id is not None:
         # One AutoPay method per Account: clear the others before the new one is set.
         for row in view.pms_of(account_id):
             if row.autopay and row.stripe_id != default:
                 plan.autopay_clears.append(PmWrite(row.stripe_id or row.id, cid,
                                                    {names.PM_AUTOPAY: False}, row.id))
-    cleared = {w.sf_id for w in plan.autopay_clears}
+                cleared.add(row.id)
     for pm_id, values in wanted.items():
         current = view.pms_by_stripe_id.get(pm_id)
         if current is None:
@@ -183,18 +240,16 @@ def _payment_methods(plan: Plan, snap: Snapshot, match: Match, view: SalesforceV
         else:
             plan.unchanged += 1
     if options.reconcile and account_id is not None:
-        quarantined = {q.stripe_id for q in plan.quarantined}
         for row in view.pms_of(account_id):
             if row.stripe_id and row.stripe_id not in wanted and row.stripe_id not in quarantined:
                 _deactivate(plan, row, cid)
 
 
-def _deactivate_customer(plan: Plan, view: SalesforceView, customer_id: str,
-                         pm_customer_field: str) -> None:
+def _deactivate_customer(plan: Plan, view: SalesforceView, customer_id: str) -> None:
+    """A deleted customer: its rows, found through its linked Account or through the rows' own
+    Stripe customer id, are deactivated; the Account stays."""
     acct = view.accounts.by_stripe_id.get(customer_id)
-    rows = list(view.pms_of(acct.id)) if acct else []
-    rows += [r for r in view.pms_by_stripe_id.values() if r not in rows and str(
-        r.values.get(pm_customer_field, "")) == customer_id]
+    rows = [*(view.pms_of(acct.id) if acct else ()), *view.pms_by_customer.get(customer_id, ())]
     plan.notes.append(Issue(customer_id, customer_id, "customer deleted in Stripe: its "
                             "payment methods are deactivated, the Account is kept"))
     for row in rows:
@@ -203,23 +258,12 @@ def _deactivate_customer(plan: Plan, view: SalesforceView, customer_id: str,
 
 
 def _deactivate(plan: Plan, row: SfPaymentMethod, customer_id: str) -> None:
-    if any(w.sf_id == row.id for w in plan.deactivations):
+    if row.id in plan.deactivated_ids:
         return
+    plan.deactivated_ids.add(row.id)
     if row.active or row.autopay:
         plan.deactivations.append(PmWrite(row.stripe_id or row.id, customer_id,
                                           {names.PM_ACTIVE: False, names.PM_AUTOPAY: False},
                                           row.id))
     else:
         plan.unchanged += 1
-
-
-def merge(plans: Iterable[Plan]) -> Plan:
-    """One plan holding the rows of several (for reporting a multi-batch dry run)."""
-    out = Plan()
-    for p in plans:
-        for name in ("account_links", "account_creates", "autopay_clears", "deactivations",
-                     "pm_updates", "pm_inserts", "quarantined", "skipped", "notes"):
-            getattr(out, name).extend(getattr(p, name))
-        out.scenarios.update(p.scenarios)
-        out.unchanged += p.unchanged
-    return out

@@ -7,15 +7,17 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
-    from sync_lambda.models import Customer, Event, OrgFacts, Snapshot
+    from sync_lambda.models import Customer, EventListing, OrgFacts, Snapshot
     from sync_lambda.planning import Plan, PlanOptions, SalesforceView
-    from sync_lambda.state import ApplyResult, LedgerEntry, SyncState
+    from sync_lambda.state import ApplyResult, LedgerEntry, PendingDeactivation, SyncState
 
 
 class StripeSource(Protocol):
     """Read-only access to Stripe."""
 
     calls: int
+    rate: float  # requests per second it keeps to
+    cost_per_customer: int  # requests to fetch one customer and its payment methods
 
     def list_customers(self, starting_after: str | None) -> tuple[list[Customer], bool]:
         """One page of customers (newest first) and whether more follow."""
@@ -26,11 +28,13 @@ class StripeSource(Protocol):
         ...
 
     def fetch(self, customer_ids: Iterable[str]) -> list[Snapshot]:
-        """Current state of these customers (deleted ones come back marked deleted)."""
+        """Current state of these customers (deleted ones come back marked deleted, ones Stripe
+        cannot find come back with an error)."""
         ...
 
-    def events_since(self, created_gte: int) -> list[Event]:
-        """customer.* and payment_method.* events created at or after a second, oldest first."""
+    def events_since(self, created_gte: int) -> EventListing:
+        """customer.* and payment_method.* events created at or after a second, oldest first,
+        with Stripe's clock at the start of the listing."""
         ...
 
 
@@ -46,13 +50,22 @@ class BillingSink(Protocol):
         """Everything Salesforce holds that the plan for these customers depends on."""
         ...
 
-    def apply(self, plan: Plan, options: PlanOptions,
-              on_job: Callable[[str, bool], None]) -> ApplyResult:
-        """Write the plan in order; `on_job(job_id, open)` tracks bulk jobs in flight."""
+    def apply(self, plan: Plan, options: PlanOptions, on_job: Callable[[str, bool], None],
+              guard: Callable[[], None]) -> ApplyResult:
+        """Write the plan in order; `on_job(job_id, open)` tracks bulk jobs in flight;
+        `guard()` runs before every write request (it raises when the run lost its lease)."""
         ...
 
     def customers_with_active_methods(self) -> set[str]:
         """Stripe customer ids of every active imported payment method."""
+        ...
+
+    def count_active_payment_methods(self) -> int:
+        """How many payment methods of the org are active (imported or not)."""
+        ...
+
+    def count_linked_accounts(self) -> int:
+        """How many Accounts carry a Stripe customer id."""
         ...
 
     def settle(self, job_ids: Sequence[str]) -> None:
@@ -65,13 +78,23 @@ class BillingSink(Protocol):
 
 
 class StateStore(Protocol):
-    """The DynamoDB state table."""
+    """The DynamoDB state table. Every write after `acquire` is conditional on still holding
+    the lease: it raises LeaseLostError once another run holds it."""
 
-    def acquire(self, owner: str, ttl_s: int, wait_s: float) -> bool:
-        """Take the lease (waiting up to `wait_s`); False if another run keeps it."""
+    def acquire(self, owner: str, ttl_s: int, wait_s: float) -> float | None:
+        """Take the lease (waiting up to `wait_s`); its expiry (epoch seconds), or None if
+        another run keeps it."""
         ...
 
-    def release(self, owner: str) -> None:
+    def holder(self) -> tuple[str, float] | None:
+        """Who holds the lease and until when (None if nobody)."""
+        ...
+
+    def renew(self, ttl_s: int) -> float:
+        """Extend our lease by `ttl_s` from now; the new expiry (LeaseLostError if not ours)."""
+        ...
+
+    def release(self) -> None:
         """Give the lease back (only if still ours)."""
         ...
 
@@ -84,7 +107,7 @@ class StateStore(Protocol):
         ...
 
     def ledger(self) -> list[LedgerEntry]:
-        """Every failed row on record."""
+        """Every failed row on record (resolved ones excluded)."""
         ...
 
     def record_failures(self, entries: Sequence[LedgerEntry]) -> None:
@@ -92,7 +115,7 @@ class StateStore(Protocol):
         ...
 
     def clear_failures(self, stripe_ids: Iterable[str]) -> None:
-        """Forget rows that have now succeeded."""
+        """Mark rows that have now succeeded as resolved."""
         ...
 
     def add_seen(self, customer_ids: Iterable[str]) -> None:
@@ -105,4 +128,16 @@ class StateStore(Protocol):
 
     def clear_seen(self) -> None:
         """Forget them (the full import finished)."""
+        ...
+
+    def deactivations(self) -> list[PendingDeactivation]:
+        """Deactivations decided but not yet applied."""
+        ...
+
+    def add_deactivations(self, rows: Sequence[PendingDeactivation]) -> None:
+        """Hold these deactivations until the run ends."""
+        ...
+
+    def drop_deactivations(self, sf_ids: Iterable[str]) -> None:
+        """Forget held deactivations (applied, or the payment method is attached again)."""
         ...

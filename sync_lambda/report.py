@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -14,6 +15,16 @@ if TYPE_CHECKING:
 MAX_ITEMS = 500
 
 
+class Outcome(StrEnum):
+    """How a run ended, worst first; the CLI's exit code and the Lambda's metrics follow it."""
+
+    LEASE_LOST = "lease_lost"  # another run took the lease: this one stopped writing
+    HELD_BACK = "held_back"  # a mass deactivation waits for an operator's confirmation
+    FAILED_ROWS = "failed_rows"  # rows Salesforce refused, Stripe could not read, or quarantined
+    SKIPPED = "skipped"  # another run holds the lease; nothing done
+    OK = "ok"
+
+
 @dataclass(slots=True)
 class Report:
     """Counts per scenario and outcome, and the rows that need a human, with reasons."""
@@ -22,7 +33,11 @@ class Report:
     mode: str
     kind: str = "incremental"  # full | incremental | noop | skipped
     dry_run: bool = False
-    continued: bool = False  # a full import stopped before the deadline and will continue
+    continued: bool = False  # stopped before the deadline; the next run continues
+    lease_lost: bool = False
+    held_back: int = 0  # deactivations held back by the mass-deactivation limit
+    held_back_of: int = 0  # ... out of this many active payment methods
+    held_back_sample: list[str] = field(default_factory=list)
     scenarios: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     failures: list[dict[str, Any]] = field(default_factory=list)
@@ -37,6 +52,25 @@ class Report:
     duration_s: float = 0.0
     message: str = ""
 
+    @property
+    def failed_rows(self) -> int:
+        """Rows that did not make it: refused by Salesforce, unreadable in Stripe, or
+        quarantined by the import itself (all need a human or a later run)."""
+        return len(self.failures) + len(self.quarantined)
+
+    @property
+    def outcome(self) -> Outcome:
+        """The worst thing that happened."""
+        if self.lease_lost:
+            return Outcome.LEASE_LOST
+        if self.held_back:
+            return Outcome.HELD_BACK
+        if self.failed_rows:
+            return Outcome.FAILED_ROWS
+        if self.kind == "skipped":
+            return Outcome.SKIPPED
+        return Outcome.OK
+
     def add_plan(self, plan: Plan) -> None:
         """Count a batch's plan (and keep its rows, for a dry run's listing)."""
         for scenario in plan.scenarios.values():
@@ -48,10 +82,16 @@ class Report:
                               "reason": i.reason} for i in plan.quarantined]
         self.notes += [{"stripe_id": i.stripe_id, "customer": i.customer_id,
                         "note": i.reason} for i in plan.notes]
+        self.failures += [{"stripe_id": i.stripe_id, "customer": i.customer_id,
+                           "kind": "customer", "reason": i.reason, "retryable": True}
+                          for i in plan.read_failures]
+        self.outcomes["failed"] += len(plan.read_failures)
         if self.dry_run:
             rows = [("create_account", a.customer_id, a.name) for a in plan.account_creates]
             rows += [("link_account", a.customer_id, f"{a.scenario.value} → {a.account_id}")
                      for a in plan.account_links]
+            rows += [("rename_account", a.customer_id, f"{a.account_id} → {a.name}")
+                     for a in plan.account_updates]
             rows += [("clear_autopay", w.customer_id, w.sf_id) for w in plan.autopay_clears]
             rows += [("deactivate", w.customer_id, w.stripe_id) for w in plan.deactivations]
             rows += [("update_payment_method", w.customer_id,
@@ -65,10 +105,10 @@ class Report:
     def add_results(self, plan: Plan, rows: list[RowResult]) -> None:
         """Count what was written (per-row results read back from Salesforce)."""
         ok = {(r.kind, r.stripe_id) for r in rows if r.ok}
-        self.outcomes["accounts_linked"] += sum(
-            ("account", a.customer_id) in ok for a in plan.account_links)
-        self.outcomes["accounts_created"] += sum(
-            ("account", a.customer_id) in ok for a in plan.account_creates)
+        for name, accounts in (("accounts_linked", plan.account_links),
+                               ("accounts_created", plan.account_creates),
+                               ("accounts_renamed", plan.account_updates)):
+            self.outcomes[name] += sum(("account", a.customer_id) in ok for a in accounts)
         for name, writes in (("autopay_cleared", plan.autopay_clears),
                              ("payment_methods_deactivated", plan.deactivations),
                              ("payment_methods_updated", plan.pm_updates),
@@ -83,10 +123,14 @@ class Report:
         """JSON-ready; lists are capped at MAX_ITEMS (their full counts are in `outcomes`)."""
         self.outcomes["quarantined"] = len(self.quarantined)
         self.outcomes["skipped"] = len(self.skipped)
+        self.outcomes["failed_rows"] = self.failed_rows
         return {
             "run_id": self.run_id, "mode": self.mode, "kind": self.kind,
-            "dry_run": self.dry_run, "continued": self.continued, "message": self.message,
-            "customers": self.customers, "events": self.events,
+            "outcome": self.outcome.value, "dry_run": self.dry_run,
+            "continued": self.continued, "lease_lost": self.lease_lost,
+            "held_back": {"deactivations": self.held_back, "active": self.held_back_of,
+                          "sample": self.held_back_sample} if self.held_back else None,
+            "message": self.message, "customers": self.customers, "events": self.events,
             "scenarios": dict(sorted(self.scenarios.items())),
             "outcomes": {k: v for k, v in sorted(self.outcomes.items()) if v},
             "failures": self.failures[:MAX_ITEMS], "skipped": self.skipped[:MAX_ITEMS],
@@ -114,8 +158,8 @@ class Report:
                                                      d["outcomes"].items()))
         for title, items, key in (("planned", d["planned"], "detail"),
                                   ("skipped", d["skipped"], "reason"),
-                                  ("quarantined", d["quarantined"], "reason"),
-                                  ("failed", d["failures"], "reason"),
+                                  ("quarantined (failed rows)", d["quarantined"], "reason"),
+                                  ("failed rows", d["failures"], "reason"),
                                   ("notes", d["notes"], "note")):
             if items:
                 lines.append(f"  {title}:")
@@ -125,6 +169,13 @@ class Report:
                     lines.append(f"    {subject}{owner}: {item[key]}")
                 if len(items) > 50:
                     lines.append(f"    … and {len(items) - 50} more (see --json)")
+        if self.held_back:
+            lines.append(f"  held back: {', '.join(self.held_back_sample[:10])}"
+                         + (" …" if self.held_back > 10 else ""))
+        if self.failed_rows:
+            lines.append(f"  {self.failed_rows} failed rows: {len(self.failures)} refused or "
+                         f"unreadable (retried by later runs), {len(self.quarantined)} "
+                         "quarantined (fix the org's picklists, then run --full)")
         if self.continued:
-            lines.append("  the full import continues on the next run (cursor saved)")
+            lines.append("  the run continues on the next invocation (progress saved)")
         return "\n".join(lines)

@@ -1,28 +1,60 @@
 """One run of the import: lease, full or incremental, plan, write, ledger, checkpoint.
 
 No SDK is imported here: Stripe, Salesforce and the state table come in through `ports`.
+
+Guarantees, and where they come from:
+- at most one writer: the lease is renewed while the run works (`lease.LeaseKeeper`), and every
+  Salesforce write and state write first checks the run still holds it;
+- no lost event: checkpoints come from Stripe's clock (minus a margin), never the host's; they
+  only move past events whose customers were read after the event;
+- no endless backlog: full and incremental runs work in segments, check the deadline before each,
+  and save progress after each, so the next invocation resumes where this one stopped;
+- nothing mass-deactivated by mistake: deactivations are held until the run's end and counted
+  against a limit over the whole run, over all its segments.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sync_lambda import names
-from sync_lambda.planning import Plan, PlanOptions, build_plan
+from sync_lambda.errors import LeaseLostError
+from sync_lambda.lease import LeaseKeeper
+from sync_lambda.planning import Plan, PlanOptions, PmWrite, build_plan
 from sync_lambda.report import Report
-from sync_lambda.state import LedgerEntry, LedgerStatus, RowResult, SyncState
+from sync_lambda.state import LedgerEntry, LedgerStatus, PendingDeactivation, RowResult, SyncState
 
 if TYPE_CHECKING:
-    from sync_lambda.models import Customer, Mode, Snapshot
+    from sync_lambda.models import Customer, Event, EventListing, Mode, Snapshot
     from sync_lambda.ports import BillingSink, StateStore, StripeSource
 
 # A checkpoint this much younger than Stripe's 30-day retention is still trusted.
 RETENTION_MARGIN_S = 86400
+# Checkpoints stay this far behind Stripe's clock: events that Stripe's servers stamp a little
+# late or list a little late are read again next run (and skipped by id if already applied).
+EVENT_MARGIN_S = 300
+# At most this many applied event ids are remembered; older ones are just read again.
+MAX_SEEN_EVENTS = 5000
 Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DeactivationLimit:
+    """A run stops before deactivating more than `share` of the org's active payment methods
+    *and* more than `count` of them (so a small org is not blocked by a handful)."""
+
+    share: float = 0.10
+    count: int = 20
+
+    def exceeded(self, deactivations: int, active: int) -> bool:
+        """Whether `deactivations` out of `active` crosses the limit."""
+        return deactivations > self.share * active and deactivations > self.count
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +68,16 @@ class RunConfig:
     deadline_reserve_s: float
     lease_ttl_s: int
     lease_wait_s: float
+    request_timeout_s: float
+    deactivation_limit: DeactivationLimit = DeactivationLimit()
 
 
 def _no_progress(stage: str, done: int, total: int | None) -> None:
     del stage, done, total
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 class SyncService:
@@ -56,61 +94,116 @@ class SyncService:
         self._clock = clock
         self._remaining_s = remaining_s
         self._progress = progress or _no_progress
+        self._lease: LeaseKeeper | None = None
+        self._held: dict[str, PendingDeactivation] = {}  # held deactivations by Salesforce id
+        self._dry_held: list[PmWrite] = []
 
-    def run(self, *, full: bool = False, dry_run: bool = False) -> Report:
+    def run(self, *, full: bool = False, dry_run: bool = False,
+            allow_mass_deactivation: bool = False) -> Report:
         """One run. Raises only for fatal or retriable failures; row failures are reported."""
         started = self._clock()
         run_id = uuid.uuid4().hex[:12]
         report = Report(run_id=run_id, mode=self._config.mode.value, dry_run=dry_run)
-        if not self._state.acquire(run_id, self._config.lease_ttl_s, self._config.lease_wait_s):
+        expires = self._state.acquire(run_id, self._config.lease_ttl_s, self._config.lease_wait_s)
+        if expires is None:
+            holder = self._state.holder()
+            until = f" until {_iso(holder[1])}" if holder else ""
             report.kind = "skipped"
-            report.message = "another run holds the lease; nothing done (at most one writer)"
+            report.message = f"another run holds the lease{until}; nothing done (at most one " \
+                             "writer)"
             return report
+        self._lease = LeaseKeeper(self._state, ttl_s=self._config.lease_ttl_s, expires=expires,
+                                  min_left_s=self._config.request_timeout_s,
+                                  clock=self._clock).start()
         try:
-            state = self._state.load()
-            if state.jobs and not dry_run:
-                self._sink.settle(state.jobs)
-                state = state.with_jobs(())
-                self._state.save(state)
-            now = int(started)
-            stale = state.checkpoint is not None and \
-                now - state.checkpoint > names.EVENT_RETENTION_S - RETENTION_MARGIN_S
-            if full or state.checkpoint is None or state.full_cursor is not None or stale:
-                report.kind = "full"
-                if stale and not full:
-                    report.message = "checkpoint older than Stripe's event retention: full " \
-                                     "reconcile"
-                self._full(state, now, report, dry_run=dry_run, restart=full)
-            else:
-                self._incremental(state, now, report, dry_run=dry_run)
+            self._run(report, full=full, dry_run=dry_run,
+                      allow_mass_deactivation=allow_mass_deactivation)
+        except LeaseLostError as exc:
+            report.lease_lost = True
+            report.message = f"stopped writing: {exc}. The run that holds the lease carries " \
+                             "on; nothing this run planned but did not write is lost (it is " \
+                             "planned again from Stripe and Salesforce)"
         finally:
-            self._state.release(run_id)
+            self._lease.stop()
+            self._state.release()
             report.stripe_calls = self._stripe.calls
             report.salesforce_calls = self._sink.calls()
             report.duration_s = self._clock() - started
         return report
 
-    # -- full ------------------------------------------------------------------------------
-    def _time_left(self) -> bool:
-        remaining = self._remaining_s()
-        return remaining is None or remaining > self._config.deadline_reserve_s
+    def _run(self, report: Report, *, full: bool, dry_run: bool,
+             allow_mass_deactivation: bool) -> None:
+        state = self._state.load()
+        if state.jobs and not dry_run:
+            self._guard()
+            self._sink.settle(state.jobs)
+            state = state.with_jobs(())
+            self._state.save(state)
+        self._held = {p.sf_id: p for p in self._state.deactivations()}
+        now = int(self._clock())
+        stale = state.checkpoint is not None and \
+            now - state.checkpoint > names.EVENT_RETENTION_S - RETENTION_MARGIN_S
+        if full or state.checkpoint is None or state.full_cursor is not None or stale:
+            report.kind = "full"
+            if stale and not full:
+                report.message = "checkpoint older than Stripe's event retention: full reconcile"
+            finished = self._full(state, report, dry_run=dry_run, restart=full)
+        else:
+            finished = self._incremental(state, report, dry_run=dry_run)
+        if finished:
+            self._finish_deactivations(report, dry_run=dry_run, allowed=allow_mass_deactivation)
 
-    def _full(self, state: SyncState, now: int, report: Report, *, dry_run: bool,
-              restart: bool) -> None:
+    def _guard(self) -> None:
+        if self._lease is not None:
+            self._lease.check()
+
+    # -- deadline --------------------------------------------------------------------------
+    def _seconds_left(self) -> float | None:
+        remaining = self._remaining_s()
+        return None if remaining is None else remaining - self._config.deadline_reserve_s
+
+    def _time_left(self) -> bool:
+        left = self._seconds_left()
+        return left is None or left > 0
+
+    def _capacity(self) -> int:
+        """Customers this invocation can still fetch from Stripe: the time left (minus the
+        reserve) times the request rate, over the requests one customer costs."""
+        left = self._seconds_left()
+        if left is None:
+            return self._config.segment_size
+        fits = int(left * self._stripe.rate / self._stripe.cost_per_customer)
+        return max(1, min(self._config.segment_size, fits))
+
+    def _stop(self, report: Report, what: str) -> None:
+        report.continued = True
+        report.message = f"stopped before the deadline after {what}; the next run continues " \
+                         "from the saved progress"
+
+    # -- full ------------------------------------------------------------------------------
+    def _full(self, state: SyncState, report: Report, *, dry_run: bool, restart: bool) -> bool:
         continuing = state.full_cursor is not None and not restart
+        if not continuing:
+            # Events up to now are reflected in the snapshot about to be read: the checkpoint
+            # at the end is this moment, by Stripe's clock.
+            listing = self._stripe.events_since(int(self._clock()) - EVENT_MARGIN_S)
+            started_at = listing.stripe_time - EVENT_MARGIN_S
+            state = SyncState(checkpoint=state.checkpoint, full_started_at=started_at,
+                              seen_event_ids=tuple(e.id for e in listing.events
+                                                   if e.created >= started_at),
+                              last_full_at=state.last_full_at)
+            if not dry_run:
+                self._state.clear_seen()
         cursor = state.full_cursor if continuing else None
-        started_at = state.full_started_at if continuing and state.full_started_at else now
-        if not continuing and not dry_run:
-            self._state.clear_seen()
-            # Events of this very second already show in the snapshot about to be read: they
-            # are marked applied, so the next incremental run does not fetch them again.
-            already = tuple(e.id for e in self._stripe.events_since(started_at))
-            state = replace(state, seen_event_ids=already)
         seen_now: set[str] = set()
-        done = False
+        done = continuing and state.full_listed
         while not done:
+            if not self._time_left():
+                self._stop(report, f"{len(seen_now)} customers")
+                return False
             segment: list[Customer] = []
-            while len(segment) < self._config.segment_size and self._time_left():
+            capacity = self._capacity()
+            while len(segment) < capacity:
                 page, has_more = self._stripe.list_customers(cursor)
                 segment += page
                 if page:
@@ -121,82 +214,184 @@ class SyncService:
                     break
             snapshots = self._stripe.snapshots(segment)
             seen_now.update(c.id for c in segment)
-            self._batch(snapshots, report, dry_run=dry_run, reconcile=True)
+            self._batch(snapshots, report, dry_run=dry_run)
             if not dry_run:
                 self._state.add_seen(c.id for c in segment)
-                state = replace(state, full_cursor=cursor, full_started_at=started_at)
+                state = replace(state, full_cursor=cursor or "", full_listed=done)
                 self._state.save(state)
-            if not done and not self._time_left():
-                report.continued = True
-                report.message = f"stopped before the deadline after {len(seen_now)} " \
-                                 "customers; the next run continues"
-                return
         seen = seen_now | (set() if dry_run else self._state.seen())
-        self._reconcile_gone(seen, report, dry_run=dry_run)
+        if not self._reconcile_gone(seen, report, dry_run=dry_run):
+            return False
         if not dry_run:
             self._state.clear_seen()
-            self._state.save(SyncState(checkpoint=started_at, last_full_at=now,
-                                       seen_event_ids=state.seen_event_ids))
+            self._state.save(SyncState(checkpoint=state.full_started_at,
+                                       seen_event_ids=state.seen_event_ids[-MAX_SEEN_EVENTS:],
+                                       last_full_at=int(self._clock())))
+        return True
 
-    def _reconcile_gone(self, seen: set[str], report: Report, *, dry_run: bool) -> None:
+    def _reconcile_gone(self, seen: set[str], report: Report, *, dry_run: bool) -> bool:
         """Customers with imported payment methods that the full listing did not return are
-        deleted (or gone): check each with Stripe, then deactivate what is no longer there."""
-        gone = self._sink.customers_with_active_methods() - seen
-        if gone:
-            self._batch(self._stripe.fetch(sorted(gone)), report, dry_run=dry_run,
-                        reconcile=True)
+        deleted (or gone): check each with Stripe, in segments that check the deadline; a
+        segment done is added to the seen set, so a continued run resumes after it."""
+        gone = sorted(self._sink.customers_with_active_methods() - seen)
+        start = 0
+        while start < len(gone):
+            if not self._time_left():
+                self._stop(report, f"checking {start} of {len(gone)} customers Stripe no "
+                                   "longer lists")
+                return False
+            segment = gone[start:start + self._capacity()]
+            self._progress("checking customers Stripe no longer lists", start, len(gone))
+            self._batch(self._stripe.fetch(segment), report, dry_run=dry_run)
+            if not dry_run:
+                self._state.add_seen(segment)
+            start += len(segment)
+        return True
 
     # -- incremental -----------------------------------------------------------------------
-    def _incremental(self, state: SyncState, now: int, report: Report, *,
-                     dry_run: bool) -> None:
+    def _incremental(self, state: SyncState, report: Report, *, dry_run: bool) -> bool:
         assert state.checkpoint is not None
-        listed = self._stripe.events_since(state.checkpoint)
-        events = [e for e in listed if e.id not in set(state.seen_event_ids)]
-        pending = [e for e in self._state.ledger() if e.status is LedgerStatus.PENDING]
+        listing = self._stripe.events_since(state.checkpoint)
+        applied = set(state.seen_event_ids)
+        events = [e for e in listing.events if e.id not in applied]
+        pending = sorted({e.customer_id for e in self._state.ledger()
+                          if e.status is LedgerStatus.PENDING})
         report.events = len(events)
         if not events and not pending:
             report.kind = "noop"
             report.message = "no Stripe changes since the checkpoint and no failed rows pending"
-            return
-        customers = {e.customer_id for e in events if e.customer_id}
-        customers |= {e.customer_id for e in pending}
-        if len(customers) > self._config.segment_size:
-            # More changed customers than one batch: a full import pages through Stripe with a
-            # continuation cursor, so even a Lambda deadline cannot make it start over forever.
+            if not dry_run:
+                self._save_checkpoint(state, listing, applied, boundary=None)
+            return True
+        changed = {e.customer_id for e in events if e.customer_id} | set(pending)
+        if self._full_is_cheaper(len(changed)):
             report.kind = "full"
-            report.message = (f"{len(customers)} customers changed since the checkpoint: full "
-                              "reconcile (continued across runs if needed)")
-            self._full(state, now, report, dry_run=dry_run, restart=True)
-            return
-        detached = {e.object_id for e in events if e.type == names.EVENT_PM_DETACHED}
-        self._progress("fetching changed customers from Stripe", 0, len(customers))
-        snapshots = self._stripe.fetch(sorted(customers))
-        for start in range(0, max(len(snapshots), 1), self._config.segment_size):
-            self._batch(snapshots[start:start + self._config.segment_size], report,
-                        dry_run=dry_run, reconcile=True, detached=detached if start == 0 else ())
-        if not dry_run:
-            # Everything listed is applied: the checkpoint moves to this run's start (never
-            # past it); events of that very second are remembered as applied.
-            seen = tuple(e.id for e in listed if e.created >= now)
-            self._state.save(replace(state, checkpoint=now, seen_event_ids=seen))
+            report.message = (f"{len(changed)} customers changed since the checkpoint: a full "
+                              "reconcile costs less (continued across runs if needed)")
+            return self._full(state, report, dry_run=dry_run, restart=True)
+        done: set[str] = set()
+        first = True
+        rest = events
+        while first or rest:
+            if not self._time_left():
+                self._stop(report, f"{len(done)} changed customers")
+                return False
+            segment, rest = _segment(rest, self._capacity())
+            customers = {e.customer_id for e in segment if e.customer_id} - done
+            if first:
+                customers |= set(pending)
+            detached = {e.object_id for e in segment if e.type == names.EVENT_PM_DETACHED}
+            self._progress("fetching changed customers from Stripe", len(done),
+                           len(changed))
+            self._batch(self._stripe.fetch(sorted(customers)), report, dry_run=dry_run,
+                        detached=detached)
+            done |= customers
+            applied |= {e.id for e in segment}
+            if not dry_run:
+                boundary = segment[-1].created if rest and segment else None
+                state = self._save_checkpoint(state, listing, applied, boundary=boundary)
+            first = False
+        return True
+
+    def _full_is_cheaper(self, changed: int) -> bool:
+        """Hand a backlog to the full path when reading every customer takes less time than
+        reading the changed ones, judged only when the backlog does not fit in this invocation
+        (so an ordinary run makes no extra call)."""
+        if changed <= self._capacity():
+            return False
+        known = self._sink.count_linked_accounts()
+        full_calls = math.ceil(known / names.STRIPE_PAGE_LIMIT) + known * (
+            self._stripe.cost_per_customer - 1)
+        return full_calls < changed * self._stripe.cost_per_customer
+
+    def _save_checkpoint(self, state: SyncState, listing: EventListing, applied: set[str], *,
+                         boundary: int | None) -> SyncState:
+        """Move the checkpoint as far as this run's work allows: to the end of the applied
+        segment (`boundary`), or, when every listed event is applied, to Stripe's clock at the
+        listing; never past Stripe's clock minus the margin. Applied events at or after the
+        checkpoint are remembered, so they are not applied again."""
+        assert state.checkpoint is not None
+        limit = listing.stripe_time - EVENT_MARGIN_S
+        checkpoint = max(state.checkpoint, min(limit, boundary if boundary is not None
+                                                   else listing.stripe_time))
+        created = {e.id: e.created for e in listing.events}
+        keep = sorted((i for i in applied if created.get(i, checkpoint) >= checkpoint),
+                      key=lambda i: (created.get(i, 0), i))[-MAX_SEEN_EVENTS:]
+        state = replace(state, checkpoint=checkpoint, seen_event_ids=tuple(keep))
+        self._state.save(state)
+        return state
 
     # -- one batch -------------------------------------------------------------------------
     def _batch(self, snapshots: Sequence[Snapshot], report: Report, *, dry_run: bool,
-               reconcile: bool, detached: Iterable[str] = ()) -> None:
+               detached: Iterable[str] = ()) -> None:
+        detached = set(detached)
         if not snapshots and not detached:
             return
-        options = replace(self._config.options, reconcile=reconcile)
+        options = replace(self._config.options, reconcile=True)
         self._progress("reading Salesforce", 0, len(snapshots))
         view = self._sink.view(snapshots, detached, options)
         plan = build_plan(snapshots, view, self._sink.facts(), options, detached=detached)
         report.add_plan(plan)
         if dry_run:
+            self._dry_held += plan.deactivations
             return
-        self._progress("writing Salesforce", 0, plan.writes)
-        result = self._sink.apply(plan, options, self._track_job)
+        writes = plan.without_deactivations()
+        result = None
+        if writes.writes:
+            self._progress("writing Salesforce", 0, writes.writes)
+            result = self._sink.apply(writes, options, self._track_job, self._guard)
+            report.add_results(writes, result.rows)
+            self._progress("writing Salesforce", writes.writes, writes.writes)
+        self._update_ledger(plan, result.rows if result else [])
+        self._hold(plan)
+
+    def _hold(self, plan: Plan) -> None:
+        """Hold this batch's deactivations; forget held ones whose payment method is wanted
+        active again."""
+        back = [sf_id for sf_id, p in self._held.items() if p.stripe_id in plan.active]
+        if back:
+            self._state.drop_deactivations(back)
+            for sf_id in back:
+                del self._held[sf_id]
+        new = [PendingDeactivation(w.sf_id or "", w.stripe_id, w.customer_id)
+               for w in plan.deactivations if w.sf_id and w.sf_id not in self._held]
+        if new:
+            self._state.add_deactivations(new)
+            self._held.update({p.sf_id: p for p in new})
+
+    def _finish_deactivations(self, report: Report, *, dry_run: bool, allowed: bool) -> None:
+        """Apply the deactivations held over the whole run, unless they cross the limit."""
+        held = [PmWrite(p.stripe_id, p.customer_id,
+                        {names.PM_ACTIVE: False, names.PM_AUTOPAY: False}, p.sf_id)
+                for p in self._held.values()]
+        if dry_run:
+            held = list({w.sf_id: w for w in (*held, *self._dry_held)}.values())
+        if not held:
+            return
+        limit = self._config.deactivation_limit
+        # Under the absolute count no share can exceed the limit: no need to ask the org.
+        active = self._sink.count_active_payment_methods() if len(held) > limit.count else 0
+        if limit.exceeded(len(held), active) and not allowed:
+            report.held_back = len(held)
+            report.held_back_of = active
+            report.held_back_sample = sorted(w.stripe_id for w in held)[:50]
+            report.message = (
+                f"{'would hold' if dry_run else 'held'} back {len(held)} deactivations out of "
+                f"{active} active payment methods (more than {limit.share:.0%} and more than "
+                f"{limit.count}): nothing was deactivated. If Stripe really lost these, "
+                "confirm with `sfbilling sync --allow-mass-deactivation`, or invoke the "
+                'Lambda once with {"allowMassDeactivation": true}; if not, check the Stripe '
+                "key and account")
+            return
+        if dry_run:
+            return
+        plan = Plan(deactivations=sorted(held, key=lambda w: w.customer_id))
+        self._progress("deactivating payment methods", 0, len(held))
+        result = self._sink.apply(plan, self._config.options, self._track_job, self._guard)
         report.add_results(plan, result.rows)
         self._update_ledger(plan, result.rows)
-        self._progress("writing Salesforce", plan.writes, plan.writes)
+        self._state.drop_deactivations(self._held)
+        self._held = {}
 
     def _track_job(self, job_id: str, open_: bool) -> None:
         state = self._state.load()
@@ -207,25 +402,43 @@ class SyncService:
         now = int(self._clock())
         known = {e.stripe_id: e for e in self._state.ledger()}
         entries: list[LedgerEntry] = []
-        for r in rows:
-            if r.ok:
-                continue
-            old = known.get(r.stripe_id)
+
+        def entry(stripe_id: str, customer_id: str, kind: str, reason: str, *,
+                  rejected: bool) -> LedgerEntry:
+            old = known.get(stripe_id)
             attempts = (old.attempts + 1) if old else 1
-            status = LedgerStatus.REJECTED if attempts >= self._config.max_attempts else \
-                LedgerStatus.PENDING
-            entries.append(LedgerEntry(r.stripe_id, r.customer_id, r.kind, r.reason or "",
-                                       attempts, status, old.first_failed if old else now, now))
-        for q in plan.quarantined:
-            old = known.get(q.stripe_id)
-            entries.append(LedgerEntry(q.stripe_id, q.customer_id, "payment_method", q.reason,
-                                       (old.attempts + 1) if old else 1, LedgerStatus.REJECTED,
-                                       old.first_failed if old else now, now))
-        self._state.record_failures(entries)
-        failed = {e.stripe_id for e in entries}
+            status = LedgerStatus.REJECTED if rejected or attempts >= self._config.max_attempts \
+                else LedgerStatus.PENDING
+            return LedgerEntry(stripe_id, customer_id, kind, reason, attempts, status,
+                               old.first_failed if old else now, now)
+
+        entries += [entry(r.stripe_id, r.customer_id, r.kind, r.reason or "", rejected=False)
+                    for r in rows if not r.ok]
+        entries += [entry(i.stripe_id, i.customer_id, "customer", i.reason, rejected=False)
+                    for i in plan.read_failures]
+        entries += [entry(q.stripe_id, q.customer_id, "payment_method", q.reason,
+                          rejected=True) for q in plan.quarantined]
+        if entries:
+            self._state.record_failures(entries)
+        failed_customers = {e.customer_id for e in entries}
         # Customers this batch handled without failure: their old entries are resolved.
         handled = set(plan.scenarios) | {r.stripe_id for r in rows if r.ok}
         resolved = [sid for sid, e in known.items()
-                    if sid not in failed and (sid in handled or e.customer_id in handled)
-                    and not any(e.customer_id == x.customer_id for x in entries)]
-        self._state.clear_failures(resolved)
+                    if sid not in {x.stripe_id for x in entries}
+                    and (sid in handled or e.customer_id in handled)
+                    and e.customer_id not in failed_customers]
+        if resolved:
+            self._state.clear_failures(resolved)
+
+
+def _segment(events: list[Event], capacity: int) -> tuple[list[Event], list[Event]]:
+    """The oldest events touching at most `capacity` customers (whole seconds only, so a
+    checkpoint between segments never splits a second), and the rest."""
+    customers: set[str] = set()
+    for i, e in enumerate(events):
+        key = e.customer_id or e.object_id
+        if key not in customers and len(customers) >= capacity and \
+                e.created > events[i - 1].created:
+            return events[:i], events[i:]
+        customers.add(key)
+    return events, []

@@ -70,18 +70,23 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def _url(raw: str) -> str:
     parts = urlsplit(str(raw))
     if parts.scheme not in ("https", "http") or not parts.netloc:
         raise ValueError(f"must be an http(s) URL, got {raw!r}")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK:
+        # Keys and secrets would cross the network in clear text.
+        raise ValueError(f"must be https (http only for a loopback host), got {raw!r}")
     return str(raw).rstrip("/")
 
 
 def _https(raw: str) -> str:
-    url = _url(raw)
-    if not url.startswith("https://"):
-        raise ValueError("Salesforce only speaks https")
-    return url
+    if not str(raw).startswith("https://"):
+        raise ValueError(f"Salesforce only speaks https, got {raw!r}")
+    return _url(raw)
 
 
 def _field_name(raw: str) -> str:
@@ -156,9 +161,17 @@ SPECS: tuple[Spec, ...] = (
     Spec("deadline_reserve_s", "SFB_DEADLINE_RESERVE_S", "deadlineReserveSeconds",
          _int_in(10, 600), 90, "seconds kept free before the Lambda deadline"),
     Spec("lease_ttl_s", "SFB_LEASE_TTL_S", "leaseTtlSeconds", _int_in(60, 86_400), 960,
-         "how long a run's lease lasts if it dies without releasing it"),
+         "how long a run's lease lasts without renewal (renewed every third of it while the "
+         "run works; at least three times salesforceTimeoutSeconds)"),
     Spec("lease_wait_s", "SFB_LEASE_WAIT_S", "leaseWaitSeconds", _float_in(0, 600), 0.0,
          "how long to wait for another run's lease before skipping"),
+    Spec("salesforce_timeout_s", "SFB_SF_TIMEOUT_S", "salesforceTimeoutSeconds",
+         _int_in(10, 600), 120, "timeout of one Salesforce request"),
+    Spec("mass_deactivation_share", "SFB_MASS_DEACTIVATION_SHARE", "massDeactivationShare",
+         _float_in(0, 1), 0.10, "a run deactivating more than this share of the org's active "
+         "payment methods (and more than massDeactivationCount) waits for confirmation"),
+    Spec("mass_deactivation_count", "SFB_MASS_DEACTIVATION_COUNT", "massDeactivationCount",
+         _int_in(0, 1_000_000), 20, "... and more than this many"),
 )
 _REQUIRED = ("salesforce_consumer_key",)
 
@@ -193,6 +206,9 @@ class Settings:
     deadline_reserve_s: int
     lease_ttl_s: int
     lease_wait_s: float
+    salesforce_timeout_s: int
+    mass_deactivation_share: float
+    mass_deactivation_count: int
 
     @property
     def fields(self) -> FieldNames:
@@ -252,6 +268,11 @@ class Settings:
                 problems.append(f"{where[attr]} is required")
         if values.get("salesforce_auth") == "jwt" and not values.get("salesforce_username"):
             problems.append(f"{where['salesforce_username']} is required for the jwt flow")
+        ttl, timeout = values.get("lease_ttl_s"), values.get("salesforce_timeout_s")
+        if isinstance(ttl, int) and isinstance(timeout, int) and ttl < 3 * timeout:
+            problems.append(f"{where['lease_ttl_s']}: must be at least three times the Salesforce "
+                            f"request timeout ({3 * timeout} s), so one slow request can never "
+                            f"outlive the lease; got {ttl}")
         if problems:
             raise ConfigError("invalid settings:\n  " + "\n  ".join(problems))
         return cls(**values)

@@ -13,7 +13,8 @@ class SyncState:
 
     `checkpoint`: events created at or after this second are still to be applied (it never moves
     past a run's start). `seen_event_ids`: events at or after the checkpoint already applied.
-    `full_cursor` / `full_started_at`: a full import in progress (continued by the next run).
+    `full_cursor` / `full_started_at`: a full import in progress (continued by the next run);
+    `full_listed`: its listing is done and only the customers Stripe no longer lists remain.
     `jobs`: Bulk API jobs submitted but not yet settled (a crashed run's jobs are waited for).
     """
 
@@ -21,6 +22,7 @@ class SyncState:
     seen_event_ids: tuple[str, ...] = ()
     full_cursor: str | None = None
     full_started_at: int | None = None
+    full_listed: bool = False  # the full import read every customer; gone ones remain
     last_full_at: int | None = None
     jobs: tuple[str, ...] = ()
 
@@ -34,6 +36,7 @@ class LedgerStatus(StrEnum):
 
     PENDING = "pending"  # retried on every run until it succeeds or runs out of attempts
     REJECTED = "rejected"  # permanently rejected: retried only by a full run
+    RESOLVED = "resolved"  # succeeded since; kept a while for the record, then expires
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +45,7 @@ class LedgerEntry:
 
     stripe_id: str
     customer_id: str
-    kind: str  # "account" | "payment_method"
+    kind: str  # "customer" (Stripe could not be read) | "account" | "payment_method"
     reason: str
     attempts: int = 1
     status: LedgerStatus = LedgerStatus.PENDING
@@ -73,3 +76,13 @@ class ApplyResult:
     def failed(self) -> list[RowResult]:
         """The rows that did not succeed."""
         return [r for r in self.rows if not r.ok]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDeactivation:
+    """A payment method a run decided to deactivate, held until the end of the run (or until an
+    operator confirms a mass deactivation)."""
+
+    sf_id: str
+    stripe_id: str
+    customer_id: str

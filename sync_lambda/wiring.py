@@ -12,7 +12,7 @@ from sync_lambda.adapters.salesforce_sink import SalesforceSink
 from sync_lambda.adapters.stripe_source import StripeSourceAdapter
 from sync_lambda.errors import ConfigError
 from sync_lambda.planning import PlanOptions
-from sync_lambda.service import Progress, RunConfig, SyncService
+from sync_lambda.service import DeactivationLimit, Progress, RunConfig, SyncService
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,8 +30,9 @@ def run_config(settings: Settings) -> RunConfig:
                             reconcile=True),
         segment_size=settings.segment_size, max_attempts=settings.max_attempts,
         deadline_reserve_s=settings.deadline_reserve_s, lease_ttl_s=settings.lease_ttl_s,
-        lease_wait_s=settings.lease_wait_s)
-
+        lease_wait_s=settings.lease_wait_s, request_timeout_s=settings.salesforce_timeout_s,
+        deactivation_limit=DeactivationLimit(settings.mass_deactivation_share,
+                                             settings.mass_deactivation_count))
 
 
 def build_service(settings: Settings, secrets: Secrets, *,

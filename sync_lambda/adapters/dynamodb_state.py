@@ -1,7 +1,14 @@
-"""The state table in DynamoDB: lease, bookmark, failed-row ledger, full-import progress.
+"""The state table in DynamoDB: lease, bookmark, failed-row ledger, full-import progress, held
+deactivations.
 
 One table, key `pk` (partition) + `sk` (sort): ("state", "lease"), ("state", "bookmark"),
-("ledger", <stripe id>), ("seen", <n>).
+("ledger", <stripe id>), ("seen", <n>), ("deactivate", <Salesforce id>). Items that only matter
+for a while carry `expires_at` (epoch seconds), the table's TTL attribute.
+
+Once a run holds the lease, every write is a TransactWriteItems whose first action checks that
+the lease is still this run's: a run that lost its lease can never move the checkpoint or touch
+the ledger, whatever the clocks say. A transaction carries up to 100 actions, so the ledger is
+written 99 rows a request.
 """
 
 from __future__ import annotations
@@ -11,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from sync_lambda.errors import RetriableSyncError
-from sync_lambda.state import LedgerEntry, LedgerStatus, SyncState
+from sync_lambda.adapters.retry import backoff
+from sync_lambda.errors import LeaseLostError, RetriableSyncError
+from sync_lambda.state import LedgerEntry, LedgerStatus, PendingDeactivation, SyncState
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -22,15 +30,25 @@ if TYPE_CHECKING:
 _STATE = "state"
 _LEDGER = "ledger"
 _SEEN = "seen"
+_DEACTIVATE = "deactivate"
 _SEEN_CHUNK = 5000  # customer ids per item (well under DynamoDB's 400 KB)
+_TRANSACT_MAX = 100  # actions per TransactWriteItems, the lease check included
+_ATTEMPTS = 6
+TTL_ATTRIBUTE = "expires_at"
+RESOLVED_KEEP_S = 30 * 86400  # resolved ledger rows stay readable for a month
+SEEN_KEEP_S = 14 * 86400  # an abandoned full import's progress ages out
 
 
 def _s(value: str) -> dict[str, Any]:
     return {"S": value}
 
 
-def _n(value: int) -> dict[str, Any]:
-    return {"N": str(value)}
+def _n(value: float) -> dict[str, Any]:
+    return {"N": str(int(value))}
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class DynamoStateStore:
@@ -43,44 +61,113 @@ class DynamoStateStore:
         self._table = table
         self._clock = clock
         self._sleep = sleep
+        self._owner: str | None = None
+
+    def _key(self, pk: str, sk: str) -> dict[str, Any]:
+        return {"pk": _s(pk), "sk": _s(sk)}
 
     # -- lease -----------------------------------------------------------------------------
-    def acquire(self, owner: str, ttl_s: int, wait_s: float) -> bool:
+    def acquire(self, owner: str, ttl_s: int, wait_s: float) -> float | None:
         deadline = self._clock() + wait_s
         while True:
-            now = int(self._clock())
+            now = self._clock()
+            expires = now + ttl_s
             try:
                 self._db.put_item(
                     TableName=self._table,
-                    Item={"pk": _s(_STATE), "sk": _s("lease"), "owner": _s(owner),
-                          "expires": _n(now + ttl_s)},
+                    Item={**self._key(_STATE, "lease"), "owner": _s(owner),
+                          "expires": _n(expires)},
                     ConditionExpression="attribute_not_exists(pk) OR expires < :now "
                                         "OR #owner = :owner",
                     ExpressionAttributeNames={"#owner": "owner"},
                     ExpressionAttributeValues={":now": _n(now), ":owner": _s(owner)})
-                return True
+                self._owner = owner
+                return float(int(expires))
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                if _code(exc) != "ConditionalCheckFailedException":
                     raise RetriableSyncError(f"DynamoDB: {exc}") from exc
             if self._clock() >= deadline:
-                return False
+                return None
             self._sleep(min(2.0, max(0.05, deadline - self._clock())))
 
-    def release(self, owner: str) -> None:
+    def holder(self) -> tuple[str, float] | None:
+        item = self._db.get_item(TableName=self._table, ConsistentRead=True,
+                                 Key=self._key(_STATE, "lease")).get("Item")
+        if not item:
+            return None
+        return item["owner"]["S"], float(item["expires"]["N"])
+
+    def renew(self, ttl_s: int) -> float:
+        owner = self._require_owner()
+        expires = self._clock() + ttl_s
         try:
-            self._db.delete_item(TableName=self._table,
-                                 Key={"pk": _s(_STATE), "sk": _s("lease")},
+            self._db.update_item(
+                TableName=self._table, Key=self._key(_STATE, "lease"),
+                UpdateExpression="SET expires = :expires",
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":expires": _n(expires), ":owner": _s(owner)})
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise LeaseLostError("another run took the lease") from None
+            raise RetriableSyncError(f"DynamoDB: {exc}") from exc
+        return float(int(expires))
+
+    def release(self) -> None:
+        if self._owner is None:
+            return
+        try:
+            self._db.delete_item(TableName=self._table, Key=self._key(_STATE, "lease"),
                                  ConditionExpression="#owner = :owner",
                                  ExpressionAttributeNames={"#owner": "owner"},
-                                 ExpressionAttributeValues={":owner": _s(owner)})
+                                 ExpressionAttributeValues={":owner": _s(self._owner)})
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if _code(exc) != "ConditionalCheckFailedException":
                 raise
+        finally:
+            self._owner = None
+
+    def _require_owner(self) -> str:
+        if self._owner is None:
+            raise LeaseLostError("this run holds no lease; it may not write the state table")
+        return self._owner
+
+    # -- writes, each conditional on the lease -------------------------------------------
+    def _transact(self, actions: Sequence[dict[str, Any]]) -> None:
+        owner = self._require_owner()
+        check = {"ConditionCheck": {
+            "TableName": self._table, "Key": self._key(_STATE, "lease"),
+            "ConditionExpression": "#owner = :owner",
+            "ExpressionAttributeNames": {"#owner": "owner"},
+            "ExpressionAttributeValues": {":owner": _s(owner)}}}
+        step = _TRANSACT_MAX - 1
+        for start in range(0, len(actions), step):
+            chunk = [check, *actions[start:start + step]]
+            for attempt in range(_ATTEMPTS):
+                try:
+                    self._db.transact_write_items(TransactItems=chunk)  # type: ignore[arg-type]
+                    break
+                except ClientError as exc:
+                    reasons = [r.get("Code") for r in
+                               exc.response.get("CancellationReasons", [])]
+                    if reasons and reasons[0] == "ConditionalCheckFailed":
+                        raise LeaseLostError("another run took the lease; this run's state "
+                                             "write was refused") from None
+                    if attempt == _ATTEMPTS - 1:
+                        raise RetriableSyncError(f"DynamoDB: {exc}") from exc
+                    # Transaction conflicts and throttling: back off and try again.
+                    self._sleep(backoff(attempt, base=0.1, cap=2))
+
+    def _put(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"Put": {"TableName": self._table, "Item": item}}
+
+    def _delete(self, pk: str, sk: str) -> dict[str, Any]:
+        return {"Delete": {"TableName": self._table, "Key": self._key(pk, sk)}}
 
     # -- bookmark --------------------------------------------------------------------------
     def load(self) -> SyncState:
         item = self._db.get_item(TableName=self._table, ConsistentRead=True,
-                                 Key={"pk": _s(_STATE), "sk": _s("bookmark")}).get("Item")
+                                 Key=self._key(_STATE, "bookmark")).get("Item")
         if not item:
             return SyncState()
 
@@ -93,20 +180,22 @@ class DynamoStateStore:
         return SyncState(
             checkpoint=num("checkpoint"), seen_event_ids=strs("seen_event_ids"),
             full_cursor=item["full_cursor"]["S"] if "full_cursor" in item else None,
-            full_started_at=num("full_started_at"), last_full_at=num("last_full_at"),
-            jobs=strs("jobs"))
+            full_started_at=num("full_started_at"),
+            full_listed=bool(item.get("full_listed", {}).get("BOOL", False)),
+            last_full_at=num("last_full_at"), jobs=strs("jobs"))
 
     def save(self, state: SyncState) -> None:
-        item: dict[str, Any] = {"pk": _s(_STATE), "sk": _s("bookmark"),
+        item: dict[str, Any] = {**self._key(_STATE, "bookmark"),
                                 "seen_event_ids": {"L": [_s(i) for i in state.seen_event_ids]},
-                                "jobs": {"L": [_s(j) for j in state.jobs]}}
+                                "jobs": {"L": [_s(j) for j in state.jobs]},
+                                "full_listed": {"BOOL": state.full_listed}}
         for name in ("checkpoint", "full_started_at", "last_full_at"):
             value = getattr(state, name)
             if value is not None:
                 item[name] = _n(value)
-        if state.full_cursor:
+        if state.full_cursor is not None:
             item["full_cursor"] = _s(state.full_cursor)
-        self._db.put_item(TableName=self._table, Item=item)
+        self._transact([self._put(item)])
 
     # -- ledger ----------------------------------------------------------------------------
     def _query(self, pk: str) -> list[dict[str, Any]]:
@@ -128,36 +217,58 @@ class DynamoStateStore:
                             status=LedgerStatus(i["status"]["S"]),
                             first_failed=int(i["first_failed"]["N"]),
                             last_failed=int(i["last_failed"]["N"]))
-                for i in self._query(_LEDGER)]
+                for i in self._query(_LEDGER) if i["status"]["S"] != LedgerStatus.RESOLVED]
 
     def record_failures(self, entries: Sequence[LedgerEntry]) -> None:
-        for e in entries:
-            self._db.put_item(TableName=self._table, Item={
-                "pk": _s(_LEDGER), "sk": _s(e.stripe_id), "customer_id": _s(e.customer_id),
-                "kind": _s(e.kind), "reason": _s(e.reason[:2000]), "attempts": _n(e.attempts),
-                "status": _s(e.status.value), "first_failed": _n(e.first_failed),
-                "last_failed": _n(e.last_failed)})
+        self._transact([self._put({
+            **self._key(_LEDGER, e.stripe_id), "customer_id": _s(e.customer_id),
+            "kind": _s(e.kind), "reason": _s(e.reason[:2000]), "attempts": _n(e.attempts),
+            "status": _s(e.status.value), "first_failed": _n(e.first_failed),
+            "last_failed": _n(e.last_failed)}) for e in entries])
 
     def clear_failures(self, stripe_ids: Iterable[str]) -> None:
-        for sid in stripe_ids:
-            self._db.delete_item(TableName=self._table, Key={"pk": _s(_LEDGER), "sk": _s(sid)})
+        expires = self._clock() + RESOLVED_KEEP_S
+        self._transact([{"Update": {
+            "TableName": self._table, "Key": self._key(_LEDGER, sid),
+            "UpdateExpression": "SET #status = :resolved, expires_at = :expires",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {":resolved": _s(LedgerStatus.RESOLVED.value),
+                                          ":expires": _n(expires)}}}
+            for sid in sorted(set(stripe_ids))])
 
     # -- full-import progress --------------------------------------------------------------
     def add_seen(self, customer_ids: Iterable[str]) -> None:
         ids = sorted(set(customer_ids))
         n = len(self._query(_SEEN))
+        expires = self._clock() + SEEN_KEEP_S
+        actions = []
         for start in range(0, len(ids), _SEEN_CHUNK):
-            self._db.put_item(TableName=self._table, Item={
-                "pk": _s(_SEEN), "sk": _s(f"{n:06d}"),
-                "ids": {"L": [_s(i) for i in ids[start:start + _SEEN_CHUNK]]}})
+            actions.append(self._put({**self._key(_SEEN, f"{n:06d}"), TTL_ATTRIBUTE: _n(expires),
+                                      "ids": {"L": [_s(i) for i in
+                                                    ids[start:start + _SEEN_CHUNK]]}}))
             n += 1
+        # One item per transaction: several 5,000-id items would pass the 4 MB request limit.
+        for action in actions:
+            self._transact([action])
 
     def seen(self) -> set[str]:
         return {v["S"] for item in self._query(_SEEN) for v in item["ids"]["L"]}
 
     def clear_seen(self) -> None:
-        for item in self._query(_SEEN):
-            self._db.delete_item(TableName=self._table, Key={"pk": item["pk"], "sk": item["sk"]})
+        self._transact([self._delete(_SEEN, item["sk"]["S"]) for item in self._query(_SEEN)])
+
+    # -- held deactivations ----------------------------------------------------------------
+    def deactivations(self) -> list[PendingDeactivation]:
+        return [PendingDeactivation(i["sk"]["S"], i["stripe_id"]["S"], i["customer_id"]["S"])
+                for i in self._query(_DEACTIVATE)]
+
+    def add_deactivations(self, rows: Sequence[PendingDeactivation]) -> None:
+        self._transact([self._put({**self._key(_DEACTIVATE, r.sf_id),
+                                   "stripe_id": _s(r.stripe_id),
+                                   "customer_id": _s(r.customer_id)}) for r in rows])
+
+    def drop_deactivations(self, sf_ids: Iterable[str]) -> None:
+        self._transact([self._delete(_DEACTIVATE, sf_id) for sf_id in sorted(set(sf_ids))])
 
 
 def create_table(client: DynamoDBClient, table: str) -> None:
@@ -167,3 +278,7 @@ def create_table(client: DynamoDBClient, table: str) -> None:
                                    {"AttributeName": "sk", "KeyType": "RANGE"}],
                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                                               {"AttributeName": "sk", "AttributeType": "S"}])
+    client.get_waiter("table_exists").wait(TableName=table,
+                                           WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    client.update_time_to_live(TableName=table, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": TTL_ATTRIBUTE})

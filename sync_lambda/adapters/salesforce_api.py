@@ -33,6 +33,20 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 6
 
 
+class TimeoutSession(requests.Session):
+    """A session whose requests time out by default: simple-salesforce's own calls (query,
+    describe, Metadata SOAP) would otherwise wait forever on a hung connection."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__()
+        self.timeout_s = timeout_s
+
+    def request(self, method: str | bytes, url: str | bytes,
+                *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self.timeout_s)
+        return super().request(method, url, *args, **kwargs)
+
+
 class SalesforceApi:
     """One org, one session at a time (renewed when Salesforce says it expired)."""
 
@@ -44,6 +58,7 @@ class SalesforceApi:
         self._sf: Salesforce | None = None
         self._calls = 0
         self.version = settings.salesforce_api_version
+        self.timeout_s = settings.salesforce_timeout_s
 
     def login(self) -> Salesforce:
         s = self._settings
@@ -60,7 +75,7 @@ class SalesforceApi:
                 raise FatalSyncError(f"Salesforce login failed: {exc}") from exc
             raise
         self._sf = Salesforce(session_id=session_id, instance=instance, version=self.version,
-                              session=requests.Session())
+                              session=TimeoutSession(self.timeout_s))
         return self._sf
 
     @property
@@ -110,8 +125,8 @@ class SalesforceApi:
 
     def http(self, sf: Salesforce, method: str, path: str, **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {sf.session_id}", **kwargs.pop("headers", {})}
-        result = sf.session.request(method, self.url(sf, path), headers=headers, timeout=120,
-                                    **kwargs)
+        result = sf.session.request(method, self.url(sf, path), headers=headers,
+                                    timeout=self.timeout_s, **kwargs)
         if result.status_code >= 300:
             exception_handler(result, name=path)
         return result

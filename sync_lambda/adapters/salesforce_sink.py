@@ -73,6 +73,7 @@ class SalesforceSink:
         self._remaining_s = remaining_s
         self._api = SalesforceApi(settings, secrets, sleep=sleep)
         self._facts: OrgFacts | None = None
+        self._guard: Callable[[], None] = lambda: None
 
     def _chunks(self, head: str, field: str, values: Sequence[str]) -> list[str]:
         out: list[str] = []
@@ -124,8 +125,9 @@ class SalesforceSink:
         pm = self._api.call(lambda sf: getattr(sf, names.PAYMENT_METHOD).describe())
         acct_fields = {f["name"]: f for f in account["fields"]}
         pm_fields = {f["name"]: f for f in pm["fields"]}
-        missing = [f"{names.ACCOUNT}.{s.account_customer_field}"] if \
-            s.account_customer_field not in acct_fields else []
+        missing = [f"{names.ACCOUNT}.{f}" for f in (s.account_customer_field,
+                                                     names.ACCOUNT_CREATED_BY_IMPORT)
+                   if f not in acct_fields]
         missing += [f"{names.PAYMENT_METHOD}.{f}" for f in (s.pm_external_id_field,
                                                              s.pm_customer_field)
                     if f not in pm_fields]
@@ -171,7 +173,7 @@ class SalesforceSink:
         s = self._settings
         cf = s.account_customer_field
         customers = [snap.customer for snap in snapshots]
-        acct_select = f"Id, {names.ACCOUNT_NAME}, {cf}"
+        acct_select = f"Id, {names.ACCOUNT_NAME}, {cf}, {names.ACCOUNT_CREATED_BY_IMPORT}"
         accounts = [self._account(r) for r in self._lookup(
             names.ACCOUNT, acct_select, cf, [c.id for c in customers])]
         linked = {a.stripe_id: a for a in accounts if a.stripe_id}
@@ -189,17 +191,11 @@ class SalesforceSink:
         rows += self._lookup(names.PAYMENT_METHOD, select, s.pm_customer_field,
                              [c.id for c in customers if c.deleted])
         view = SalesforceView(index)
-        seen: set[str] = set()
         for r in rows:
-            if r["Id"] in seen:
-                continue
-            seen.add(r["Id"])
-            pm = SfPaymentMethod(id=r["Id"], account_id=r[names.PM_ACCOUNT],
-                                 stripe_id=r.get(s.pm_external_id_field),
-                                 values={k: v for k, v in r.items() if k != "attributes"})
-            view.pms_by_account.setdefault(pm.account_id, []).append(pm)
-            if pm.stripe_id:
-                view.pms_by_stripe_id[pm.stripe_id] = pm
+            view.add(SfPaymentMethod(id=r["Id"], account_id=r[names.PM_ACCOUNT],
+                                     stripe_id=r.get(s.pm_external_id_field),
+                                     values={k: v for k, v in r.items() if k != "attributes"}),
+                     s.pm_customer_field)
         return view
 
     def customers_with_active_methods(self) -> set[str]:
@@ -211,27 +207,44 @@ class SalesforceSink:
         return {str(r[s.pm_customer_field]) for r in self._api.query(soql)
                 if r.get(s.pm_customer_field)}
 
+    def count_active_payment_methods(self) -> int:
+        return self._api.count(format_soql(
+            "SELECT COUNT() FROM {:literal} WHERE {:literal} = true", names.PAYMENT_METHOD,
+            names.PM_ACTIVE))
+
+    def count_linked_accounts(self) -> int:
+        return self._api.count(format_soql(
+            "SELECT COUNT() FROM {:literal} WHERE {:literal} != null", names.ACCOUNT,
+            self._settings.account_customer_field))
+
     def calls(self) -> int:
         return self._api.calls
 
     def _account(self, r: dict[str, Any]) -> SfAccount:
         return SfAccount(r["Id"], r.get(names.ACCOUNT_NAME) or "",
-                         r.get(self._settings.account_customer_field))
+                         r.get(self._settings.account_customer_field),
+                         bool(r.get(names.ACCOUNT_CREATED_BY_IMPORT)))
 
     # -- writes ----------------------------------------------------------------------------
-    def apply(self, plan: Plan, options: PlanOptions,
-              on_job: Callable[[str, bool], None]) -> ApplyResult:
+    def apply(self, plan: Plan, options: PlanOptions, on_job: Callable[[str, bool], None],
+              guard: Callable[[], None]) -> ApplyResult:
         s = self._settings
         cf = s.account_customer_field
         result = ApplyResult()
+        self._guard = guard
         links = [_Row(a.account_id or "", a.customer_id, a.customer_id, "account",
                       {"Id": a.account_id, cf: a.customer_id}) for a in plan.account_links]
         result.rows += self._write(names.ACCOUNT, "update", links, "Id", on_job)
         creates = [_Row(a.customer_id, a.customer_id, a.customer_id, "account",
-                        {cf: a.customer_id, names.ACCOUNT_NAME: a.name})
+                        {cf: a.customer_id, names.ACCOUNT_NAME: a.name,
+                         names.ACCOUNT_CREATED_BY_IMPORT: True})
                    for a in plan.account_creates]
         result.rows += self._write(names.ACCOUNT, "upsert", creates, cf, on_job)
         broken = {r.customer_id: r.reason for r in result.rows if not r.ok}
+        renames = [_Row(a.account_id or "", a.customer_id, a.customer_id, "account",
+                        {"Id": a.account_id, names.ACCOUNT_NAME: a.name})
+                   for a in plan.account_updates]
+        result.rows += self._write(names.ACCOUNT, "update", renames, "Id", on_job)
 
         def updates(writes: list[PmWrite]) -> list[_Row]:
             return [_Row(w.sf_id or "", w.stripe_id, w.customer_id, "payment_method",
@@ -291,6 +304,7 @@ class SalesforceSink:
         out: list[RowResult] = []
         for start in range(0, len(rows), COLLECTION_SIZE):
             chunk = rows[start:start + COLLECTION_SIZE]
+            self._guard()
             body = {"allOrNone": False,
                     "records": [self._json_record(obj, r.record) for r in chunk]}
             if op == "upsert":
@@ -336,6 +350,7 @@ class SalesforceSink:
                                 "lineEnding": "LF", "columnDelimiter": "COMMA"}
         if op == "upsert":
             spec["externalIdFieldName"] = key_field
+        self._guard()
         job = self._api.json("POST", "jobs/ingest", spec)
         job_id = str(job["id"])
         on_job(job_id, True)

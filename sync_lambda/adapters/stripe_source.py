@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import stripe
@@ -12,13 +14,48 @@ import stripe
 from sync_lambda import names
 from sync_lambda.adapters.retry import RateLimiter, backoff
 from sync_lambda.errors import FatalSyncError, RetriableSyncError
-from sync_lambda.models import Customer, Event, Snapshot
+from sync_lambda.models import Customer, Event, EventListing, Snapshot
 from sync_lambda.stripe_objects import customer_from, event_from, payment_method_from
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
 MAX_ATTEMPTS = 8
+_PERMISSION = re.compile(r"Having the '([a-z_]+)' permission")
+
+
+class _NotFoundError(FatalSyncError):
+    """Stripe answered 404: per customer an error for that customer alone, elsewhere fatal."""
+
+
+def _refusal(exc: stripe.StripeError) -> FatalSyncError:
+    """The import's own error for a request Stripe refused outright (4xx): retrying cannot help,
+    so the run stops with a message that says what to fix."""
+    status = exc.http_status
+    message = exc.user_message or str(exc)
+    if isinstance(exc, stripe.AuthenticationError):
+        return FatalSyncError(f"Stripe refused the API key (401): {message}")
+    if isinstance(exc, stripe.PermissionError):
+        found = _PERMISSION.search(message)
+        needed = found.group(1) if found else "read access to customers, payment methods and " \
+                                                "events"
+        return FatalSyncError(f"the Stripe key lacks a permission (403): give the restricted key "
+                              f"{needed} (Dashboard > Developers > API keys); Stripe said: "
+                              f"{message}")
+    return FatalSyncError(f"Stripe refused a request ({status}, "
+                          f"{type(exc).__name__}): {message}")
+
+
+def _stripe_time(response: Any) -> int | None:
+    """Stripe's clock, from the Date header of a response (None if absent)."""
+    headers = getattr(response, "headers", None) or {}
+    raw = next((v for k, v in headers.items() if k.lower() == "date"), None)
+    if not raw:
+        return None
+    try:
+        return int(parsedate_to_datetime(raw).timestamp())
+    except (TypeError, ValueError):
+        return None
 
 
 class StripeSourceAdapter:
@@ -35,6 +72,8 @@ class StripeSourceAdapter:
                        if include_bank_accounts else (names.STRIPE_CARD,))
         self._lock = threading.Lock()
         self.calls = 0
+        self.rate = rate
+        self.cost_per_customer = 1 + len(self._types)
 
     @classmethod
     def connect(cls, api_key: str, *, api_base: str | None, rate: float, concurrency: int,
@@ -53,17 +92,21 @@ class StripeSourceAdapter:
                 self.calls += 1
             try:
                 return fn(*args, **kwargs)
-            except stripe.AuthenticationError as exc:
-                raise FatalSyncError(f"Stripe refused the API key: {exc.user_message}") from exc
             except stripe.RateLimitError as exc:
                 # Everyone slows down, not just this thread: the limit is per account.
                 self._limiter.slow_down()
                 last: Exception = exc
             except stripe.APIConnectionError as exc:
                 last = exc
-            except stripe.APIError as exc:
-                if exc.http_status is not None and exc.http_status < 500:
-                    raise
+            except stripe.InvalidRequestError as exc:
+                if exc.http_status == 404:
+                    raise _NotFoundError(f"Stripe answered 404 (not in this account or mode: "
+                                         f"check the API key): {exc.user_message or exc}") \
+                        from exc
+                raise _refusal(exc) from exc
+            except stripe.StripeError as exc:
+                if exc.http_status is None or exc.http_status < 500:
+                    raise _refusal(exc) from exc
                 last = exc
             self._sleep(backoff(attempt))
         raise RetriableSyncError(f"Stripe kept failing after {MAX_ATTEMPTS} attempts: "
@@ -85,7 +128,10 @@ class StripeSourceAdapter:
                                           "limit": names.STRIPE_PAGE_LIMIT}
                 if after:
                     params["starting_after"] = after
-                page = self._call(self._client.v1.payment_methods.list, params=params)
+                try:
+                    page = self._call(self._client.v1.payment_methods.list, params=params)
+                except _NotFoundError as exc:
+                    return Snapshot(customer, error=str(exc))
                 batch = [payment_method_from(p.to_dict()) for p in page.data]
                 pms.extend(batch)
                 if not page.has_more or not batch:
@@ -100,11 +146,10 @@ class StripeSourceAdapter:
     def _fetch_one(self, customer_id: str) -> Snapshot:
         try:
             obj = self._call(self._client.v1.customers.retrieve, customer_id)
-        except stripe.InvalidRequestError as exc:
-            if exc.http_status == 404:
-                # Gone for good: handled like a deleted customer.
-                return Snapshot(Customer(customer_id, deleted=True))
-            raise
+        except _NotFoundError as exc:
+            # Not in this account or mode (a key for another account, test vs live): that says
+            # nothing about the customer, so nothing is deactivated. Only `deleted: true` does.
+            return Snapshot(Customer(customer_id), error=str(exc))
         customer = customer_from(obj.to_dict())
         if customer.deleted:
             return Snapshot(customer)
@@ -115,9 +160,10 @@ class StripeSourceAdapter:
         with ThreadPoolExecutor(self._concurrency) as pool:
             return list(pool.map(self._fetch_one, ids))
 
-    def events_since(self, created_gte: int) -> list[Event]:
+    def events_since(self, created_gte: int) -> EventListing:
         events: list[Event] = []
         after: str | None = None
+        stripe_time: int | None = None
         while True:
             params: dict[str, Any] = {"types": list(names.EVENT_TYPES),
                                       "created": {"gte": created_gte},
@@ -125,10 +171,15 @@ class StripeSourceAdapter:
             if after:
                 params["starting_after"] = after
             page = self._call(self._client.v1.events.list, params=params)
+            if stripe_time is None:
+                stripe_time = _stripe_time(page.last_response)
             raw = [e.to_dict() for e in page.data]
             events.extend(ev for ev in (event_from(r) for r in raw) if ev is not None)
             if not page.has_more or not raw:
                 break
             after = str(raw[-1]["id"])
+        if stripe_time is None:
+            # No Date header: the newest event is the latest moment Stripe vouched for.
+            stripe_time = max((e.created for e in events), default=created_gte)
         # Stripe lists newest first; apply oldest first.
-        return sorted(events, key=lambda e: e.created)
+        return EventListing(tuple(sorted(events, key=lambda e: (e.created, e.id))), stripe_time)

@@ -10,7 +10,7 @@ import boto3
 import requests
 import stripe
 
-from devenv.salesforce.schema import text
+from devenv.salesforce.schema import checkbox, text
 from devenv.stripe.samples import create_customer
 from sync_lambda import names
 from sync_lambda.adapters.dynamodb_state import DynamoStateStore, create_table
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from devenv.salesforce import SalesforceStandIn
     from devenv.stripe import StripeStandIn
     from sync_lambda.report import Report
+    from sync_lambda.state import SyncState
 
 TABLE = "sfbilling-test-state"
 
@@ -32,6 +33,8 @@ def add_import_fields(salesforce: SalesforceStandIn) -> None:
     org = salesforce.org
     org.add_field(names.ACCOUNT, text(names.DEFAULT_ACCOUNT_CUSTOMER_FIELD, "Stripe Customer ID",
                                       255, external_id=True, unique=True, case_sensitive=True))
+    org.add_field(names.ACCOUNT, checkbox(names.ACCOUNT_CREATED_BY_IMPORT,
+                                          "Created by the Stripe import", default=False))
     org.add_field(names.PAYMENT_METHOD, text(names.DEFAULT_PM_EXTERNAL_ID_FIELD,
                                              "Stripe Payment Method ID", 255, external_id=True,
                                              unique=True, case_sensitive=True))
@@ -86,6 +89,15 @@ class World:
 
     def state(self) -> DynamoStateStore:
         return DynamoStateStore(boto3.client("dynamodb", **self.aws.client_kwargs()), TABLE)
+
+    def save_state(self, state: SyncState) -> None:
+        """Overwrite the bookmark as an operator would (taking the lease for it)."""
+        store = self.state()
+        assert store.acquire("operator", 60, 0)
+        try:
+            store.save(state)
+        finally:
+            store.release()
 
     def records(self, obj: str) -> list[dict[str, Any]]:
         r = requests.get(f"{self.salesforce.url}/_admin/records/{obj}", timeout=30)

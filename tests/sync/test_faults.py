@@ -115,11 +115,13 @@ def test_rows_that_keep_failing_are_rejected_after_max_attempts(world: World) ->
 
 def test_lease_held_by_another_run_skips(world: World) -> None:
     world.customer(name="Ada")
-    assert world.state().acquire("other-run", 600, 0)
+    other = world.state()
+    assert other.acquire("other-run", 600, 0)
     report = world.run()
     assert report.kind == "skipped"
+    assert "another run holds the lease until 20" in report.message
     assert world.records(names.ACCOUNT) == []
-    world.state().release("other-run")
+    other.release()
     assert world.run().kind == "full"
 
 

@@ -83,9 +83,8 @@ def test_full_reconcile_deactivates_what_stripe_no_longer_has(world: World) -> N
 def test_stale_checkpoint_triggers_full_reconcile(world: World) -> None:
     world.customer(name="Ada")
     world.run()
-    store = world.state()
-    old = store.load()
-    store.save(SyncState(checkpoint=int(time.time()) - 31 * 86400,
+    old = world.state().load()
+    world.save_state(SyncState(checkpoint=int(time.time()) - 31 * 86400,
                          last_full_at=old.last_full_at))
     report = world.run()
     assert report.kind == "full"

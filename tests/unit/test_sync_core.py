@@ -145,7 +145,7 @@ def test_unmappable_optional_parts_are_notes() -> None:
                                 "cus_1", FACTS, FIELDS)
     assert mapped.quarantine is None
     assert len(mapped.notes) == 2
-    assert names.PM_COUNTRY not in mapped.values
+    assert mapped.values[names.PM_COUNTRY] is None  # cleared, not left as it was
 
 
 def test_bank_mapping() -> None:
