@@ -12,6 +12,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Self
 
+import requests
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
@@ -19,6 +21,24 @@ if TYPE_CHECKING:
 
 class StandInStartError(RuntimeError):
     """A stand-in process exited or stayed silent instead of announcing its endpoint."""
+
+
+def wait_until_ready(url: str, *, name: str, timeout: float = 15.0,
+                     verify: bool | str = True) -> None:
+    """Poll `url` with real requests until the server answers (any HTTP status): after this, a
+    client's first request is not refused. Raises StandInStartError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        try:
+            requests.get(url, timeout=2, verify=verify).close()
+            return
+        except requests.ConnectionError as exc:
+            if time.monotonic() >= deadline:
+                raise StandInStartError(f"{name} announced its endpoint but {url} still "
+                                        f"refuses connections after {timeout:.0f} s") from exc
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 class ChildServer:
@@ -107,9 +127,18 @@ class ChildStandIn:
         """Start the process without waiting (see `wait`), so several can start at once."""
         self._child.spawn()
 
+    def ready_url(self) -> str:
+        """A URL that answers once the server works (asked after the announcement)."""
+        raise NotImplementedError
+
     def wait(self) -> Self:
-        """Wait until the process announced its endpoint."""
+        """Wait until the process announced its endpoint and answers a real request."""
         self._child.wait()
+        try:
+            wait_until_ready(self.ready_url(), name=self.display_name)
+        except StandInStartError:
+            self.stop()
+            raise
         return self
 
     def start(self) -> Self:

@@ -17,11 +17,18 @@ from simple_salesforce.exceptions import SalesforceResourceNotFound
 from simple_salesforce.format import format_soql
 
 from metadata.render import RELEASE_OBJECT, RELEASE_RECORD, Release, bundle
+from metadata.validations import (
+    ValidationLog,
+    ValidationRecord,
+    ValidationRefusedError,
+    now_utc,
+)
 from sync_lambda import names
 from sync_lambda.errors import SyncError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from sync_lambda.adapters.salesforce_api import SalesforceApi
 
@@ -30,6 +37,8 @@ PAYMENT_CENTER_CAVEAT = (
     "method and charge it in one step (\"save payment information for later use\" with a new "
     "payment), so saved payment methods should come from this import, not from Payment Center.")
 DONE = ("Succeeded", "SucceededPartial", "Failed", "Canceled")
+CONFIG_NAMESPACE = "sfbilling"
+_CATEGORY = "Payment"  # the Billing Config category of the Payment tab's settings
 _MD = "http://soap.sforce.com/2006/04/metadata"
 
 
@@ -60,10 +69,11 @@ class DeployFailedError(SyncError):
 class PlanItem:
     """One thing apply would do (or not)."""
 
-    kind: str  # field | permission_set | release_type | setting | release
+    kind: str  # field | permission_set | release_type | assignment | setting | release
     name: str
     action: str  # create | update | unchanged | missing
-    detail: str = ""
+    detail: str = ""  # the plan's line
+    problem: str = ""  # what doctor says is wrong (the name is said separately)
 
 
 @dataclass(slots=True)
@@ -109,7 +119,8 @@ class OrgDeployer:
                  sandbox: bool = True,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, poll_timeout_s: float = 1800.0,
-                 progress: Callable[[str], None] = lambda _m: None) -> None:
+                 progress: Callable[[str], None] = lambda _m: None,
+                 now: Callable[[], datetime] = now_utc) -> None:
         self._api = api
         self._assignee = assignee  # the integration user (username) the permission set is for
         self._sandbox = sandbox
@@ -117,6 +128,7 @@ class OrgDeployer:
         self._clock = clock
         self._timeout = poll_timeout_s
         self._progress = progress
+        self._now = now
 
     # -- reading the org -------------------------------------------------------------------
     def _describe(self, obj: str) -> dict[str, dict[str, Any]]:
@@ -173,19 +185,22 @@ class OrgDeployer:
             described = self._describe(obj)
             for name, external in fields.items():
                 plan.items.append(self._field_item(obj, name, external, described.get(name)))
-        plan.items.append(PlanItem("release_type", RELEASE_OBJECT,
-                                   "unchanged" if self._describe(RELEASE_OBJECT) else "create",
-                                   "" if self._describe(RELEASE_OBJECT) else
-                                   f"{RELEASE_OBJECT}: create"))
+        if self._describe(RELEASE_OBJECT):
+            plan.items.append(PlanItem("release_type", RELEASE_OBJECT, "unchanged"))
+        else:
+            plan.items.append(PlanItem("release_type", RELEASE_OBJECT, "create",
+                                       f"{RELEASE_OBJECT}: create", "not deployed"))
         granted = self._permissions(cfg.permission_set)
         needed = self._needed_permissions(release)
         if granted is None:
             plan.items.append(PlanItem("permission_set", cfg.permission_set, "create",
-                                       f"PermissionSet {cfg.permission_set}: create"))
+                                       f"PermissionSet {cfg.permission_set}: create",
+                                       "not in the org"))
         elif not needed <= granted:
+            lacking = ", ".join(sorted(needed - granted))
             plan.items.append(PlanItem("permission_set", cfg.permission_set, "update",
-                                       f"PermissionSet {cfg.permission_set}: grant "
-                                       f"{', '.join(sorted(needed - granted))}"))
+                                       f"PermissionSet {cfg.permission_set}: grant {lacking}",
+                                       f"does not grant {lacking}"))
         else:
             plan.items.append(PlanItem("permission_set", cfg.permission_set, "unchanged"))
         if self._assignee:
@@ -195,8 +210,11 @@ class OrgDeployer:
         for s in release.settings:
             row = records.get(s.record)
             if row is None:
-                plan.items.append(PlanItem("setting", s.record, "missing",
-                                           f"{s.label}: record {s.record} not found"))
+                found = ", ".join(self._category_records(_CATEGORY)) or "none"
+                plan.items.append(PlanItem(
+                    "setting", s.record, "missing", f"{s.label}: record {s.record} not found",
+                    f"no such {names.BILLING_CONFIG} record; records of category {_CATEGORY} "
+                    f"in this org: {found}"))
                 continue
             plan.setting_ids[s.record] = row["Id"]
             current = _setting_value(row.get(s.field), s.value)
@@ -204,7 +222,9 @@ class OrgDeployer:
                 plan.items.append(PlanItem("setting", s.record, "unchanged"))
             else:
                 plan.items.append(PlanItem("setting", s.record, "update",
-                                           f"{s.label}: {_show(current)} → {_show(s.value)}"))
+                                           f"{s.label}: {_show(current)} → {_show(s.value)}",
+                                           f"{s.label} is {_show(current)}, configured "
+                                           f"{_show(s.value)}"))
             if stamp is not None:
                 stamped = _setting_value(stamp.get(_STAMP_FIELDS[s.field]), s.value)
                 if stamped != current:
@@ -215,16 +235,23 @@ class OrgDeployer:
         deployed = [i for i in plan.items if i.kind not in ("setting", "assignment")]
         plan.metadata_changed = old_hash != release.content_hash or any(
             i.action != "unchanged" for i in deployed)
-        plan.stamp_changed = plan.metadata_changed or any(
-            i.action == "update" for i in plan.items if i.kind == "setting")
+        # The stamp holds the release's identity and its configured values: it changes only
+        # with the release (a setting changed in Setup is drift, put back by apply).
+        plan.stamp_changed = old_hash != release.content_hash
         if stamp is not None and old_hash == release.content_hash:
             plan.drift += [f"{i.name} is missing or changed although release "
                            f"{release.content_hash[:12]} was applied"
                            for i in deployed if i.action != "unchanged"]
-        plan.items.append(PlanItem(
-            "release", RELEASE_RECORD, "update" if plan.stamp_changed else "unchanged",
-            f"release stamp: {str(old_hash)[:12] if old_hash else 'none'} → "
-            f"{release.content_hash[:12]} (config {release.config.config_version})"))
+        if plan.stamp_changed:
+            was = str(old_hash)[:12] if old_hash else "none"
+            plan.items.append(PlanItem(
+                "release", RELEASE_RECORD, "update",
+                f"release stamp: {was} → {release.content_hash[:12]} (config "
+                f"{release.config.config_version})",
+                f"the org runs release {was}, this config renders "
+                f"{release.content_hash[:12]}"))
+        else:
+            plan.items.append(PlanItem("release", RELEASE_RECORD, "unchanged"))
         return plan
 
     def _user_id(self) -> str | None:
@@ -237,14 +264,16 @@ class OrgDeployer:
         user = self._user_id()
         if user is None:
             return PlanItem("assignment", name, "missing",
-                            f"integration user {self._assignee} not found")
+                            f"integration user {self._assignee} not found",
+                            f"no user {self._assignee} in this org")
         rows = self._api.query(format_soql(
             "SELECT Id FROM {:literal} WHERE AssigneeId = {} AND PermissionSet.Name = {}",
             names.PERMISSION_SET_ASSIGNMENT, user, permission_set))
         if rows:
             return PlanItem("assignment", name, "unchanged")
         return PlanItem("assignment", name, "create",
-                        f"assign PermissionSet {permission_set} to {self._assignee}")
+                        f"assign PermissionSet {permission_set} to {self._assignee}",
+                        "not assigned")
 
     def _assign(self, permission_set: str) -> None:
         user = self._user_id()
@@ -264,13 +293,13 @@ class OrgDeployer:
                     described: dict[str, Any] | None) -> PlanItem:
         full = f"{obj}.{name}"
         if described is None:
-            return PlanItem("field", full, "create", f"{full}: create")
+            return PlanItem("field", full, "create", f"{full}: create", "missing")
         differences = []
         if external is None:
             if described.get("type") != "boolean":
                 differences.append(f"type {described.get('type')} → Checkbox")
             return PlanItem("field", full, "update" if differences else "unchanged",
-                            f"{full}: {'; '.join(differences)}")
+                            f"{full}: {'; '.join(differences)}", "; ".join(differences))
         if described.get("type") != "string" or described.get("length") != 255:
             differences.append(f"type {described.get('type')}({described.get('length')}) → "
                                "Text(255)")
@@ -278,7 +307,8 @@ class OrgDeployer:
             if bool(described.get(prop)) != external:
                 differences.append(f"{prop} {described.get(prop)} → {external}")
         if differences:
-            return PlanItem("field", full, "update", f"{full}: {'; '.join(differences)}")
+            return PlanItem("field", full, "update", f"{full}: {'; '.join(differences)}",
+                            "; ".join(differences))
         return PlanItem("field", full, "unchanged")
 
     @staticmethod
@@ -288,18 +318,30 @@ class OrgDeployer:
         return {part.split("</field>")[0] for part in text.split("<field>")[1:]}
 
     # -- apply -----------------------------------------------------------------------------
-    def apply(self, release: Release, *, validated_id: str | None = None) -> Plan:
-        """Bring the org to `release`; returns the plan that was carried out."""
+    def apply(self, release: Release, *, validated_id: str | None = None,
+              validations: ValidationLog | None = None, env: str = "ENV") -> Plan:
+        """Bring the org to `release`; returns the plan that was carried out.
+
+        With `validated_id`, the metadata goes in by quick deploy of that validation, which
+        `validations` must show was run for this release and this org within Salesforce's
+        10-day window: checked before any request that changes the org.
+        """
+        if validated_id is not None:
+            if validations is None:
+                raise OrgConfigError("a quick deploy needs the validation record")
+            try:
+                validations.check(validated_id, release=release.content_hash,
+                                  org_id=self.org_id(), env=env, now=self._now())
+            except ValidationRefusedError as exc:
+                raise OrgConfigError(str(exc)) from None
         plan = self.plan(release)
         missing = [i for i in plan.items if i.kind == "setting" and i.action == "missing"]
         if missing:
-            existing = self._category_records("Payment")
-            raise OrgConfigError(
-                "package settings records not found: "
-                + ", ".join(i.name for i in missing)
-                + f". Records of category Payment in this org: {', '.join(existing) or 'none'}."
-                " Set sfbilling:paymentBatchSizeRecord / sfbilling:cardMappingRecord to the "
-                "right names.")
+            keys = " / ".join(f"{CONFIG_NAMESPACE}:{s.record_key}" for s in release.settings
+                              if s.record in {i.name for i in missing})
+            raise OrgConfigError("package settings: " + "; ".join(f"{i.name}: {i.problem}"
+                                                                  for i in missing)
+                                 + f". Set {keys} to the right record name.")
         if plan.metadata_changed:
             if validated_id:
                 self._progress(f"quick deploy of validation {validated_id}")
@@ -315,6 +357,13 @@ class OrgDeployer:
             self._progress("stamping the release")
             self._wait(self._deploy(bundle(release.stamp_files), check_only=False))
         return plan
+
+    def org_id(self) -> str:
+        """The org's id (a refreshed sandbox gets a new one)."""
+        rows = self._api.query(format_soql("SELECT Id FROM {:literal}", names.ORGANIZATION))
+        if len(rows) != 1:
+            raise OrgConfigError(f"expected one {names.ORGANIZATION} row, found {len(rows)}")
+        return str(rows[0]["Id"])
 
     def _update_settings(self, release: Release, plan: Plan) -> None:
         updates = []
@@ -332,12 +381,18 @@ class OrgDeployer:
         if failed:
             raise OrgConfigError(f"package settings update failed: {failed}")
 
-    def validate(self, release: Release) -> str:
-        """A check-only deploy at the configured test level; returns the validation id."""
+    def validate(self, release: Release, *, validations: ValidationLog,
+                 env: str) -> ValidationRecord:
+        """A check-only deploy at the configured test level, recorded in `validations`."""
+        org_id = self.org_id()
         deploy_id = self._deploy(bundle(release.metadata_files), check_only=True,
                                  test_level=release.config.test_level)
         self._wait(deploy_id)
-        return deploy_id
+        record = ValidationRecord(validation_id=deploy_id, release=release.content_hash,
+                                  org_id=org_id, env=env, test_level=release.config.test_level,
+                                  validated_at=self._now().isoformat())
+        validations.append(record)
+        return record
 
     # -- Metadata API ----------------------------------------------------------------------
     def _deploy(self, zip_bytes: bytes, *, check_only: bool,
@@ -440,24 +495,24 @@ class OrgDeployer:
                                     "add the value to the Gateway Type (Managed) value set and "
                                     "set it on the gateway, or set sfbilling:gatewayType"))
         plan = self.plan(release)
+        what = {"field": "field {}", "permission_set": "permission set {}",
+                "assignment": "permission set assignment {}",
+                "release_type": "release stamp type {}", "setting": "package setting {}",
+                "release": "release stamp"}
+        fine = {"field": "in place", "permission_set": "grants the import's fields",
+                "assignment": "in place", "release_type": "deployed",
+                "setting": "as configured", "release": "current"}
         for item in plan.items:
-            if item.kind == "release":
-                checks.append(Check(not plan.stamp_changed, "release stamp is current",
-                                    "run sfbilling apply"))
-                continue
-            ok = item.action == "unchanged"
-            what = {"field": f"field {item.name} in place",
-                    "permission_set": f"permission set {item.name} grants the import's fields",
-                    "assignment": f"permission set assigned: {item.name}",
-                    "release_type": f"release stamp type {item.name} deployed",
-                    "setting": f"package setting {item.name} as configured"}[item.kind]
             fix = "run sfbilling apply"
-            if item.action == "missing":
-                fix = ("set sfbilling:salesforceUsername to the integration user"
-                       if item.kind == "assignment" else
-                       "set sfbilling:paymentBatchSizeRecord / cardMappingRecord")
-            checks.append(Check(ok, what if ok else f"{what}: {item.detail or item.action}",
-                                fix))
+            if item.action == "missing" and item.kind == "assignment":
+                fix = f"set {CONFIG_NAMESPACE}:salesforceUsername to the integration user"
+            elif item.action == "missing":
+                key = next(s.record_key for s in release.settings if s.record == item.name)
+                fix = f"set {CONFIG_NAMESPACE}:{key} to one of those records"
+            name = what[item.kind].format(item.name)
+            checks.append(Check(item.action == "unchanged",
+                                f"{name} {fine[item.kind]}" if item.action == "unchanged" else
+                                f"{name}: {item.problem or item.action}", fix))
         return checks
 
 

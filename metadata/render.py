@@ -54,6 +54,7 @@ class SettingValue:
     label: str
     field: str
     value: Any
+    record_key: str  # the stack-config key naming the record
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +82,9 @@ def settings_of(cfg: OrgConfig) -> tuple[SettingValue, ...]:
     """The package settings this config manages."""
     return (
         SettingValue(cfg.batch_size_record, "Payment creation batch size",
-                     names.CONFIG_NUMBER, cfg.payment_batch_size),
+                     names.CONFIG_NUMBER, cfg.payment_batch_size, "paymentBatchSizeRecord"),
         SettingValue(cfg.card_mapping_record, "Card Mapping", names.CONFIG_STRING,
-                     cfg.card_mapping),
+                     cfg.card_mapping, "cardMappingRecord"),
     )
 
 

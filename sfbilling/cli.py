@@ -1,25 +1,55 @@
-"""`sfbilling`: parse arguments, call into the packages, print results. No logic lives here."""
+"""`sfbilling`: the operator's command line. It parses arguments, calls into the packages and
+prints what they return; the work is done in `sync_lambda`, `metadata` and `devenv`."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from devenv.local import DEFAULT_STATE_DIR, LocalEnvError, run_until_stopped, stop_running
 from metadata.deployer import DeployFailedError, OrgConfigError, OrgDeployer, summarize
-from metadata.render import render_release
+from metadata.render import Release, bundle, render_release
 from metadata.schema import validate_files
+from metadata.validations import VALIDATIONS_FILE, ValidationLog
 from sfbilling.environments import org_config, org_target, sync_target
 from sfbilling.progress import ProgressLine
 from sync_lambda.adapters.salesforce_api import SalesforceApi
 from sync_lambda.errors import ConfigError, SyncError
+from sync_lambda.report import Outcome
 from sync_lambda.wiring import build_service
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+USAGE = """\
+Import Stripe customers and payment methods into Salesforce Billing, and keep the Billing
+package configured as code. Every command reads the environment's stack file
+Pulumi.<env>.yaml (the file `pulumi up` reads); `--env local` targets the stand-ins of
+`sfbilling local up`.
+
+examples:
+  sfbilling local up                          start local Salesforce, Stripe and AWS stand-ins
+  sfbilling plan --env sandbox                what `apply` would change in the org, and drift
+  sfbilling apply --env sandbox               deploy the org config (fields, permission set,
+                                              batch size 70, release stamp)
+  sfbilling sync --env sandbox --dry-run      what the import would write
+  sfbilling sync --env sandbox                run the import once
+
+exit codes: 0 done; 1 done, with failed or quarantined rows; 2 bad config or input (nothing
+was called); 3 the run stopped (Stripe or Salesforce failed or refused; a deploy failed);
+4 deactivations held back for confirmation; 5 another run holds the lease, or took it.
+"""
+
+EXIT = {Outcome.OK: 0, Outcome.FAILED_ROWS: 1, Outcome.HELD_BACK: 4, Outcome.SKIPPED: 5,
+        Outcome.LEASE_LOST: 5}
+DEFAULT_TIME_LIMIT_S = 3600
 
 
 def _print_endpoints(doc: dict[str, Any]) -> None:
@@ -50,39 +80,52 @@ def _local(args: argparse.Namespace) -> int:
 def _sync(args: argparse.Namespace) -> int:
     target = sync_target(args.env, root=args.root, state_dir=args.state_dir)
     progress = ProgressLine()
+    deadline = time.monotonic() + args.time_limit
     try:
-        service = build_service(target.settings, target.secrets, progress=progress)
-        report = service.run(full=args.full, dry_run=args.dry_run)
+        service = build_service(target.settings, target.secrets, progress=progress,
+                                remaining_s=lambda: deadline - time.monotonic())
+        report = service.run(full=args.full, dry_run=args.dry_run,
+                             allow_mass_deactivation=args.allow_mass_deactivation)
     finally:
         progress.close()
     if args.json:
         args.json.write_text(json.dumps(report.to_dict(), indent=2))
     print(report.render())
-    return 1 if report.failures else 0
+    return EXIT[report.outcome]
 
 
-def _render(args: argparse.Namespace) -> int:
-    release = render_release(org_config(args.env, root=args.root))
+def _checked(release: Release) -> Release:
     problems = validate_files(release.files)
     if problems:
         raise ConfigError("rendered metadata does not match the Metadata API schema:\n  "
                           + "\n  ".join(problems))
+    return release
+
+
+def _render(args: argparse.Namespace) -> int:
+    release = _checked(render_release(org_config(args.env, root=args.root)))
     for path, text in release.files.items():
         target = args.out / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
+    zips = {"package.zip": bundle(release.metadata_files),
+            "stamp.zip": bundle(release.stamp_files)}
+    for name, data in zips.items():
+        (args.out / name).write_bytes(data)
     print(f"rendered {len(release.files)} files to {args.out} (release "
           f"{release.content_hash[:12]}, config {release.config.config_version})")
+    for name, data in zips.items():
+        print(f"  {args.out / name}  sha256 {hashlib.sha256(data).hexdigest()}")
+    print("package.zip holds the fields, permission set and release type in Metadata API "
+          "format (`sf project deploy start --metadata-dir package.zip`, or Workbench); the "
+          "package settings are data, not metadata (data/billing-config.json: `sfbilling "
+          "apply` writes them); stamp.zip goes last")
     return 0
 
 
-def _deployer(args: argparse.Namespace) -> tuple[OrgDeployer, Any]:
+def _deployer(args: argparse.Namespace) -> tuple[OrgDeployer, Release]:
     target = org_target(args.env, root=args.root, state_dir=args.state_dir)
-    release = render_release(target.config)
-    problems = validate_files(release.files)
-    if problems:
-        raise ConfigError("rendered metadata does not match the Metadata API schema:\n  "
-                          + "\n  ".join(problems))
+    release = _checked(render_release(target.config))
     api = SalesforceApi(target.settings, target.secrets)
     deployer = OrgDeployer(api, assignee=target.settings.salesforce_username,
                            progress=lambda m: print(f"… {m}", file=sys.stderr))
@@ -91,20 +134,23 @@ def _deployer(args: argparse.Namespace) -> tuple[OrgDeployer, Any]:
 
 def _org(args: argparse.Namespace) -> int:
     deployer, release = _deployer(args)
+    log = ValidationLog(args.root / VALIDATIONS_FILE)
     if args.command == "plan":
         print(f"plan for release {release.content_hash[:12]} on {args.env}:")
         print(deployer.plan(release).render())
         return 0
     if args.command == "apply":
-        plan = deployer.apply(release, validated_id=args.validated)
+        plan = deployer.apply(release, validated_id=args.validated, validations=log,
+                              env=args.env)
         print(f"applied release {release.content_hash[:12]} to {args.env}:")
         print(plan.render())
         return 0
     if args.command == "validate":
-        validation = deployer.validate(release)
-        print(f"validated release {release.content_hash[:12]} on {args.env}: {validation}")
+        record = deployer.validate(release, validations=log, env=args.env)
+        print(f"validated release {release.content_hash[:12]} on {args.env} (org "
+              f"{record.org_id}): {record.validation_id}, recorded in {log.path}")
         print(f"quick deploy within 10 days: sfbilling apply --env {args.env} "
-              f"--validated {validation}")
+              f"--validated {record.validation_id}")
         return 0
     checks = deployer.doctor(release)
     print(f"doctor for {args.env}:")
@@ -116,50 +162,95 @@ def _env_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True,
                    help="environment: settings from Pulumi.<env>.yaml; `local` targets the "
                         "stand-ins of `sfbilling local up`")
-    p.add_argument("--root", type=Path, default=Path(), help="where the stack files are")
+    p.add_argument("--root", type=Path, default=Path(),
+                   help="the repository: stack files and releases/ (default: here)")
     p.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
                    help="the local environment's state directory (for --env local)")
 
 
+COMMANDS = {
+    "plan": ("show what apply would change in the org, and drift since the last apply",
+             "Reads the org (describe, queries); changes nothing."),
+    "apply": ("deploy the org config: fields, permission set and its assignment, package "
+              "settings, release stamp",
+              "Changes only what differs from the release. Never deletes a field, record or "
+              "permission; never touches Accounts or payment methods."),
+    "validate": ("check-only deploy of the org config; records the validation for a quick "
+                 "deploy",
+                 "Changes nothing in the org. Appends a line to releases/validations.jsonl "
+                 "(commit it)."),
+    "doctor": ("check the org is ready for the import; say what to fix",
+               "Reads the org; changes nothing."),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
-    parser = argparse.ArgumentParser(prog="sfbilling", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    local = sub.add_parser("local", help="run the local stand-ins (Salesforce, Stripe, AWS)")
+    parser = argparse.ArgumentParser(prog="sfbilling", description=USAGE,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    local = sub.add_parser(
+        "local", help="run the local stand-ins (Salesforce, Stripe, AWS)",
+        description="Start (up) or stop (down) the local stand-ins for Salesforce, Stripe and "
+                    "AWS on 127.0.0.1. Touches nothing outside this machine; writes its "
+                    "endpoints and throwaway credentials to the state directory.")
     local.add_argument("action", choices=("up", "down"))
     local.add_argument("--json", type=Path, help="also write endpoints and credentials here")
     local.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
                        help="where certificates, logs and the pid file live (default .local)")
     local.set_defaults(func=_local)
-    sync = sub.add_parser("sync", help="run the Stripe → Salesforce Billing import once")
+    sync = sub.add_parser(
+        "sync", help="run the Stripe → Salesforce Billing import once",
+        description="Import Stripe customers and payment methods into Salesforce Billing "
+                    "once: creates or links Accounts, inserts and updates payment methods, "
+                    "deactivates the ones Stripe no longer has. Never deletes anything in "
+                    "Salesforce, never writes card numbers, never writes to Stripe. "
+                    "Secrets come from SFBILLING_STRIPE_API_KEY and "
+                    "SFBILLING_SF_PRIVATE_KEY_FILE or SFBILLING_SF_CONSUMER_SECRET.")
     _env_args(sync)
-    sync.add_argument("--dry-run", action="store_true", help="plan only, write nothing")
+    sync.add_argument("--dry-run", action="store_true",
+                      help="plan only: write nothing (not even the checkpoint)")
     sync.add_argument("--full", action="store_true",
                       help="full reconcile instead of reading events since the checkpoint")
+    sync.add_argument("--allow-mass-deactivation", action="store_true",
+                      help="confirm deactivations held back because they crossed "
+                           "massDeactivationShare and massDeactivationCount")
+    sync.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT_S, metavar="S",
+                      help="stop at a segment boundary after about S seconds, saving progress "
+                           f"for the next run (default {DEFAULT_TIME_LIMIT_S})")
     sync.add_argument("--json", type=Path, help="also write the report as JSON here")
     sync.set_defaults(func=_sync)
-    render = sub.add_parser("render", help="render the org config to files (no org needed)")
+    render = sub.add_parser(
+        "render", help="render the org config to files and deployable zips (no org needed)",
+        description="Render the org config of an environment to files, plus package.zip and "
+                    "stamp.zip ready for the Metadata API. Reads no org and needs no "
+                    "credentials.")
     _env_args(render)
     render.add_argument("--out", type=Path, required=True, help="output directory")
     render.set_defaults(func=_render)
-    for name, text in (("plan", "show what apply would change, and drift since the last apply"),
-                       ("apply", "deploy the org config (metadata, package settings, stamp)"),
-                       ("validate", "check-only deploy; prints the id for a quick deploy"),
-                       ("doctor", "check the org is ready for the import; say what to fix")):
-        cmd = sub.add_parser(name, help=text)
+    for name, (text, touches) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}. "
+                                                         f"{touches}")
         _env_args(cmd)
         if name == "apply":
             cmd.add_argument("--validated", metavar="ID",
-                             help="quick-deploy this validation instead of deploying again")
+                             help="quick-deploy this validation (recorded by `validate` for "
+                                  "this release and org, within 10 days) instead of deploying")
         cmd.set_defaults(func=_org)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sfbilling` console script."""
-    args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help, or a usage error (already printed)
+            sys.stdout.flush()
+            return exc.code if isinstance(exc.code, int) else 2
+        code = int(args.func(args))
+        sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
+        return code
     except (LocalEnvError, ConfigError, OrgConfigError) as exc:
         print(f"sfbilling: {exc}", file=sys.stderr)
         return 2
@@ -169,6 +260,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SyncError as exc:
         print(f"sfbilling: the run stopped: {exc}", file=sys.stderr)
         return 3
+    except BrokenPipeError:
+        # The reader went away (`sfbilling plan | head`): stop quietly, with the status of a
+        # process ended by SIGPIPE, as Unix tools do; stdout goes nowhere from here on, so the
+        # interpreter's own flush at exit cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

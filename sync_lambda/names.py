@@ -97,6 +97,7 @@ STRIPE_US_BANK_ACCOUNT: Final = "us_bank_account"
 EVENT_TYPES: Final = ("customer.created", "customer.updated", "customer.deleted",
                       "payment_method.attached", "payment_method.detached",
                       "payment_method.updated", "payment_method.automatically_updated")
+EVENT_CUSTOMER_CREATED: Final = "customer.created"
 EVENT_CUSTOMER_DELETED: Final = "customer.deleted"
 EVENT_PM_DETACHED: Final = "payment_method.detached"
 # Stripe keeps events for 30 days; a checkpoint older than this is not trusted.

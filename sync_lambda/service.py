@@ -264,7 +264,8 @@ class SyncService:
                 self._save_checkpoint(state, listing, applied, boundary=None)
             return True
         changed = {e.customer_id for e in events if e.customer_id} | set(pending)
-        if self._full_is_cheaper(len(changed)):
+        created = {e.customer_id for e in events if e.type == names.EVENT_CUSTOMER_CREATED}
+        if self._full_is_cheaper(len(changed), len(created)):
             report.kind = "full"
             report.message = (f"{len(changed)} customers changed since the checkpoint: a full "
                               "reconcile costs less (continued across runs if needed)")
@@ -288,18 +289,21 @@ class SyncService:
             done |= customers
             applied |= {e.id for e in segment}
             if not dry_run:
-                boundary = segment[-1].created if rest and segment else None
+                # Every event older than the first one left is applied (a second may be split:
+                # the applied events of that second are remembered by id).
+                boundary = rest[0].created if rest else None
                 state = self._save_checkpoint(state, listing, applied, boundary=boundary)
             first = False
         return True
 
-    def _full_is_cheaper(self, changed: int) -> bool:
+    def _full_is_cheaper(self, changed: int, created: int) -> bool:
         """Hand a backlog to the full path when reading every customer takes less time than
-        reading the changed ones, judged only when the backlog does not fit in this invocation
-        (so an ordinary run makes no extra call)."""
+        reading the changed ones (Stripe customers are at least the linked Accounts plus the
+        ones created since the checkpoint), judged only when the backlog does not fit in this
+        invocation (so an ordinary run makes no extra call)."""
         if changed <= self._capacity():
             return False
-        known = self._sink.count_linked_accounts()
+        known = self._sink.count_linked_accounts() + created
         full_calls = math.ceil(known / names.STRIPE_PAGE_LIMIT) + known * (
             self._stripe.cost_per_customer - 1)
         return full_calls < changed * self._stripe.cost_per_customer
@@ -432,13 +436,14 @@ class SyncService:
 
 
 def _segment(events: list[Event], capacity: int) -> tuple[list[Event], list[Event]]:
-    """The oldest events touching at most `capacity` customers (whole seconds only, so a
-    checkpoint between segments never splits a second), and the rest."""
-    customers: set[str] = set()
-    for i, e in enumerate(events):
-        key = e.customer_id or e.object_id
-        if key not in customers and len(customers) >= capacity and \
-                e.created > events[i - 1].created:
-            return events[:i], events[i:]
-        customers.add(key)
-    return events, []
+    """Every event of the first `capacity` customers to change (oldest first), and the rest.
+    A customer's events all go in one segment: a customer is fetched once, whatever the order
+    of its events among others'."""
+    chosen: set[str] = set()
+    for e in events:
+        if len(chosen) >= capacity:
+            break
+        chosen.add(e.customer_id or e.object_id)
+    segment = [e for e in events if (e.customer_id or e.object_id) in chosen]
+    rest = [e for e in events if (e.customer_id or e.object_id) not in chosen]
+    return segment, rest

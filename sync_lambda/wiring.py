@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import boto3
@@ -37,7 +38,8 @@ def run_config(settings: Settings) -> RunConfig:
 
 def build_service(settings: Settings, secrets: Secrets, *,
                   remaining_s: Callable[[], float | None] = lambda: None,
-                  progress: Progress | None = None) -> SyncService:
+                  progress: Progress | None = None,
+                  clock: Callable[[], float] = time.time) -> SyncService:
     """Adapters wired to the service; nothing connects until the run needs it."""
     secrets.check(settings)
     if not settings.table_name:
@@ -50,6 +52,6 @@ def build_service(settings: Settings, secrets: Secrets, *,
     sink = SalesforceSink(settings, secrets, remaining_s=remaining_s)
     state = DynamoStateStore(
         boto3.client("dynamodb", region_name=settings.aws_region,
-                     endpoint_url=settings.aws_endpoint_url), settings.table_name)
+                     endpoint_url=settings.aws_endpoint_url), settings.table_name, clock=clock)
     return SyncService(stripe, sink, state, run_config(settings), remaining_s=remaining_s,
-                       progress=progress)
+                       progress=progress, clock=clock)

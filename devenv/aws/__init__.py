@@ -34,6 +34,10 @@ class AwsStandIn(ChildStandIn):
         """What to pass as boto3's `endpoint_url`."""
         return str(self._child.info["endpoint_url"])
 
+    def ready_url(self) -> str:
+        """moto's own API: answered by the same server that answers AWS calls."""
+        return self.endpoint_url + "/moto-api/data.json"
+
     def reset(self) -> None:
         """Forget every resource in every service."""
         requests.post(self.endpoint_url + "/moto-api/reset", timeout=10).raise_for_status()

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from devenv.process import wait_for_signal
+from devenv.process import wait_for_signal, wait_until_ready
 from devenv.salesforce import errors as codes
 from devenv.salesforce.auth import (
     ConnectedApp,
@@ -135,6 +135,8 @@ class SalesforceStandIn:
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         daemon=True, name="sf-standin")
         self._thread.start()
+        wait_until_ready(f"{self.url}/services/data/", name="Salesforce stand-in",
+                         verify=str(self.ca_file))
         return self
 
     def stop(self) -> None:

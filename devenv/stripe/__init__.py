@@ -27,6 +27,10 @@ class StripeStandIn(ChildStandIn):
         super().stop()
         self._http.close()
 
+    def ready_url(self) -> str:
+        """The fault plan: answered by the same server that answers the API."""
+        return self.api_base + "/_config/faults"
+
     @property
     def api_base(self) -> str:
         """Base URL to give `stripe.StripeClient(base_addresses={"api": ...})`."""

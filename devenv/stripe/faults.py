@@ -12,7 +12,13 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 KNOWN = frozenset({"seed", "latency_ms", "rate_limit_per_s", "error_rate", "error_status",
-                   "error_times", "paths"})
+                   "error_times", "paths", "permission"})
+# 4xx faults Stripe answers to a well-formed request: 400 (invalid request) and 403 (a restricted
+# key lacking a permission); 401 and 404 come from real conditions (a wrong key, a missing id).
+CLIENT_ERRORS = frozenset({400, 403})
+# The permission a restricted key needs per resource, as Stripe names it in its 403 message.
+PERMISSIONS = {"/v1/customers": "rak_customer_read", "/v1/payment_methods":
+               "rak_payment_method_read", "/v1/events": "rak_event_read"}
 
 
 class FaultConfigError(ValueError):
@@ -24,7 +30,9 @@ class StripeFaults:
     """Added latency, 429 above a request rate, and a deterministic fraction of 5xx answers.
 
     `paths` limits the faults to request paths starting with one of the prefixes (default: all
-    /v1/ paths). `error_times` caps the number of 5xx answers.
+    /v1/ paths). `error_times` caps the number of error answers. `error_status` is a 5xx, or 400
+    or 403 (answered in Stripe's shape; a 403 names the restricted-key `permission` missing,
+    by default the one the path needs).
     """
 
     seed: int = 0
@@ -34,6 +42,7 @@ class StripeFaults:
     error_status: int = 500
     error_times: int | None = None
     paths: tuple[str, ...] = ("/v1/",)
+    permission: str | None = None
     _rng: random.Random = field(default_factory=random.Random)
     _window: collections.deque[float] = field(default_factory=collections.deque)
     _errors: int = 0
@@ -46,8 +55,8 @@ class StripeFaults:
         if not 0 <= rate <= 1:
             problems.append("error_rate must be within 0..1")
         status = int(raw.get("error_status", 500))
-        if not 500 <= status <= 599:
-            problems.append("error_status must be a 5xx status")
+        if not (500 <= status <= 599 or status in CLIENT_ERRORS):
+            problems.append("error_status must be a 5xx status, 400 or 403")
         limit = raw.get("rate_limit_per_s")
         if limit is not None and float(limit) <= 0:
             problems.append("rate_limit_per_s must be positive")
@@ -56,7 +65,7 @@ class StripeFaults:
         plan = cls(seed=int(raw.get("seed", 0)), latency_ms=int(raw.get("latency_ms", 0)),
                    rate_limit_per_s=None if limit is None else float(limit), error_rate=rate,
                    error_status=status, error_times=raw.get("error_times"),
-                   paths=tuple(raw.get("paths", ("/v1/",))))
+                   paths=tuple(raw.get("paths", ("/v1/",))), permission=raw.get("permission"))
         plan._rng = random.Random(plan.seed)
         return plan
 
@@ -77,7 +86,7 @@ class StripeFaults:
         return False
 
     def error(self) -> int | None:
-        """A 5xx status for this request, or None."""
+        """An error status for this request, or None."""
         if self.error_rate <= 0 or (self.error_times is not None
                                     and self._errors >= self.error_times):
             return None
@@ -91,7 +100,24 @@ class StripeFaults:
         return {"seed": self.seed, "latency_ms": self.latency_ms,
                 "rate_limit_per_s": self.rate_limit_per_s, "error_rate": self.error_rate,
                 "error_status": self.error_status, "error_times": self.error_times,
-                "paths": list(self.paths), "errors_sent": self._errors}
+                "paths": list(self.paths), "permission": self.permission,
+                "errors_sent": self._errors}
+
+    def error_body(self, status: int, path: str, api_key: str) -> dict[str, Any]:
+        """Stripe's error object for an injected `status` on `path`."""
+        if status == 403:
+            needed = self.permission or next(
+                (p for prefix, p in PERMISSIONS.items() if path.startswith(prefix)),
+                "rak_customer_read")
+            shown = f"{api_key[:8]}{'*' * 24}{api_key[-4:]}"
+            return {"message": f"The provided key '{shown}' does not have the required "
+                               "permissions for this endpoint on account 'acct_1Standin0000000"
+                               f"'. Having the '{needed}' permission would allow this request "
+                               "to continue.", "type": "invalid_request_error"}
+        if status == 400:
+            return {"message": "Invalid request (injected by the stand-in's fault plan)",
+                    "type": "invalid_request_error"}
+        return {"message": "An unknown error occurred", "type": "api_error"}
 
 
 @dataclass(slots=True)

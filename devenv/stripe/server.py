@@ -13,6 +13,7 @@ Control routes (no API key needed, like localstripe's own /_config routes):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import socket
@@ -67,13 +68,20 @@ async def standin_middleware(request: web.Request,
         status = faults.error()
         if status is not None:
             stats.errors += 1
-            return _error(status, "An unknown error occurred", "api_error")
+            key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+            return web.json_response({"error": faults.error_body(status, path, key)},
+                                     status=status)
     limit = request.query.get("limit")
     if request.method == "GET" and limit is not None and (
             not limit.isdigit() or not 1 <= int(limit) <= 100):
         return _error(400, "This value must be greater than or equal to 1 and less than or "
                       f"equal to 100 (it currently is '{limit}').", "invalid_request_error",
                       param="limit")
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer rk_"):
+        # Stripe takes restricted keys wherever secret keys go; localstripe knows only sk_.
+        request = request.clone(headers={**request.headers,
+                                         "Authorization": "Bearer sk_" + auth[len("Bearer rk_"):]})
     m = re.fullmatch(r"/v1/customers/(cus_\w+)", path)
     response = await handler(request)
     if m and response.status == 200 and request.method == "DELETE":
@@ -142,7 +150,8 @@ def build_app() -> web.Application:
 
 
 def serve(port: int, json_file: Path | None) -> None:
-    """Listen on 127.0.0.1:`port` (0 = free port), announce the endpoint, serve forever."""
+    """Listen on 127.0.0.1:`port` (0 = free port), announce the endpoint, serve until SIGTERM or
+    SIGINT. The endpoint is announced only once the socket accepts connections."""
     app = build_app()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -150,11 +159,19 @@ def serve(port: int, json_file: Path | None) -> None:
     info = {"api_base": f"http://127.0.0.1:{sock.getsockname()[1]}", "api_key": TEST_KEY,
             "port": sock.getsockname()[1]}
 
-    async def announce(app: web.Application) -> None:
-        del app
+    async def run() -> None:
+        runner = web.AppRunner(app, access_log=None, handle_signals=True)
+        await runner.setup()
+        # aiohttp's on_startup runs before the site listens; announcing there let clients
+        # connect too early. SockSite.start() calls listen(): from here on, connects succeed.
+        await web.SockSite(runner, sock).start()
         if json_file:
             json_file.write_text(json.dumps(info, indent=2))
         print(json.dumps(info), flush=True)  # noqa: T201 - the launcher reads this line
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
 
-    app.on_startup.append(announce)
-    web.run_app(app, sock=sock, access_log=None, print=None, handle_signals=True)
+    with contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
+        asyncio.run(run())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from simple_salesforce.api import Salesforce
 
 from metadata.deployer import DeployFailedError, OrgConfigError, OrgDeployer
 from metadata.render import render_release
+from metadata.validations import VALIDATIONS_FILE, ValidationLog
 from sfbilling.cli import main
 from tests.conftest import SF, session_id
 from tests.metadata.conftest import config, make_deployer
@@ -126,31 +128,98 @@ def test_deploy_stuck_in_progress_times_out_clearly(salesforce: SalesforceStandI
         deployer.apply(render_release(config()))
 
 
-def test_validate_then_quick_deploy(salesforce: SalesforceStandIn,
-                                    deployer: OrgDeployer) -> None:
+def test_validate_then_quick_deploy(salesforce: SalesforceStandIn, deployer: OrgDeployer,
+                                    tmp_path: Path) -> None:
     release = render_release(config())
-    validation = deployer.validate(release)
+    log = ValidationLog(tmp_path / VALIDATIONS_FILE)
+    record = deployer.validate(release, validations=log, env="sandbox")
+    assert log.records() == [record]
+    assert (record.release, record.org_id) == (release.content_hash,
+                                               salesforce.org.profile.org_id)
     sf = _sf(salesforce)
     assert "Stripe_Customer_Id__c" not in {f["name"] for f in sf.Account.describe()["fields"]}
-    deployer.apply(release, validated_id=validation)
+    deployer.apply(release, validated_id=record.validation_id, validations=log)
     assert "Stripe_Customer_Id__c" in {f["name"] for f in sf.Account.describe()["fields"]}
     assert deployer.plan(release).render() == "  no changes"
+
+
+def _deploys(salesforce: SalesforceStandIn) -> int:
+    return int(salesforce.counters_json()["routes"].get("soap.metadata", 0))
+
+
+@pytest.mark.parametrize("case", ["unknown", "other-release", "other-org", "expired"])
+def test_quick_deploy_refused_before_touching_the_org(salesforce: SalesforceStandIn,
+                                                      tmp_path: Path, case: str) -> None:
+    # GIVEN a validation recorded for one release and this org
+    later = {"now": datetime.now(UTC)}
+    deployer = make_deployer(salesforce, now=lambda: later["now"])
+    log = ValidationLog(tmp_path / VALIDATIONS_FILE)
+    validated = render_release(config())
+    record = deployer.validate(validated, validations=log, env="sandbox")
+    wanted, vid = validated, record.validation_id
+    if case == "unknown":
+        vid = "0Af000000000000AAA"
+    elif case == "other-release":
+        wanted = render_release(config(paymentCreationBatchSize=50))
+    elif case == "other-org":
+        log.path.write_text(log.path.read_text().replace(record.org_id, "00D000000000999AAA"))
+    else:
+        later["now"] += timedelta(days=10, minutes=1)
+    before = _deploys(salesforce)
+    # WHEN it is quick-deployed THEN apply refuses, says what to run, and deploys nothing
+    with pytest.raises(OrgConfigError) as exc:
+        deployer.apply(wanted, validated_id=vid, validations=log, env="sandbox")
+    assert "sfbilling validate --env sandbox" in str(exc.value)
+    assert {"unknown": "is not in", "other-release": "but this config renders release",
+            "other-org": "ran against org 00D000000000999AAA",
+            "expired": "10-day quick-deploy window"}[case] in str(exc.value)
+    assert _deploys(salesforce) == before
+    assert "Stripe_Customer_Id__c" not in {f["name"] for f in
+                                           _sf(salesforce).Account.describe()["fields"]}
 
 
 def test_missing_settings_record_lists_what_exists(deployer: OrgDeployer) -> None:
     with pytest.raises(OrgConfigError) as exc:
         deployer.apply(render_release(config(paymentBatchSizeRecord="BATCH")))
     message = str(exc.value)
-    assert "package settings records not found: BATCH" in message
+    assert "BATCH: no such blng__BillingConfig__c record" in message
     assert "PAYMENT_CREATION_BATCH_SIZE" in message
     assert "CARD_MAPPING" in message
+    assert "sfbilling:paymentBatchSizeRecord" in message
+
+
+def test_doctor_names_each_problem_once(deployer: OrgDeployer) -> None:
+    checks = deployer.doctor(render_release(config(paymentBatchSizeRecord="BATCH")))
+    failing = [c.what for c in checks if not c.ok]
+    assert "field Account.Stripe_Customer_Id__c: missing" in failing
+    setting = next(c for c in checks if c.what.startswith("package setting BATCH"))
+    assert setting.what.startswith("package setting BATCH: no such blng__BillingConfig__c "
+                                   "record; ")
+    assert "records of category Payment in this org: ALLOW_MULTIPLE_AUTOPAY, CARD_MAPPING, " \
+           "PAYMENT_CREATION_BATCH_SIZE" in setting.what
+    assert setting.fix == "set sfbilling:paymentBatchSizeRecord to one of those records"
+    assert all(c.what.count("Stripe_Customer_Id__c") <= 1 for c in checks)
+
+
+def test_plan_shows_drift_without_a_no_op_stamp_line(salesforce: SalesforceStandIn,
+                                                     deployer: OrgDeployer) -> None:
+    release = render_release(config())
+    deployer.apply(release)
+    sf = _sf(salesforce)
+    row = sf.query("SELECT Id FROM blng__BillingConfig__c WHERE Name = "
+                   "'PAYMENT_CREATION_BATCH_SIZE'")["records"][0]
+    sf.blng__BillingConfig__c.update(row["Id"], {"blng__NumberValue__c": 25})
+    text = deployer.plan(release).render()
+    assert "Payment creation batch size: 25 → 70" in text
+    assert "drift: Payment creation batch size changed in Setup" in text
+    assert "release stamp" not in text
 
 
 def test_doctor(salesforce: SalesforceStandIn, deployer: OrgDeployer) -> None:
     release = render_release(config())
     checks = deployer.doctor(release)
     failing = [c.what for c in checks if not c.ok]
-    assert any("field Account.Stripe_Customer_Id__c in place" in w for w in failing)
+    assert "field Account.Stripe_Customer_Id__c: missing" in failing
     deployer.apply(release)
     assert all(c.ok for c in deployer.doctor(release))
     sf = _sf(salesforce)

@@ -82,10 +82,12 @@ class World:
     def settings(self, **overrides: str) -> Settings:
         return Settings.from_env({**self.env, **overrides})
 
-    def run(self, *, full: bool = False, dry_run: bool = False, **overrides: str) -> Report:
+    def run(self, *, full: bool = False, dry_run: bool = False,
+            allow_mass_deactivation: bool = False, **overrides: str) -> Report:
         """One invocation (a fresh service, as a new Lambda container would build)."""
         service = build_service(self.settings(**overrides), self.secrets)
-        return service.run(full=full, dry_run=dry_run)
+        return service.run(full=full, dry_run=dry_run,
+                           allow_mass_deactivation=allow_mass_deactivation)
 
     def state(self) -> DynamoStateStore:
         return DynamoStateStore(boto3.client("dynamodb", **self.aws.client_kwargs()), TABLE)

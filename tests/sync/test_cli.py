@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _local_state(world: World, tmp_path: Path) -> Path:
+def local_state(world: World, tmp_path: Path) -> Path:
+    """A state directory describing the test's stand-ins as `sfbilling local up` would."""
     state = tmp_path / "state"
     state.mkdir()
     doc = {"salesforce": world.salesforce.info(), "stripe": world.stripe_api.info(),
@@ -38,7 +39,7 @@ def restore_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_sync_local_dry_run_then_import(world: World, tmp_path: Path, restore_env: None,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     cus, _ = world.customer(name="Ada")
-    state = _local_state(world, tmp_path)
+    state = local_state(world, tmp_path)
     args = ["sync", "--env", "local", "--root", str(REPO), "--state-dir", str(state)]
     assert main([*args, "--dry-run"]) == 0
     out = capsys.readouterr().out
