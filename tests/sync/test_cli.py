@@ -106,3 +106,31 @@ def test_client_credentials_flow(world: World) -> None:
     report = build_service(settings, secrets).run()
     assert report.outcomes["accounts_created"] == 1
     assert cus in world.accounts()
+
+
+def test_quarantined_rows_fail_the_run_and_are_named(world: World, tmp_path: Path,
+                                                     restore_env: None,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a customer whose card brand the org's picklist lacks (JCB)
+    _cus, (jcb, visa) = world.customer(name="Linus", cards=("pm_card_jcb", "pm_card_visa"))
+    args = ["sync", "--env", "local", "--root", str(REPO), "--state-dir",
+            str(local_state(world, tmp_path))]
+    # WHEN the import runs THEN the exit code says rows failed, and the summary names them
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "quarantined (failed rows):" in out
+    assert f"{jcb} [" in out
+    assert "1 failed rows: 0 refused or unreadable" in out
+    assert visa in world.payment_methods()  # the other card went in
+
+
+def test_progress_never_announces_writes_when_there_is_nothing_to_write(world: World) -> None:
+    world.customer(name="Ada")
+    world.run()
+    stages: list[str] = []
+    service = build_service(world.settings(), world.secrets,
+                            progress=lambda stage, *_counts: stages.append(stage))
+    report = service.run(full=True)
+    assert report.outcomes["unchanged"] == 1
+    assert "reading Salesforce" in stages
+    assert "writing Salesforce" not in stages

@@ -76,3 +76,21 @@ def test_handler_rejects_bad_settings_before_any_call(lambda_env: World,
     assert "SFB_STRIPE_RATE: must be between" in message
     assert lambda_env.salesforce.counters_json()["api_requests"] == before
     assert lambda_env.stripe_api.stats()["requests"] == 0
+
+
+def test_a_held_back_mass_deactivation_is_confirmed_by_one_invoke(
+        lambda_env: World, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = [lambda_env.customer(name=f"C{i:02d}")[0] for i in range(25)]
+    handler.lambda_handler({}, Context())
+    for cus in ids:
+        lambda_env.stripe.v1.customers.delete(cus)
+    capsys.readouterr()
+    held = handler.lambda_handler({"full": True}, Context())
+    assert held["outcome"] == "held_back"
+    assert held["held_back"]["deactivations"] == 25
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+           if line.startswith('{"_aws"')]
+    assert emf[-1]["mass_deactivation_held_back"] == [25.0]
+    confirmed = handler.lambda_handler({"allowMassDeactivation": True}, Context())
+    assert confirmed["outcome"] == "ok"
+    assert confirmed["outcomes"]["payment_methods_deactivated"] == 25

@@ -1,0 +1,76 @@
+"""What the command line tells its user: help, deployable zips, quiet ends in a pipe."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from metadata.render import bundle, render_release
+from sfbilling import cli
+from sfbilling.cli import main
+from sfbilling.environments import org_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_help_is_for_users(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out
+    assert "sfbilling sync --env sandbox --dry-run" in out
+    assert "exit codes:" in out
+    assert "No logic lives here" not in out
+
+
+@pytest.mark.parametrize("command", ["local", "sync", "render", "plan", "apply", "validate",
+                                     "doctor"])
+def test_each_command_says_what_it_changes_and_never_touches(
+        command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert any(word in text for word in ("Never", "never", "changes nothing",
+                                         "Changes nothing", "Touches nothing",
+                                         "needs no credentials"))
+
+
+def test_render_writes_deployable_zips(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", "--env", "local", "--root", str(REPO), "--out", str(tmp_path)]) == 0
+    release = render_release(org_config("local", root=REPO))
+    package = (tmp_path / "package.zip").read_bytes()
+    assert package == bundle(release.metadata_files)
+    with zipfile.ZipFile(tmp_path / "package.zip") as zf:
+        names = zf.namelist()
+    assert "package.xml" in names
+    assert not any(n.startswith(("stamp/", "data/")) for n in names)
+    assert (tmp_path / "stamp.zip").read_bytes() == bundle(release.stamp_files)
+    assert hashlib.sha256(package).hexdigest() in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["render", "--env", "local", "--root", str(REPO),
+                                               "--out", "OUT"]], ids=["help", "render"])
+def test_a_closed_pipe_ends_quietly(tmp_path: Path, argv: list[str]) -> None:
+    # GIVEN a reader that has already gone away (as `| head` does after its lines)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    argv = [a.replace("OUT", str(tmp_path)) for a in argv]
+    proc = subprocess.run([sys.executable, "-m", "sfbilling.cli", *argv], stdout=write_end,
+                          stderr=subprocess.PIPE, text=True, timeout=60, check=False)
+    os.close(write_end)
+    # THEN no traceback; our own output ends with the status of a process ended by SIGPIPE
+    # (argparse swallows the failed write of --help itself)
+    assert "Traceback" not in proc.stderr
+    assert "Exception ignored" not in proc.stderr
+    assert proc.returncode == (0 if argv == ["--help"] else 141)
+
+
+def test_exit_codes_follow_the_outcome() -> None:
+    assert cli.EXIT == {cli.Outcome.OK: 0, cli.Outcome.FAILED_ROWS: 1,
+                        cli.Outcome.HELD_BACK: 4, cli.Outcome.SKIPPED: 5,
+                        cli.Outcome.LEASE_LOST: 5}
