@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint types test check demo bench local clean
+.PHONY: help install lint types test check demo bench mutation local clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -37,8 +37,14 @@ bench: $(STAMP)  ## speed figures (stand-ins now; the import's targets once it l
 	$(BIN)/python -m bench.standins
 	$(BIN)/python -m bench.sync
 
+mutation: $(STAMP)  ## mutation score of the import's pure core (mutmut; not in make test)
+	rm -rf mutants
+	mkdir -p build
+	$(BIN)/mutmut run > build/mutmut.log 2>&1 || { tail -20 build/mutmut.log; exit 1; }
+	$(BIN)/python tests/mutation_score.py
+
 local: $(STAMP)  ## run `sfbilling local up` in the foreground (Ctrl-C to stop)
 	$(BIN)/sfbilling local up
 
 clean:  ## remove the virtualenv, caches and local state
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .local *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .local *.egg-info mutants build

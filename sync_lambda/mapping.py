@@ -50,7 +50,7 @@ def _pick(facts: OrgFacts, field_name: str, wanted: str) -> str | None:
 
 
 def _month(facts: OrgFacts, month: int) -> str | None:
-    for value in facts.picklists.get(names.PM_EXP_MONTH, {}):
+    for value in facts.picklists[names.PM_EXP_MONTH]:
         if value.strip().isdigit() and int(value) == month:
             return value
     return None
@@ -61,7 +61,7 @@ def _country(facts: OrgFacts, iso: str) -> str | None:
     if names.PM_COUNTRY not in facts.picklists:
         # A text field (or none: the value is dropped with the other absent fields).
         return countries.NAMES.get(code, code)
-    for candidate in (code, countries.NAMES.get(code, ""), *countries.ALIASES.get(code, ())):
+    for candidate in (code, countries.NAMES.get(code), *countries.ALIASES.get(code, ())):
         if candidate and (found := _pick(facts, names.PM_COUNTRY, candidate)):
             return found
     return None

@@ -40,7 +40,7 @@ class Match:
     scenario: Scenario
     account_id: str | None = None  # set for LINKED / BY_ID / BY_NAME
     new_name: str | None = None  # set for NEW
-    reason: str | None = None  # set for SKIPPED
+    reason: str = ""  # set for SKIPPED
 
 
 def normalize_name(name: str) -> str:
@@ -62,8 +62,9 @@ def to_18(record_id: str) -> str | None:
     return id15 + suffix
 
 
-def account_name_for(customer: Customer, max_length: int) -> str:
-    """Name for a new Account: the customer's name, else email, else id; cut to the length."""
+def account_name_for(customer: Customer, max_length: int | None = None) -> str:
+    """Name for a new Account: the customer's name, else email, else id; cut to the length
+    (whole when no length is given)."""
     for candidate in (customer.name, customer.email, customer.id):
         if candidate and candidate.strip():
             return candidate.strip()[:max_length]
@@ -90,9 +91,11 @@ class AccountIndex:
         """Add or replace one account."""
         old = self.by_id.get(acct.id)
         if old is not None:
-            self.by_name.get(normalize_name(old.name), []).remove(old)
+            # Every indexed Account is in its name's bucket and, if linked, under its customer
+            # (Salesforce's unique external id: one Account a customer).
+            self.by_name[normalize_name(old.name)].remove(old)
             if old.stripe_id:
-                self.by_stripe_id.pop(old.stripe_id, None)
+                del self.by_stripe_id[old.stripe_id]
         self.by_id[acct.id] = acct
         if acct.stripe_id:
             self.by_stripe_id[acct.stripe_id] = acct
@@ -121,7 +124,7 @@ def match_customer(customer: Customer, index: AccountIndex, *, mode: Mode,
         if len(candidates) == 1:
             index.claim(candidates[0], customer.id)
             return Match(Scenario.BY_NAME, candidates[0].id)
-        if len(candidates) > 1:
+        if candidates:
             return Match(Scenario.SKIPPED, reason=f"ambiguous name: {len(candidates)} unlinked "
                          "Accounts have this name; set the Account id in the customer's "
                          f"metadata[{metadata_key!r}] to choose one")
@@ -152,7 +155,8 @@ def metadata_ids(customers: Iterable[Customer], metadata_key: str) -> set[str]:
     """The valid 18-character Account ids named in customers' metadata."""
     out = set()
     for c in customers:
-        rid = to_18((c.metadata.get(metadata_key) or "").strip())
+        raw = c.metadata.get(metadata_key)
+        rid = to_18(raw.strip()) if raw else None
         if rid:
             out.add(rid)
     return out

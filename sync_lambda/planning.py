@@ -5,7 +5,6 @@ Linear in the batch: every lookup goes through an index built once.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -155,7 +154,7 @@ def build_plan(snapshots: Iterable[Snapshot], view: SalesforceView, facts: OrgFa
                                account_name_length=facts.account_name_length)
         plan.scenarios[cid] = match.scenario
         if match.scenario is Scenario.SKIPPED:
-            plan.skipped.append(Issue(cid, cid, match.reason or ""))
+            plan.skipped.append(Issue(cid, cid, match.reason))
             continue
         _account(plan, snap, match, view, facts)
         _payment_methods(plan, snap, match, view, facts, options)
@@ -183,7 +182,7 @@ def _account(plan: Plan, snap: Snapshot, match: Match, view: SalesforceView,
 
 
 def _note_name_cut(plan: Plan, snap: Snapshot, facts: OrgFacts) -> None:
-    full = account_name_for(snap.customer, sys.maxsize)
+    full = account_name_for(snap.customer)
     if len(full) > facts.account_name_length:
         plan.notes.append(Issue(snap.customer.id, snap.customer.id,
                                 f"{names.ACCOUNT}.{names.ACCOUNT_NAME} cut to the field's "
@@ -208,10 +207,10 @@ def _payment_methods(plan: Plan, snap: Snapshot, match: Match, view: SalesforceV
         plan.notes.extend(Issue(pm.id, cid, note) for note in mapped.notes)
         existing = view.pms_by_stripe_id.get(pm.id)
         if existing is not None and account_id is not None and existing.account_id != account_id:
+            # Its row is under the other Account, so this Account's reconcile never sees it.
             plan.quarantined.append(Issue(pm.id, cid, f"already imported under Account "
                                           f"{existing.account_id}; a payment method's Account "
                                           "cannot change (master-detail)"))
-            quarantined.add(pm.id)
             continue
         wanted[pm.id] = dict(mapped.values)
     plan.active.update(wanted)
@@ -234,7 +233,8 @@ def _payment_methods(plan: Plan, snap: Snapshot, match: Match, view: SalesforceV
             continue
         changes = _changes(current.values, values)
         if current.id in cleared:
-            changes.pop(names.PM_AUTOPAY, None)
+            # A cleared row had AutoPay on and is not the default: its change is the clear.
+            del changes[names.PM_AUTOPAY]
         if changes:
             plan.pm_updates.append(PmWrite(pm_id, cid, changes, current.id))
         else:
