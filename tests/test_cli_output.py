@@ -15,6 +15,7 @@ from metadata.render import bundle, render_release
 from sfbilling import cli
 from sfbilling.cli import main
 from sfbilling.environments import org_config
+from sync_lambda.report import Outcome
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,6 +72,5 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, argv: list[str]) -> None:
 
 
 def test_exit_codes_follow_the_outcome() -> None:
-    assert cli.EXIT == {cli.Outcome.OK: 0, cli.Outcome.FAILED_ROWS: 1,
-                        cli.Outcome.HELD_BACK: 4, cli.Outcome.SKIPPED: 5,
-                        cli.Outcome.LEASE_LOST: 5}
+    assert cli.EXIT == {Outcome.OK: 0, Outcome.FAILED_ROWS: 1, Outcome.HELD_BACK: 4,
+                        Outcome.SKIPPED: 5, Outcome.LEASE_LOST: 5}

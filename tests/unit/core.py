@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sync_lambda import names
 from sync_lambda.mapping import FieldNames, map_payment_method
@@ -16,6 +16,9 @@ from sync_lambda.models import (
     SfPaymentMethod,
 )
 from sync_lambda.planning import PlanOptions, SalesforceView
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 GATEWAY = "a0G000000000001AAA"
 FIELDS = FieldNames()
@@ -33,8 +36,8 @@ PICKLISTS: dict[str, dict[str, str]] = {
 }
 
 
-def facts(*, picklists: dict[str, dict[str, str]] | None = None,
-          lengths: dict[str, int] | None = None, missing: frozenset[str] = frozenset(),
+def facts(*, picklists: Mapping[str, Mapping[str, str]] | None = None,
+          lengths: Mapping[str, int] | None = None, missing: frozenset[str] = frozenset(),
           account_name_length: int = 255) -> OrgFacts:
     """A Billing org with every managed field, unless listed in `missing`."""
     fields = frozenset({names.PM_PAYMENT_TYPE, *names.PM_MANAGED_FIELDS}) - missing

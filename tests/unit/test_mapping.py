@@ -12,7 +12,7 @@ import pytest
 from sync_lambda import names
 from sync_lambda.mapping import Mapped, map_payment_method
 from sync_lambda.models import Address, PaymentMethod
-from tests.unit.core import FACTS, FIELDS, GATEWAY, bank, card, facts
+from tests.unit.core import FACTS, FIELDS, GATEWAY, PICKLISTS, bank, card, facts
 
 ADDRESS_FIELDS = (names.PM_STREET, names.PM_STREET2, names.PM_CITY, names.PM_STATE,
                   names.PM_ZIP)
@@ -158,7 +158,7 @@ def test_the_bank_account_type_matrix(holder: str | None, kind: str | None,
 
 
 def test_a_bank_account_type_the_picklist_lacks_is_left_empty_with_a_note() -> None:
-    org = facts(picklists={**facts().picklists,
+    org = facts(picklists={**PICKLISTS,
                            names.PM_BANK_ACCOUNT_TYPE: {"Checking": "Checking"}})
     mapped = _map(bank(account_holder_type="company", account_type="checking"), org=org)
     assert mapped.values[names.PM_BANK_ACCOUNT_TYPE] is None
@@ -188,7 +188,7 @@ def test_a_bank_carries_no_card_facts() -> None:
 
 
 def test_an_org_without_ach_quarantines_banks() -> None:
-    org = facts(picklists={**facts().picklists,
+    org = facts(picklists={**PICKLISTS,
                            names.PM_PAYMENT_TYPE: {"Credit Card": "Credit Card"}})
     assert _map(bank(), org=org).quarantine == "the org's payment type picklist has no 'ACH'"
 
@@ -211,7 +211,7 @@ def test_the_country_is_the_picklist_value_not_the_label(iso: str, value: str) -
 ])
 def test_country_aliases_find_the_orgs_spelling(iso: str, labels: dict[str, str],
                                                 value: str) -> None:
-    org = facts(picklists={**facts().picklists, names.PM_COUNTRY: labels})
+    org = facts(picklists={**PICKLISTS, names.PM_COUNTRY: labels})
     assert _map(card(address=Address(country=iso)), org=org).values[names.PM_COUNTRY] == value
 
 
@@ -223,7 +223,7 @@ def test_a_country_the_picklist_lacks_is_left_empty_with_a_note() -> None:
 
 
 def test_an_org_whose_country_is_text_gets_the_english_name() -> None:
-    org = facts(picklists={k: v for k, v in facts().picklists.items()
+    org = facts(picklists={k: v for k, v in PICKLISTS.items()
                            if k != names.PM_COUNTRY})
     assert _map(card(address=Address(country="jp")), org=org).values[names.PM_COUNTRY] == \
         "Japan"
@@ -231,21 +231,21 @@ def test_an_org_whose_country_is_text_gets_the_english_name() -> None:
 
 
 def test_card_brands_are_matched_by_label_in_any_case() -> None:
-    org = facts(picklists={**facts().picklists, names.PM_CARD_TYPE: {
+    org = facts(picklists={**PICKLISTS, names.PM_CARD_TYPE: {
         "AMEX": "american express", "MC": "MASTERCARD"}})
     assert _map(card(brand="amex"), org=org).values[names.PM_CARD_TYPE] == "AMEX"
     assert _map(card(brand="MasterCard"), org=org).values[names.PM_CARD_TYPE] == "MC"
 
 
 def test_expiry_month_matches_the_picklist_value_whatever_its_padding() -> None:
-    org = facts(picklists={**facts().picklists,
+    org = facts(picklists={**PICKLISTS,
                            names.PM_EXP_MONTH: {"4": "April", " 5": "May", "x": "?"}})
     assert _map(card(month=4), org=org).values[names.PM_EXP_MONTH] == "4"
     assert _map(card(month=5), org=org).values[names.PM_EXP_MONTH] == " 5"
 
 
 def test_an_org_without_expiry_picklists_gets_the_plain_values() -> None:
-    org = facts(picklists={k: v for k, v in facts().picklists.items()
+    org = facts(picklists={k: v for k, v in PICKLISTS.items()
                            if k not in (names.PM_EXP_MONTH, names.PM_EXP_YEAR)})
     v = _map(card(month=7, year=2049), org=org).values
     assert (v[names.PM_EXP_MONTH], v[names.PM_EXP_YEAR]) == ("07", "2049")
@@ -282,7 +282,7 @@ def test_what_cannot_be_imported_is_quarantined_with_its_reason(pm: PaymentMetho
 
 
 def test_an_org_without_credit_card_quarantines_cards() -> None:
-    org = facts(picklists={**facts().picklists, names.PM_PAYMENT_TYPE: {"ACH": "ACH"}})
+    org = facts(picklists={**PICKLISTS, names.PM_PAYMENT_TYPE: {"ACH": "ACH"}})
     assert _map(card(), org=org).quarantine == \
         "the org's payment type picklist has no 'Credit Card'"
 
@@ -299,7 +299,7 @@ def test_a_mapped_payment_method_has_no_quarantine() -> None:
 ])
 def test_an_org_without_a_required_picklist_quarantines_with_a_reason(missing: str,
                                                                       reason: str) -> None:
-    org = facts(picklists={k: v for k, v in facts().picklists.items() if k != missing})
+    org = facts(picklists={k: v for k, v in PICKLISTS.items() if k != missing})
     assert _map(card(), org=org).quarantine == reason
 
 
