@@ -31,7 +31,7 @@ test: $(STAMP)  ## the whole pytest suite (starts its own stand-ins)
 check: lint types test  ## lint + types + tests: what CI runs
 
 demo: $(STAMP)  ## the main job end to end on the local stand-ins
-	$(BIN)/python -m devenv.demo
+	$(BIN)/python -m sfbilling.demo
 
 bench: $(STAMP)  ## speed figures (stand-ins now; the import's targets once it lands)
 	$(BIN)/python -m bench.standins

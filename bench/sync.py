@@ -27,8 +27,10 @@ from devenv.tls import combined_bundle
 from metadata.config import OrgConfig
 from metadata.deployer import OrgDeployer
 from metadata.render import render_release
+from stackconfig.resolve import resolve
+from stackconfig.stackfile import RawValue
 from sync_lambda.adapters.dynamodb_state import create_table
-from sync_lambda.adapters.salesforce_api import SalesforceApi
+from sync_lambda.adapters.salesforce_connection import SalesforceConnection, SalesforceCredentials
 from sync_lambda.adapters.stripe_source import StripeSourceAdapter
 from sync_lambda.models import Customer
 from sync_lambda.settings import Secrets, Settings
@@ -76,15 +78,17 @@ def _run(work: Path, info: dict[str, Any], stripe_api: StripeStandIn, aws: AwsSt
                                                            work / "bundle.pem"))
     os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
     settings = Settings.from_env({
-        "SFB_SF_LOGIN_URL": info["login_url"], "SFB_SF_USERNAME": info["username"],
+        "SFB_ENVIRONMENT_KIND": "local", "SFB_SF_LOGIN_URL": info["login_url"],
+        "SFB_SF_USERNAME": info["username"],
         "SFB_SF_CONSUMER_KEY": info["consumer_key"], "SFB_STRIPE_API_BASE": stripe_api.api_base,
         "SFB_TABLE_NAME": TABLE, "SFB_AWS_ENDPOINT_URL": aws.endpoint_url,
         "SFB_STRIPE_RATE": "400", "SFB_STRIPE_CONCURRENCY": "16"})
     secrets = Secrets(stripe_api_key=stripe_api.api_key,
                       salesforce_private_key=Path(info["private_key_file"]).read_text())
     # The org config (fields, permission set, batch size 70), as `sfbilling apply` does it.
-    release = render_release(OrgConfig.from_config({}, source="bench"))
-    OrgDeployer(SalesforceApi(settings, secrets)).apply(release)
+    release = render_release(OrgConfig.from_stack(resolve(
+        {"sfbilling:environmentKind": RawValue("local")}, env="bench", source="bench")))
+    OrgDeployer(SalesforceConnection(SalesforceCredentials.of(settings, secrets))).apply(release)
     create_table(boto3.client("dynamodb", **aws.client_kwargs()), TABLE)
     t = time.perf_counter()
     for start in range(0, CUSTOMERS, 1000):

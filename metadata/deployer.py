@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
-    from sync_lambda.adapters.salesforce_api import SalesforceApi
+    from sync_lambda.adapters.salesforce_connection import SalesforceConnection
 
 PAYMENT_CENTER_CAVEAT = (
     "Salesforce Billing caveat (Stripe's guidance): Payment Center cannot create a payment "
@@ -113,9 +113,9 @@ class Check:
 
 
 class OrgDeployer:
-    """Applies releases to one org through a `SalesforceApi`."""
+    """Applies releases to one org through a `SalesforceConnection`."""
 
-    def __init__(self, api: SalesforceApi, *, assignee: str | None = None,
+    def __init__(self, api: SalesforceConnection, *, assignee: str | None = None,
                  sandbox: bool = True,
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, poll_timeout_s: float = 1800.0,

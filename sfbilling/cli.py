@@ -13,14 +13,24 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from devenv.local import DEFAULT_STATE_DIR, LocalEnvError, run_until_stopped, stop_running
+from devenv.local import (
+    DEFAULT_STATE_DIR,
+    ENDPOINTS_FILE,
+    LocalEnvError,
+    load_endpoints,
+    run_until_stopped,
+    stop_running,
+)
 from metadata.deployer import DeployFailedError, OrgConfigError, OrgDeployer, summarize
 from metadata.render import Release, bundle, render_release
 from metadata.schema import validate_files
 from metadata.validations import VALIDATIONS_FILE, ValidationLog
-from sfbilling.environments import org_config, org_target, sync_target
+from sfbilling.environments import LOCAL, local_overrides, org_config, org_target, sync_target
 from sfbilling.progress import ProgressLine
-from sync_lambda.adapters.salesforce_api import SalesforceApi
+from stackconfig.describe import as_json, describe, render_table
+from stackconfig.errors import StackConfigError
+from stackconfig.stackfile import read_stack_file, stack_path
+from sync_lambda.adapters.salesforce_connection import SalesforceConnection
 from sync_lambda.errors import ConfigError, SyncError
 from sync_lambda.report import Outcome
 from sync_lambda.wiring import build_service
@@ -126,10 +136,27 @@ def _render(args: argparse.Namespace) -> int:
 def _deployer(args: argparse.Namespace) -> tuple[OrgDeployer, Release]:
     target = org_target(args.env, root=args.root, state_dir=args.state_dir)
     release = _checked(render_release(target.config))
-    api = SalesforceApi(target.settings, target.secrets)
-    deployer = OrgDeployer(api, assignee=target.settings.salesforce_username,
+    deployer = OrgDeployer(SalesforceConnection(target.credentials),
+                           assignee=target.credentials.username,
                            progress=lambda m: print(f"… {m}", file=sys.stderr))
     return deployer, release
+
+
+def _config(args: argparse.Namespace) -> int:
+    raw = read_stack_file(args.env, args.root)
+    overrides = None
+    if args.env == LOCAL and (args.state_dir / ENDPOINTS_FILE).exists():
+        overrides = local_overrides(load_endpoints(args.state_dir))
+    rows, problems = describe(raw, env=args.env, source=str(stack_path(args.env, args.root)),
+                              overrides=overrides)
+    if args.json:
+        print(json.dumps(as_json(rows, problems), indent=2))
+    else:
+        print(f"{stack_path(args.env, args.root)} (secrets show as set or unset):")
+        print(render_table(rows))
+        for problem in problems:
+            print(f"  problem: {problem}", file=sys.stderr)
+    return 2 if problems else 0
 
 
 def _org(args: argparse.Namespace) -> int:
@@ -220,6 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
                            f"for the next run (default {DEFAULT_TIME_LIMIT_S})")
     sync.add_argument("--json", type=Path, help="also write the report as JSON here")
     sync.set_defaults(func=_sync)
+    config = sub.add_parser(
+        "config", help="show an environment's resolved settings, and every problem",
+        description="Show every key of an environment's stack file: value, source (stack file "
+                    "or default), scope and consumers, and every problem of the file. Secrets "
+                    "show as set or unset, never their value. Reads only the stack file; "
+                    "changes nothing.")
+    _env_args(config)
+    config.add_argument("--json", action="store_true", help="the table and problems as JSON")
+    config.set_defaults(func=_config)
     render = sub.add_parser(
         "render", help="render the org config to files and deployable zips (no org needed)",
         description="Render the org config of an environment to files, plus package.zip and "
@@ -251,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = int(args.func(args))
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
         return code
-    except (LocalEnvError, ConfigError, OrgConfigError) as exc:
+    except (LocalEnvError, ConfigError, OrgConfigError, StackConfigError) as exc:
         print(f"sfbilling: {exc}", file=sys.stderr)
         return 2
     except DeployFailedError as exc:

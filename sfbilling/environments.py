@@ -1,56 +1,94 @@
-"""Turns `--env ENV` into settings and secrets for `sfbilling sync`.
+"""Turns `--env ENV` into what a command needs, always through the stack schema: the same keys,
+read the same way, for every command, before any network call.
 
-Non-secret settings: the stack file `Pulumi.<ENV>.yaml`. Secrets: the environment variables
-below, or for `--env local` what `sfbilling local up` wrote (the stand-ins' throwaway
-credentials), which also supplies the local endpoints.
+Non-secret settings come from the stack file `Pulumi.<ENV>.yaml` (its encrypted values are never
+read here). Secrets come from the environment variables below — per environment first
+(`SFBILLING_<ENV>_…`, so a promotion can hold sandbox and production credentials at once), then
+the plain name — or, for `--env local`, from what `sfbilling local up` wrote, which also supplies
+the stand-ins' endpoints.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 from botocore.exceptions import ClientError
 
 from devenv.local import DEFAULT_STATE_DIR, load_endpoints
 from metadata.config import OrgConfig
-from sfbilling.stackfile import load_stack_config, stack_path
+from stackconfig.resolve import StackConfig, lambda_environment, require_login, resolve
+from stackconfig.schema import key
+from stackconfig.stackfile import read_stack_file, stack_path
 from sync_lambda.adapters.dynamodb_state import create_table
+from sync_lambda.adapters.salesforce_connection import SalesforceCredentials
 from sync_lambda.errors import ConfigError
-from sync_lambda.settings import CONFIG_NAMESPACE, Secrets, Settings
+from sync_lambda.settings import Secrets, Settings
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, MutableMapping
 
-STRIPE_KEY_VAR = "SFBILLING_STRIPE_API_KEY"
-SF_PRIVATE_KEY_FILE_VAR = "SFBILLING_SF_PRIVATE_KEY_FILE"
-SF_CONSUMER_SECRET_VAR = "SFBILLING_SF_CONSUMER_SECRET"  # noqa: S105 - a variable name
-LOCAL = "local"
+STRIPE_KEY_VAR: Final = "SFBILLING_STRIPE_API_KEY"
+SF_PRIVATE_KEY_FILE_VAR: Final = "SFBILLING_SF_PRIVATE_KEY_FILE"
+SF_CONSUMER_SECRET_VAR: Final = "SFBILLING_SF_CONSUMER_SECRET"  # noqa: S105 - a variable name
+LOCAL: Final = "local"
+
+
+def secret_variable(base: str, env: str) -> str:
+    """The per-environment name of a secret variable: SFBILLING_PROD_STRIPE_API_KEY for prod."""
+    return base.replace("SFBILLING_", f"SFBILLING_{re.sub(r'[^A-Z0-9]', '_', env.upper())}_", 1)
+
+
+def _secret_env(environ: Mapping[str, str], base: str, env: str) -> tuple[str, str | None]:
+    for name in (secret_variable(base, env), base):
+        if environ.get(name):
+            return name, environ[name]
+    return base, None
+
+
+def local_overrides(doc: Mapping[str, Any]) -> dict[str, str]:
+    """Stack-config values pointing at the running stand-ins."""
+    sf, st, aws = doc["salesforce"], doc["stripe"], doc["aws"]
+    return {key("salesforceLoginUrl").full: sf["login_url"],
+            key("salesforceUsername").full: sf["username"],
+            key("salesforceConsumerKey").full: sf["consumer_key"],
+            key("salesforceAuth").full: "jwt",
+            key("stripeApiBase").full: st["api_base"],
+            key("awsEndpointUrl").full: aws["endpoint_url"],
+            key("aws:region").full: aws["region"]}
+
+
+def load_stack(env: str, *, root: Path = Path(),
+               state_dir: Path | None = None) -> tuple[StackConfig, dict[str, Any] | None]:
+    """The checked configuration of `env` (StackConfigError listing every problem), and for
+    `local` with a `state_dir`, the running stand-ins' endpoint document it was completed
+    with."""
+    raw = read_stack_file(env, root)  # a missing stack file is the first thing said
+    doc = load_endpoints(state_dir) if env == LOCAL and state_dir is not None else None
+    stack = resolve(raw, env=env, source=str(stack_path(env, root)),
+                    overrides=local_overrides(doc) if doc else None)
+    return stack, doc
+
+
+def import_settings(stack: StackConfig) -> Settings:
+    """The import's settings from a stack: the same variables the Lambda gets."""
+    require_login(stack)
+    environ = {**lambda_environment(stack), "SFB_TABLE_NAME": stack.table_name,
+               "AWS_REGION": str(stack["aws:region"] or "us-east-1")}
+    return Settings.from_env(environ)
 
 
 @dataclass(frozen=True, slots=True)
 class SyncTarget:
     """What one `sfbilling sync` needs."""
 
+    stack: StackConfig
     settings: Settings
     secrets: Secrets
-
-
-def _key(name: str) -> str:
-    return f"{CONFIG_NAMESPACE}:{name}"
-
-
-def local_overrides(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """Stack-config values pointing at the running stand-ins."""
-    sf, st, aws = doc["salesforce"], doc["stripe"], doc["aws"]
-    return {_key("salesforceLoginUrl"): sf["login_url"],
-            _key("salesforceUsername"): sf["username"],
-            _key("salesforceConsumerKey"): sf["consumer_key"], _key("salesforceAuth"): "jwt",
-            _key("stripeApiBase"): st["api_base"], _key("awsEndpointUrl"): aws["endpoint_url"],
-            _key("awsRegion"): aws["region"]}
 
 
 def use_local_environment(doc: Mapping[str, Any], environ: MutableMapping[str, str]) -> Secrets:
@@ -66,8 +104,6 @@ def ensure_state_table(settings: Settings) -> None:
     """Create the state table in the local moto if it is not there (Pulumi does it in AWS)."""
     client = boto3.client("dynamodb", region_name=settings.aws_region,
                           endpoint_url=settings.aws_endpoint_url)
-    if not settings.table_name:
-        return
     try:
         client.describe_table(TableName=settings.table_name)
     except ClientError as exc:
@@ -80,71 +116,57 @@ def sync_target(env: str, *, root: Path = Path(), state_dir: Path = DEFAULT_STAT
                 environ: MutableMapping[str, str] | None = None) -> SyncTarget:
     """Settings and secrets for `env`, validated before any network call."""
     environ = os.environ if environ is None else environ
-    source = str(stack_path(env, root))
-    config = load_stack_config(env, root, required=env != LOCAL)
-    if env == LOCAL:
-        return local_target(load_endpoints(state_dir), config, source=source, environ=environ)
-    settings = Settings.from_config(config, source=source)
-    secrets = _secrets_from_env(environ)
+    stack, doc = load_stack(env, root=root, state_dir=state_dir)
+    settings = import_settings(stack)
+    secrets = use_local_environment(doc, environ) if doc else secrets_from_env(environ, env)
     secrets.check(settings)
-    return SyncTarget(settings, secrets)
-
-
-def local_target(doc: Mapping[str, Any], config: Mapping[str, Any], *, source: str,
-                 environ: MutableMapping[str, str]) -> SyncTarget:
-    """The local environment described by `doc` (what `local up` wrote), with the settings of
-    Pulumi.local.yaml; creates the state table in moto if needed."""
-    settings = Settings.from_config({**config, **local_overrides(doc)}, source=source,
-                                    other_keys=OrgConfig.keys())
-    secrets = use_local_environment(doc, environ)
-    secrets.check(settings)
-    ensure_state_table(settings)
-    return SyncTarget(settings, secrets)
+    if doc:
+        ensure_state_table(settings)
+    return SyncTarget(stack, settings, secrets)
 
 
 @dataclass(frozen=True, slots=True)
 class OrgTarget:
     """What the org-config commands need: the config, and how to reach the org."""
 
+    stack: StackConfig
     config: OrgConfig
-    settings: Settings
-    secrets: Secrets
+    credentials: SalesforceCredentials
 
 
 def org_config(env: str, *, root: Path = Path()) -> OrgConfig:
     """The org config of `env` alone (render needs no org and no credentials)."""
-    return OrgConfig.from_config(load_stack_config(env, root, required=env != LOCAL),
-                                 source=str(stack_path(env, root)))
+    return OrgConfig.from_stack(load_stack(env, root=root)[0])
 
 
 def org_target(env: str, *, root: Path = Path(), state_dir: Path = DEFAULT_STATE_DIR,
                environ: MutableMapping[str, str] | None = None) -> OrgTarget:
     """Org config plus Salesforce connection for `env`, validated before any network call."""
     environ = os.environ if environ is None else environ
-    source = str(stack_path(env, root))
-    config = load_stack_config(env, root, required=env != LOCAL)
-    org = OrgConfig.from_config(config, source=source)
-    if env == LOCAL:
-        doc = load_endpoints(state_dir)
-        settings = Settings.from_config({**config, **local_overrides(doc)}, source=source,
-                                        other_keys=OrgConfig.keys())
-        secrets = use_local_environment(doc, environ)
-    else:
-        settings = Settings.from_config(config, source=source, other_keys=OrgConfig.keys())
-        secrets = _secrets_from_env(environ, stripe=False)
+    stack, doc = load_stack(env, root=root, state_dir=state_dir)
+    secrets = use_local_environment(doc, environ) if doc else \
+        secrets_from_env(environ, env, stripe=False)
+    require_login(stack)
+    settings = import_settings(stack)
     secrets.check_salesforce(settings)
-    return OrgTarget(org, settings, secrets)
+    return OrgTarget(stack, OrgConfig.from_stack(stack),
+                     SalesforceCredentials.of(settings, secrets))
 
 
-def _secrets_from_env(environ: Mapping[str, str], *, stripe: bool = True) -> Secrets:
-    key = environ.get(STRIPE_KEY_VAR, "")
-    if not key and stripe:
-        raise ConfigError(f"{STRIPE_KEY_VAR} is not set (the Stripe secret or restricted key)")
+def secrets_from_env(environ: Mapping[str, str], env: str, *, stripe: bool = True) -> Secrets:
+    """The secrets of `env` from its environment variables (ConfigError naming the variable)."""
+    key_var, key_value = _secret_env(environ, STRIPE_KEY_VAR, env)
+    if not key_value and stripe:
+        raise ConfigError(f"{secret_variable(STRIPE_KEY_VAR, env)} (or {STRIPE_KEY_VAR}) is not "
+                          "set: the Stripe restricted key of this environment")
+    del key_var
     private_key = None
-    if environ.get(SF_PRIVATE_KEY_FILE_VAR):
-        path = Path(environ[SF_PRIVATE_KEY_FILE_VAR])
+    file_var, file_name = _secret_env(environ, SF_PRIVATE_KEY_FILE_VAR, env)
+    if file_name:
+        path = Path(file_name)
         if not path.is_file():
-            raise ConfigError(f"{SF_PRIVATE_KEY_FILE_VAR}: {path} is not a file")
+            raise ConfigError(f"{file_var}: {path} is not a file")
         private_key = path.read_text()
-    return Secrets(stripe_api_key=key, salesforce_private_key=private_key,
-                   salesforce_consumer_secret=environ.get(SF_CONSUMER_SECRET_VAR) or None)
+    _secret_var, consumer_secret = _secret_env(environ, SF_CONSUMER_SECRET_VAR, env)
+    return Secrets(stripe_api_key=key_value or "", salesforce_private_key=private_key,
+                   salesforce_consumer_secret=consumer_secret)

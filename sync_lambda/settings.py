@@ -1,197 +1,112 @@
-"""The import's settings: one table, read once into a frozen `Settings`.
+"""The import's environment-variable contract, read once into a frozen `Settings`.
 
-The Lambda reads them from environment variables (`Settings.from_env`), set by the Pulumi program;
-`sfbilling sync --env ENV` reads the same keys from the stack file `Pulumi.<ENV>.yaml`
-(`Settings.from_config`). Secrets are never settings: they come from Secrets Manager (Lambda) or
-from documented environment variables / the local environment (CLI), into `Secrets`.
+The Lambda's environment is set by the Pulumi program from the stack configuration
+(`stackconfig/`, which declares every key and which variable it becomes); `sfbilling sync`
+builds the same variables from the same stack file. This module knows only the variables: no
+stack file, no YAML. Secrets are never settings: they come from Secrets Manager (Lambda) or
+documented environment variables (CLI), into `Secrets`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Final
 
 from sync_lambda import names
 from sync_lambda.errors import ConfigError
 from sync_lambda.mapping import FieldNames
 from sync_lambda.models import Mode
+from sync_lambda.values import (
+    FIELD_NAME,
+    ORG_ID,
+    Bool,
+    Choice,
+    Float,
+    Int,
+    Kind,
+    Text,
+    Url,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
-CONFIG_NAMESPACE = "sfbilling"
+ENVIRONMENT_KINDS: Final = ("production", "sandbox", "local")
+API_VERSIONS: Final = tuple(f"{v}.0" for v in range(50, 67))
 
 
 @dataclass(frozen=True, slots=True)
-class Spec:
-    """One setting: attribute, environment variable, stack-config key, parser, default, doc."""
+class EnvVar:
+    """One variable: the attribute it fills, its kind, its default (None: unset)."""
 
+    name: str
     attr: str
-    env: str
-    key: str
-    parse: Callable[[str], Any]
-    default: Any
-    doc: str
+    kind: Kind
+    default: Any = None
 
 
-def _bool(raw: str) -> bool:
-    low = str(raw).strip().lower()
-    if low in ("true", "1", "yes"):
-        return True
-    if low in ("false", "0", "no"):
-        return False
-    raise ValueError(f"expected true or false, got {raw!r}")
-
-
-def _int_in(lo: int, hi: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        value = int(str(raw))
-        if not lo <= value <= hi:
-            raise ValueError(f"must be between {lo} and {hi}, got {value}")
-        return value
-    return parse
-
-
-def _float_in(lo: float, hi: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        value = float(str(raw))
-        if not lo <= value <= hi:
-            raise ValueError(f"must be between {lo} and {hi}, got {value}")
-        return value
-    return parse
-
-
-def _choice(*choices: str) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        if str(raw) not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}, got {raw!r}")
-        return str(raw)
-    return parse
-
-
-LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-def _url(raw: str) -> str:
-    parts = urlsplit(str(raw))
-    if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise ValueError(f"must be an http(s) URL, got {raw!r}")
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK:
-        # Keys and secrets would cross the network in clear text.
-        raise ValueError(f"must be https (http only for a loopback host), got {raw!r}")
-    return str(raw).rstrip("/")
-
-
-def _https(raw: str) -> str:
-    if not str(raw).startswith("https://"):
-        raise ValueError(f"Salesforce only speaks https, got {raw!r}")
-    return _url(raw)
-
-
-def _field_name(raw: str) -> str:
-    text = str(raw)
-    if not text.replace("_", "a").isalnum() or not text.endswith("__c"):
-        raise ValueError(f"must be a custom field API name ending in __c, got {raw!r}")
-    return text
-
-
-def _text(raw: str) -> str:
-    text = str(raw).strip()
-    if not text:
-        raise ValueError("must not be empty")
-    return text
-
-
-def _optional_url(raw: str) -> str | None:
-    return _url(raw) if str(raw).strip() else None
-
-
-SPECS: tuple[Spec, ...] = (
-    Spec("mode", "SFB_MODE", "syncMode", lambda r: Mode(_choice(*[m.value for m in Mode])(r)),
-         Mode.CREATE_AND_LINK, "create_and_link, link_existing or payment_methods_only"),
-    Spec("salesforce_auth", "SFB_SF_AUTH", "salesforceAuth", _choice("jwt", "client_credentials"),
-         "jwt", "OAuth flow: jwt (JWT bearer) or client_credentials"),
-    Spec("salesforce_login_url", "SFB_SF_LOGIN_URL", "salesforceLoginUrl", _https,
-         "https://login.salesforce.com", "login URL (test.salesforce.com for sandboxes, My "
-         "Domain URL for client credentials, the stand-in locally)"),
-    Spec("salesforce_username", "SFB_SF_USERNAME", "salesforceUsername", _text, None,
-         "integration user (JWT bearer)"),
-    Spec("salesforce_consumer_key", "SFB_SF_CONSUMER_KEY", "salesforceConsumerKey", _text, None,
-         "connected app consumer key"),
-    Spec("salesforce_api_version", "SFB_SF_API_VERSION", "salesforceApiVersion",
-         _choice(*[f"{v}.0" for v in range(50, 67)]), "59.0", "Salesforce API version"),
-    Spec("stripe_api_base", "SFB_STRIPE_API_BASE", "stripeApiBase", _optional_url, None,
-         "Stripe API base URL override (the stand-in locally)"),
-    Spec("table_name", "SFB_TABLE_NAME", "stateTableName", _text, None,
-         "DynamoDB state table (checkpoint, lease, failed-row ledger)"),
-    Spec("aws_endpoint_url", "SFB_AWS_ENDPOINT_URL", "awsEndpointUrl", _optional_url, None,
-         "AWS endpoint override (moto locally)"),
-    Spec("aws_region", "AWS_REGION", "awsRegion", _text, "us-east-1", "AWS region"),
-    Spec("stripe_secret_arn", "SFB_STRIPE_SECRET_ARN", "stripeSecretArn", _text, None,
-         "Secrets Manager ARN of the Stripe API key (Lambda)"),
-    Spec("salesforce_secret_arn", "SFB_SF_SECRET_ARN", "salesforceSecretArn", _text, None,
-         "Secrets Manager ARN of the Salesforce private key or client secret (Lambda)"),
-    Spec("gateway_name", "SFB_GATEWAY_NAME", "gatewayName", _text, "Stripe",
-         "name of the blng__PaymentGateway__c record (found at run time)"),
-    Spec("account_customer_field", "SFB_ACCOUNT_CUSTOMER_FIELD", "accountCustomerField",
-         _field_name, names.DEFAULT_ACCOUNT_CUSTOMER_FIELD,
-         "Account external id: Stripe Customer ID"),
-    Spec("pm_external_id_field", "SFB_PM_EXTERNAL_ID_FIELD", "paymentMethodExternalIdField",
-         _field_name, names.DEFAULT_PM_EXTERNAL_ID_FIELD,
-         "payment method external id: Stripe pm_… id"),
-    Spec("pm_customer_field", "SFB_PM_CUSTOMER_FIELD", "paymentMethodCustomerField",
-         _field_name, names.DEFAULT_PM_CUSTOMER_FIELD, "payment method's Stripe Customer ID"),
-    Spec("metadata_key", "SFB_ACCOUNT_ID_METADATA_KEY", "accountIdMetadataKey", _text,
-         names.DEFAULT_ACCOUNT_ID_METADATA_KEY,
-         "Stripe customer metadata key holding a Salesforce Account id"),
-    Spec("include_bank_accounts", "SFB_INCLUDE_BANK_ACCOUNTS", "includeBankAccounts", _bool,
-         False, "also import us_bank_account methods as ACH"),
-    Spec("bulk_threshold", "SFB_BULK_THRESHOLD", "bulkThreshold", _int_in(1, 100_000), 200,
-         "rows per write above which Bulk API 2.0 is used instead of sObject Collections"),
-    Spec("segment_size", "SFB_SEGMENT_SIZE", "segmentSize", _int_in(100, 100_000), 10_000,
-         "customers per planned-and-written batch of a full import (at 20 Stripe requests/s, "
-         "10,000 take about 8.5 of the Lambda's 15 minutes)"),
-    Spec("stripe_rate", "SFB_STRIPE_RATE", "stripeRatePerSecond", _float_in(0.5, 1000), 20.0,
-         "Stripe requests per second (test mode allows 25)"),
-    Spec("stripe_concurrency", "SFB_STRIPE_CONCURRENCY", "stripeConcurrency", _int_in(1, 64), 8,
-         "Stripe requests in flight at once"),
-    Spec("max_attempts", "SFB_MAX_ATTEMPTS", "maxAttempts", _int_in(1, 100), 5,
-         "runs a failed row is retried before it is marked permanently rejected"),
-    Spec("deadline_reserve_s", "SFB_DEADLINE_RESERVE_S", "deadlineReserveSeconds",
-         _int_in(10, 600), 90, "seconds kept free before the Lambda deadline"),
-    Spec("lease_ttl_s", "SFB_LEASE_TTL_S", "leaseTtlSeconds", _int_in(60, 86_400), 960,
-         "how long a run's lease lasts without renewal (renewed every third of it while the "
-         "run works; at least three times salesforceTimeoutSeconds)"),
-    Spec("lease_wait_s", "SFB_LEASE_WAIT_S", "leaseWaitSeconds", _float_in(0, 600), 0.0,
-         "how long to wait for another run's lease before skipping"),
-    Spec("salesforce_timeout_s", "SFB_SF_TIMEOUT_S", "salesforceTimeoutSeconds",
-         _int_in(10, 600), 120, "timeout of one Salesforce request"),
-    Spec("mass_deactivation_share", "SFB_MASS_DEACTIVATION_SHARE", "massDeactivationShare",
-         _float_in(0, 1), 0.10, "a run deactivating more than this share of the org's active "
-         "payment methods (and more than massDeactivationCount) waits for confirmation"),
-    Spec("mass_deactivation_count", "SFB_MASS_DEACTIVATION_COUNT", "massDeactivationCount",
-         _int_in(0, 1_000_000), 20, "... and more than this many"),
+# The variables the Pulumi program sets from the stack configuration.
+CONFIGURED: Final = (
+    EnvVar("SFB_ENVIRONMENT_KIND", "environment_kind", Choice(ENVIRONMENT_KINDS)),
+    EnvVar("SFB_MODE", "mode", Choice(tuple(m.value for m in Mode)), Mode.CREATE_AND_LINK.value),
+    EnvVar("SFB_SF_AUTH", "salesforce_auth", Choice(("jwt", "client_credentials")), "jwt"),
+    EnvVar("SFB_SF_LOGIN_URL", "salesforce_login_url", Url(https_only=True),
+           "https://login.salesforce.com"),
+    EnvVar("SFB_SF_USERNAME", "salesforce_username", Text()),
+    EnvVar("SFB_SF_CONSUMER_KEY", "salesforce_consumer_key", Text()),
+    EnvVar("SFB_SF_ORG_ID", "salesforce_org_id", ORG_ID),
+    EnvVar("SFB_SF_API_VERSION", "salesforce_api_version", Choice(API_VERSIONS), "59.0"),
+    EnvVar("SFB_SF_TIMEOUT_S", "salesforce_timeout_s", Int(10, 600), 120),
+    EnvVar("SFB_STRIPE_API_BASE", "stripe_api_base", Url()),
+    EnvVar("SFB_AWS_ENDPOINT_URL", "aws_endpoint_url", Url()),
+    EnvVar("SFB_GATEWAY_NAME", "gateway_name", Text(), "Stripe"),
+    EnvVar("SFB_ACCOUNT_CUSTOMER_FIELD", "account_customer_field", FIELD_NAME,
+           names.DEFAULT_ACCOUNT_CUSTOMER_FIELD),
+    EnvVar("SFB_PM_EXTERNAL_ID_FIELD", "pm_external_id_field", FIELD_NAME,
+           names.DEFAULT_PM_EXTERNAL_ID_FIELD),
+    EnvVar("SFB_PM_CUSTOMER_FIELD", "pm_customer_field", FIELD_NAME,
+           names.DEFAULT_PM_CUSTOMER_FIELD),
+    EnvVar("SFB_ACCOUNT_ID_METADATA_KEY", "metadata_key", Text(),
+           names.DEFAULT_ACCOUNT_ID_METADATA_KEY),
+    EnvVar("SFB_INCLUDE_BANK_ACCOUNTS", "include_bank_accounts", Bool(), False),
+    EnvVar("SFB_BULK_THRESHOLD", "bulk_threshold", Int(1, 100_000), 200),
+    EnvVar("SFB_SEGMENT_SIZE", "segment_size", Int(100, 100_000), 10_000),
+    EnvVar("SFB_STRIPE_RATE", "stripe_rate", Float(0.5, 1000), 20.0),
+    EnvVar("SFB_STRIPE_CONCURRENCY", "stripe_concurrency", Int(1, 64), 8),
+    EnvVar("SFB_MAX_ATTEMPTS", "max_attempts", Int(1, 100), 5),
+    EnvVar("SFB_DEADLINE_RESERVE_S", "deadline_reserve_s", Int(10, 600), 90),
+    EnvVar("SFB_LEASE_TTL_S", "lease_ttl_s", Int(60, 86_400), 960),
+    EnvVar("SFB_LEASE_WAIT_S", "lease_wait_s", Float(0, 600), 0.0),
+    EnvVar("SFB_MASS_DEACTIVATION_SHARE", "mass_deactivation_share", Float(0, 1), 0.10),
+    EnvVar("SFB_MASS_DEACTIVATION_COUNT", "mass_deactivation_count", Int(0, 1_000_000), 20),
 )
-_REQUIRED = ("salesforce_consumer_key",)
+# The variables the Pulumi program sets from the resources it creates (names and ARNs).
+RESOURCES: Final = (
+    EnvVar("SFB_TABLE_NAME", "table_name", Text()),
+    EnvVar("SFB_STRIPE_SECRET_ARN", "stripe_secret_arn", Text()),
+    EnvVar("SFB_SF_SECRET_ARN", "salesforce_secret_arn", Text()),
+)
+# The variables the Lambda runtime sets itself (reserved: a function may not set them).
+RUNTIME: Final = (EnvVar("AWS_REGION", "aws_region", Text(), "us-east-1"),)
+ALL: Final = CONFIGURED + RESOURCES + RUNTIME
+_REQUIRED = ("environment_kind", "salesforce_consumer_key", "table_name")
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Every non-secret setting of the import (see `SPECS` for the documentation)."""
+    """Every non-secret setting of the import (see `CONFIGURED` and the stack schema)."""
 
+    environment_kind: str
     mode: Mode
     salesforce_auth: str
     salesforce_login_url: str
     salesforce_username: str | None
     salesforce_consumer_key: str
+    salesforce_org_id: str | None
     salesforce_api_version: str
+    salesforce_timeout_s: int
     stripe_api_base: str | None
-    table_name: str | None
     aws_endpoint_url: str | None
-    aws_region: str
-    stripe_secret_arn: str | None
-    salesforce_secret_arn: str | None
     gateway_name: str
     account_customer_field: str
     pm_external_id_field: str
@@ -206,9 +121,12 @@ class Settings:
     deadline_reserve_s: int
     lease_ttl_s: int
     lease_wait_s: float
-    salesforce_timeout_s: int
     mass_deactivation_share: float
     mass_deactivation_count: int
+    table_name: str
+    stripe_secret_arn: str | None
+    salesforce_secret_arn: str | None
+    aws_region: str
 
     @property
     def fields(self) -> FieldNames:
@@ -218,63 +136,33 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Settings from environment variables (the Lambda)."""
-        raw = {s.attr: environ[s.env] for s in SPECS if environ.get(s.env, "") != ""}
-        return cls._build(raw, {s.attr: s.env for s in SPECS})
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any], *, source: str,
-                    other_keys: frozenset[str] = frozenset()) -> Settings:
-        """Settings from stack config (`sfbilling:<key>` entries of Pulumi.<env>.yaml).
-
-        `other_keys`: keys of the namespace that other parts (the org config) own; any key
-        neither knows is an error that names the allowed ones.
-        """
-        by_key = {s.key: s for s in SPECS}
-        prefix = CONFIG_NAMESPACE + ":"
-        raw: dict[str, Any] = {}
-        unknown = []
-        for key, value in config.items():
-            if not key.startswith(prefix):
-                continue
-            name = key[len(prefix):]
-            spec = by_key.get(name)
-            if spec is None:
-                if name not in other_keys:
-                    unknown.append(key)
-                continue
-            if value is not None:
-                raw[spec.attr] = value
-        if unknown:
-            allowed = ", ".join(sorted(set(by_key) | other_keys))
-            raise ConfigError(f"{source}: unknown keys {', '.join(sorted(unknown))}; the "
-                              f"{CONFIG_NAMESPACE} namespace allows: {allowed}")
-        return cls._build(raw, {s.attr: f"{source}: {prefix}{s.key}" for s in SPECS})
-
-    @classmethod
-    def _build(cls, raw: Mapping[str, Any], where: Mapping[str, str]) -> Settings:
+        """Settings from environment variables; every problem at once (ConfigError)."""
         values: dict[str, Any] = {}
         problems: list[str] = []
-        for spec in SPECS:
-            if spec.attr in raw:
-                try:
-                    values[spec.attr] = spec.parse(raw[spec.attr])
-                except (ValueError, TypeError) as exc:
-                    problems.append(f"{where[spec.attr]}: {exc}")
-            else:
-                values[spec.attr] = spec.default
+        for var in ALL:
+            raw = environ.get(var.name, "")
+            if raw == "":
+                values[var.attr] = var.default
+                continue
+            try:
+                values[var.attr] = var.kind.parse(raw)
+            except ValueError as exc:
+                problems.append(f"{var.name}: {exc}")
+        by_attr = {v.attr: v.name for v in ALL}
         for attr in _REQUIRED:
-            if values.get(attr) is None and not any(p.startswith(where[attr]) for p in problems):
-                problems.append(f"{where[attr]} is required")
+            if values.get(attr) is None and not any(p.startswith(by_attr[attr] + ":")
+                                                    for p in problems):
+                problems.append(f"{by_attr[attr]} is required")
         if values.get("salesforce_auth") == "jwt" and not values.get("salesforce_username"):
-            problems.append(f"{where['salesforce_username']} is required for the jwt flow")
+            problems.append("SFB_SF_USERNAME is required for the jwt flow")
         ttl, timeout = values.get("lease_ttl_s"), values.get("salesforce_timeout_s")
         if isinstance(ttl, int) and isinstance(timeout, int) and ttl < 3 * timeout:
-            problems.append(f"{where['lease_ttl_s']}: must be at least three times the Salesforce "
+            problems.append(f"SFB_LEASE_TTL_S: must be at least three times the Salesforce "
                             f"request timeout ({3 * timeout} s), so one slow request can never "
                             f"outlive the lease; got {ttl}")
         if problems:
             raise ConfigError("invalid settings:\n  " + "\n  ".join(problems))
+        values["mode"] = Mode(values["mode"])
         return cls(**values)
 
 
@@ -290,11 +178,13 @@ class Secrets:
         return "Secrets(<hidden>)"
 
     def check(self, settings: Settings) -> None:
-        """The secrets the import needs are present (raises ConfigError)."""
+        """The secrets the import needs are present and fit the environment (ConfigError)."""
         problems = self._salesforce_problems(settings)
         if not self.stripe_api_key.startswith(("sk_", "rk_")):
             problems.insert(0, "the Stripe key must be a secret (sk_…) or restricted (rk_…) "
                                "key")
+        else:
+            problems += stripe_key_problems(self.stripe_api_key, settings.environment_kind)
         if problems:
             raise ConfigError("invalid secrets:\n  " + "\n  ".join(problems))
 
@@ -312,3 +202,15 @@ class Secrets:
                 not self.salesforce_consumer_secret:
             problems.append("the client_credentials flow needs the consumer secret")
         return problems
+
+
+def stripe_key_problems(key: str, environment_kind: str) -> list[str]:
+    """A live key outside production, or a test key in production, is refused (the stand-ins'
+    `local` environment may use test keys). Only the key's prefix is looked at or shown."""
+    live = key.startswith(("sk_live_", "rk_live_"))
+    if live and environment_kind != "production":
+        return [f"a live Stripe key ({key[:8]}…) in a {environment_kind} environment: a "
+                "sandbox org must never import live payment methods; use a test key"]
+    if not live and environment_kind == "production":
+        return [f"a test Stripe key ({key[:8]}…) in production: use the live restricted key"]
+    return []

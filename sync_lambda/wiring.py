@@ -11,7 +11,6 @@ import boto3
 from sync_lambda.adapters.dynamodb_state import DynamoStateStore
 from sync_lambda.adapters.salesforce_sink import SalesforceSink
 from sync_lambda.adapters.stripe_source import StripeSourceAdapter
-from sync_lambda.errors import ConfigError
 from sync_lambda.planning import PlanOptions
 from sync_lambda.service import DeactivationLimit, Progress, RunConfig, SyncService
 
@@ -42,9 +41,6 @@ def build_service(settings: Settings, secrets: Secrets, *,
                   clock: Callable[[], float] = time.time) -> SyncService:
     """Adapters wired to the service; nothing connects until the run needs it."""
     secrets.check(settings)
-    if not settings.table_name:
-        raise ConfigError("the state table is required: SFB_TABLE_NAME (Lambda) or "
-                          "sfbilling:stateTableName (stack file)")
     stripe = StripeSourceAdapter.connect(
         secrets.stripe_api_key, api_base=settings.stripe_api_base, rate=settings.stripe_rate,
         concurrency=settings.stripe_concurrency,

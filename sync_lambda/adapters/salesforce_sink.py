@@ -23,7 +23,10 @@ from simple_salesforce.format import format_soql, quote_soql_value
 
 from sync_lambda import names
 from sync_lambda.adapters.retry import backoff
-from sync_lambda.adapters.salesforce_api import SalesforceApi
+from sync_lambda.adapters.salesforce_connection import (
+    SalesforceConnection,
+    SalesforceCredentials,
+)
 from sync_lambda.errors import FatalSyncError, RetriableSyncError
 from sync_lambda.matching import AccountIndex, metadata_ids, names_to_look_up, normalize_name
 from sync_lambda.models import OrgFacts, SfAccount, SfPaymentMethod, Snapshot
@@ -71,7 +74,8 @@ class SalesforceSink:
         self._secrets = secrets
         self._sleep = sleep
         self._remaining_s = remaining_s
-        self._api = SalesforceApi(settings, secrets, sleep=sleep)
+        self._api = SalesforceConnection(SalesforceCredentials.of(settings, secrets),
+                                         sleep=sleep)
         self._facts: OrgFacts | None = None
         self._guard: Callable[[], None] = lambda: None
 

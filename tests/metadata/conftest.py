@@ -1,4 +1,4 @@
-"""Fixtures for org-config tests: a deployer on the stand-in org."""
+"""Fixtures for org-config tests: a deployer on the stand-in org, configs from stack keys."""
 
 from __future__ import annotations
 
@@ -8,26 +8,26 @@ import pytest
 
 from metadata.config import OrgConfig
 from metadata.deployer import OrgDeployer
-from sync_lambda.adapters.salesforce_api import SalesforceApi
-from sync_lambda.settings import Secrets, Settings
+from stackconfig.resolve import resolve
+from stackconfig.stackfile import RawValue
+from sync_lambda.adapters.salesforce_connection import SalesforceConnection, SalesforceCredentials
 
 if TYPE_CHECKING:
     from devenv.salesforce import SalesforceStandIn
 
 
-def connection(salesforce: SalesforceStandIn) -> tuple[Settings, Secrets]:
+def credentials(salesforce: SalesforceStandIn) -> SalesforceCredentials:
+    """The stand-in org's JWT bearer credentials."""
     key_file = salesforce.app.private_key_file
     assert key_file is not None
-    settings = Settings.from_env({"SFB_SF_LOGIN_URL": salesforce.url,
-                                  "SFB_SF_USERNAME": salesforce.app.username,
-                                  "SFB_SF_CONSUMER_KEY": salesforce.app.consumer_key})
-    return settings, Secrets(stripe_api_key="", salesforce_private_key=key_file.read_text())
+    return SalesforceCredentials("jwt", salesforce.url, salesforce.app.consumer_key,
+                                 salesforce.app.username, "59.0", 60.0,
+                                 private_key=key_file.read_text())
 
 
 def make_deployer(salesforce: SalesforceStandIn, **kw: Any) -> OrgDeployer:
-    settings, secrets = connection(salesforce)
-    return OrgDeployer(SalesforceApi(settings, secrets),
-                       assignee=settings.salesforce_username, **kw)
+    creds = credentials(salesforce)
+    return OrgDeployer(SalesforceConnection(creds), assignee=creds.username, **kw)
 
 
 @pytest.fixture
@@ -36,4 +36,7 @@ def deployer(salesforce: SalesforceStandIn) -> OrgDeployer:
 
 
 def config(**keys: Any) -> OrgConfig:
-    return OrgConfig.from_config({f"sfbilling:{k}": v for k, v in keys.items()}, source="test")
+    """The org config of a local stack holding these `sfbilling:` keys (text values)."""
+    raw = {f"sfbilling:{k}": RawValue(str(v)) for k, v in keys.items()}
+    raw.setdefault("sfbilling:environmentKind", RawValue("local"))
+    return OrgConfig.from_stack(resolve(raw, env="test", source="test"))

@@ -270,9 +270,10 @@ def test_bad_config_fails_before_any_request(salesforce: SalesforceStandIn, tmp_
     for command in ("plan", "apply", "validate", "doctor"):
         assert main([command, "--env", "bad", "--root", str(tmp_path)]) == 2
         err = capsys.readouterr().err
-        assert "Salesforce Billing allows 1 to 70, got 71" in err
-        assert "must be an API name" in err
-        assert "unknown key sfbilling:typo" in err
+        assert "sfbilling:paymentCreationBatchSize: must be between 1 and 70, got 71" in err
+        assert "sfbilling:permissionSetName: must be an API name" in err
+        assert "sfbilling:typo: unknown key" in err
+        assert "sfbilling:environmentKind is not set, and it is required" in err
     assert main(["render", "--env", "bad", "--root", str(tmp_path), "--out",
                  str(tmp_path / "out")]) == 2
     assert salesforce.counters_json() == before

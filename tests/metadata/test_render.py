@@ -9,11 +9,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from metadata.render import bundle, render_release
 from metadata.schema import validate_files
-from sync_lambda.errors import ConfigError
 from tests.metadata.conftest import config
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -81,29 +78,3 @@ def test_values_are_escaped_in_xml() -> None:
     stamp = release.stamp_files["customMetadata/Sfbilling_Release.Current.md"]
     assert "1 &lt;b&gt;&amp;&#34;x&#34;" in stamp
     assert validate_files(release.files) == []
-
-
-@pytest.mark.parametrize(("keys", "fragments"), [
-    ({"paymentCreationBatchSize": 0}, ["Salesforce Billing allows 1 to 70, got 0"]),
-    ({"paymentCreationBatchSize": 71}, ["Salesforce Billing allows 1 to 70, got 71"]),
-    ({"paymentCreationBatchSize": "seventy"}, ["must be a whole number"]),
-    ({"paymentCreationBatchSize": True}, ["must be a whole number"]),
-    ({"paymentCreationBatchSize": 7.5}, ["must be a whole number"]),
-    ({"permissionSetName": "Bad Name"}, ["must be an API name"]),
-    ({"deployTestLevel": "RunSomeTests"}, ["must be one of NoTestRun"]),
-    ({"cardMapping": "Token"}, ["must be a payment method field"]),
-    ({"gatewayName": None}, ["sfbilling:gatewayName is required"]),
-    ({"paymentBatchSize": 70}, ["unknown key sfbilling:paymentBatchSize",
-                                "paymentCreationBatchSize"]),
-])
-def test_bad_config(keys: dict[str, object], fragments: list[str]) -> None:
-    with pytest.raises(ConfigError) as exc:
-        config(**keys)
-    for fragment in fragments:
-        assert fragment in str(exc.value)
-
-
-def test_every_problem_at_once() -> None:
-    with pytest.raises(ConfigError) as exc:
-        config(paymentCreationBatchSize=0, permissionSetName="x y", nope=1)
-    assert str(exc.value).count("test:") == 3

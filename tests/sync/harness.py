@@ -46,7 +46,7 @@ def env_for(salesforce: SalesforceStandIn, stripe_api: StripeStandIn, aws: AwsSt
             **overrides: str) -> dict[str, str]:
     """Environment variables as the Pulumi program sets them on the Lambda (minus secrets)."""
     env = {
-        "SFB_MODE": "create_and_link", "SFB_SF_AUTH": "jwt",
+        "SFB_ENVIRONMENT_KIND": "local", "SFB_MODE": "create_and_link", "SFB_SF_AUTH": "jwt",
         "SFB_SF_LOGIN_URL": salesforce.url, "SFB_SF_USERNAME": salesforce.app.username,
         "SFB_SF_CONSUMER_KEY": salesforce.app.consumer_key,
         "SFB_STRIPE_API_BASE": stripe_api.api_base, "SFB_TABLE_NAME": TABLE,

@@ -53,48 +53,30 @@ def test_sync_local_dry_run_then_import(world: World, tmp_path: Path, restore_en
     assert cus in world.accounts()
 
 
-def test_bad_stack_file_fails_before_any_call(world: World, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "Pulumi.dev.yaml").write_text(
-        "config:\n"
-        "  sfbilling:syncMode: everything\n"
-        "  sfbilling:segmentSize: 5\n"
-        "  sfbilling:salesforceLoginUrl: http://login.salesforce.com\n"
-        "  sfbilling:salesforceConsumerKey: 3MVG9key\n"
-        "  sfbilling:stateTableName: t\n")
-    before = world.salesforce.counters_json()["api_requests"]
-    code = main(["sync", "--env", "dev", "--root", str(tmp_path)])
-    err = capsys.readouterr().err
-    assert code == 2
-    for fragment in ("sfbilling:syncMode: must be one of", "sfbilling:segmentSize: must be",
-                     "Salesforce only speaks https", "sfbilling:salesforceUsername is required"):
-        assert fragment in err
-    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  sfbilling:syncMod: create\n")
-    assert main(["sync", "--env", "dev", "--root", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "unknown keys sfbilling:syncMod" in err
-    assert "syncMode" in err
-    assert main(["sync", "--env", "nope", "--root", str(tmp_path)]) == 2
-    assert "Pulumi.nope.yaml not found" in capsys.readouterr().err
-    assert world.salesforce.counters_json()["api_requests"] == before
-    assert world.stripe_api.stats()["requests"] == 0
-
-
 def test_secrets_come_from_documented_variables(world: World, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "Pulumi.dev.yaml").write_text(
         "config:\n"
+        "  sfbilling:environmentKind: sandbox\n"
+        "  aws:region: eu-west-1\n"
         "  sfbilling:salesforceUsername: u@example.com\n"
         "  sfbilling:salesforceConsumerKey: 3MVG9key\n"
-        "  sfbilling:stateTableName: t\n"
-        "  sfbilling:stripeSecretKey:\n    secure: AAABAMxyz\n")
-    monkeypatch.delenv("SFBILLING_STRIPE_API_KEY", raising=False)
+        "  sfbilling:stripeApiKey:\n    secure: AAABAMxyz\n")
+    for name in ("SFBILLING_STRIPE_API_KEY", "SFBILLING_DEV_STRIPE_API_KEY",
+                 "SFBILLING_SF_PRIVATE_KEY_FILE", "SFBILLING_DEV_SF_PRIVATE_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
     assert main(["sync", "--env", "dev", "--root", str(tmp_path)]) == 2
-    assert "SFBILLING_STRIPE_API_KEY is not set" in capsys.readouterr().err
-    monkeypatch.setenv("SFBILLING_STRIPE_API_KEY", "sk_test_x")
+    assert "SFBILLING_DEV_STRIPE_API_KEY (or SFBILLING_STRIPE_API_KEY) is not set" in \
+        capsys.readouterr().err
+    monkeypatch.setenv("SFBILLING_DEV_STRIPE_API_KEY", "sk_test_x")
     assert main(["sync", "--env", "dev", "--root", str(tmp_path)]) == 2
     assert "the jwt flow needs the connected app's private key" in capsys.readouterr().err
+    monkeypatch.setenv("SFBILLING_DEV_STRIPE_API_KEY", "rk_live_x")
+    assert main(["sync", "--env", "dev", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "a live Stripe key (rk_live_…) in a sandbox environment" in err
+    assert "rk_live_x" not in err
     del world
 
 

@@ -1,15 +1,22 @@
-"""A Salesforce connection through simple-salesforce, shared by the import's sink and the
-org-config deployer: login (JWT bearer or client credentials, any login host), and one `call`
-wrapper that re-authenticates on INVALID_SESSION_ID and backs off on 503 and
-REQUEST_LIMIT_EXCEEDED."""
+"""The Salesforce connection: the one module both the import's sink and the org-config deployer
+talk to an org through. Login with simple-salesforce's own JWT bearer / client-credentials code
+to any login host, one `call` wrapper that re-authenticates on INVALID_SESSION_ID and backs off
+on 503 and REQUEST_LIMIT_EXCEEDED, and a default timeout on every request.
+
+simple-salesforce only builds `https://{domain}.salesforce.com` login URLs, so a login URL on
+another host (a proxy, the local stand-in) is reached through a host-rewriting adapter.
+"""
 
 from __future__ import annotations
 
 import functools
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceError,
@@ -18,10 +25,10 @@ from simple_salesforce.exceptions import (
     SalesforceMalformedRequest,
     SalesforceRefusedRequest,
 )
+from simple_salesforce.login import SalesforceLogin
 from simple_salesforce.util import exception_handler
 
 from sync_lambda.adapters.retry import backoff
-from sync_lambda.adapters.salesforce_login import login
 from sync_lambda.errors import FatalSyncError, RetriableSyncError
 
 if TYPE_CHECKING:
@@ -31,6 +38,70 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 6
+SALESFORCE_SUFFIX = ".salesforce.com"
+
+
+@dataclass(frozen=True, slots=True)
+class SalesforceCredentials:
+    """How to reach one org: the OAuth flow, its parameters and the secret it needs."""
+
+    flow: str  # jwt | client_credentials
+    login_url: str
+    consumer_key: str
+    username: str | None
+    api_version: str
+    timeout_s: float
+    private_key: str | None = field(default=None, repr=False)
+    consumer_secret: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, settings: Settings, secrets: Secrets) -> SalesforceCredentials:
+        """The import's credentials."""
+        return cls(settings.salesforce_auth, settings.salesforce_login_url,
+                   settings.salesforce_consumer_key, settings.salesforce_username,
+                   settings.salesforce_api_version, settings.salesforce_timeout_s,
+                   secrets.salesforce_private_key, secrets.salesforce_consumer_secret)
+
+
+class LoginHostAdapter(HTTPAdapter):
+    """Sends requests for `https://*.salesforce.com/...` to `target` instead."""
+
+    def __init__(self, target: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._target = urlsplit(target)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        parts = urlsplit(request.url or "")
+        if parts.hostname and parts.hostname.endswith(SALESFORCE_SUFFIX):
+            request.url = urlunsplit((self._target.scheme, self._target.netloc, parts.path,
+                                      parts.query, parts.fragment))
+        return super().send(request, **kwargs)
+
+
+def login_session(login_url: str) -> tuple[requests.Session, str | None]:
+    """A session for `login_url`, and the simple-salesforce `domain` to use with it (None means
+    the host is not a Salesforce one and the session redirects to it)."""
+    session = requests.Session()
+    host = urlsplit(login_url).hostname or ""
+    if host.endswith(SALESFORCE_SUFFIX):
+        return session, host[: -len(SALESFORCE_SUFFIX)]
+    session.mount("https://", LoginHostAdapter(login_url))
+    return session, None
+
+
+def login(credentials: SalesforceCredentials) -> tuple[str, str]:
+    """(session id, instance host[:port])."""
+    c = credentials
+    session, domain = login_session(c.login_url)
+    if c.flow == "jwt":
+        return SalesforceLogin(
+            username=c.username, consumer_key=c.consumer_key, privatekey=c.private_key,
+            domain=domain or "login", session=session, sf_version=c.api_version)
+    # Client credentials needs a My Domain; any non-login/test domain name works for the
+    # redirected case.
+    return SalesforceLogin(
+        consumer_key=c.consumer_key, consumer_secret=c.consumer_secret,
+        domain=domain or "standin.my", session=session, sf_version=c.api_version)
 
 
 class TimeoutSession(requests.Session):
@@ -47,27 +118,22 @@ class TimeoutSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-class SalesforceApi:
+class SalesforceConnection:
     """One org, one session at a time (renewed when Salesforce says it expired)."""
 
-    def __init__(self, settings: Settings, secrets: Secrets, *,
+    def __init__(self, credentials: SalesforceCredentials, *,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self._settings = settings
-        self._secrets = secrets
+        self._credentials = credentials
         self._sleep = sleep
         self._sf: Salesforce | None = None
         self._calls = 0
-        self.version = settings.salesforce_api_version
-        self.timeout_s = settings.salesforce_timeout_s
+        self.version = credentials.api_version
+        self.timeout_s = credentials.timeout_s
 
     def login(self) -> Salesforce:
-        s = self._settings
+        """A fresh session (FatalSyncError when the org refuses the credentials)."""
         try:
-            session_id, instance, _session = login(
-                flow=s.salesforce_auth, login_url=s.salesforce_login_url,
-                username=s.salesforce_username, consumer_key=s.salesforce_consumer_key,
-                private_key=self._secrets.salesforce_private_key,
-                consumer_secret=self._secrets.salesforce_consumer_secret, version=self.version)
+            session_id, instance = login(self._credentials)
         except SalesforceError as exc:
             raise FatalSyncError(f"Salesforce login failed: {exc}") from exc
         except Exception as exc:
@@ -84,6 +150,8 @@ class SalesforceApi:
         return self._calls
 
     def call(self, fn: Callable[[Salesforce], T]) -> T:
+        """`fn(sf)` with a live session: logs in when needed, again on an expired session,
+        and backs off on 503 and REQUEST_LIMIT_EXCEEDED (RetriableSyncError when they last)."""
         relogins = 0
         for attempt in range(MAX_ATTEMPTS):
             try:
@@ -121,9 +189,11 @@ class SalesforceApi:
         raise RetriableSyncError(f"Salesforce kept failing after {MAX_ATTEMPTS} attempts: {last}")
 
     def url(self, sf: Salesforce, path: str) -> str:
+        """The REST URL of `path` on this org."""
         return f"https://{sf.sf_instance}/services/data/v{self.version}/{path}"
 
     def http(self, sf: Salesforce, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """One REST request (Salesforce's errors raised as simple-salesforce's exceptions)."""
         headers = {"Authorization": f"Bearer {sf.session_id}", **kwargs.pop("headers", {})}
         result = sf.session.request(method, self.url(sf, path), headers=headers,
                                     timeout=self.timeout_s, **kwargs)
@@ -132,15 +202,18 @@ class SalesforceApi:
         return result
 
     def text(self, sf: Salesforce, *, path: str) -> str:
+        """A REST response's body as text (CSV results of bulk jobs)."""
         return self.http(sf, "GET", path).text
 
     def json(self, method: str, path: str, body: Any = None) -> Any:
+        """A REST call with a JSON body, through `call`."""
         result = self.call(lambda sf: self.http(
             sf, method, path, json=body, headers={"Content-Type": "application/json"}))
         return result.json() if result.content else None
 
     # -- reads -----------------------------------------------------------------------------
     def query(self, soql: str) -> list[dict[str, Any]]:
+        """Every row of a SOQL query (all pages)."""
         result = self.call(lambda sf: sf.query(soql))
         records = list(result["records"])
         while not result["done"]:
@@ -150,6 +223,7 @@ class SalesforceApi:
         return records
 
     def count(self, soql: str) -> int:
+        """The totalSize of a COUNT() query."""
         return int(self.call(lambda sf: sf.query(soql))["totalSize"])
 
 

@@ -7,7 +7,7 @@ an incremental run, and a run with nothing to do, printing each report.
 
 from __future__ import annotations
 
-import os
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -16,14 +16,13 @@ from typing import Any
 import stripe
 from simple_salesforce.api import Salesforce
 
-from devenv.local import LocalEnv
+from devenv.local import ENDPOINTS_FILE, LocalEnv
 from devenv.salesforce.client import redirecting_session
 from devenv.stripe.samples import create_customer
 from metadata.deployer import OrgDeployer
 from metadata.render import render_release
-from sfbilling.environments import local_target, org_config
-from sfbilling.stackfile import load_stack_config, stack_path
-from sync_lambda.adapters.salesforce_api import SalesforceApi
+from sfbilling.environments import LOCAL, OrgTarget, SyncTarget, org_target, sync_target
+from sync_lambda.adapters.salesforce_connection import SalesforceConnection
 from sync_lambda.wiring import build_service
 
 
@@ -37,12 +36,12 @@ def say(text: str) -> None:
     print(f"  {text}", flush=True)  # noqa: T201 - a terminal demo
 
 
-def apply_org_config(target: Any) -> None:
+def apply_org_config(target: OrgTarget) -> None:
     """The org config of Pulumi.local.yaml: plan first, then apply (what `sfbilling apply`
     does), so the org has the import's fields, permission set and batch size 70."""
-    release = render_release(org_config("local"))
-    deployer = OrgDeployer(SalesforceApi(target.settings, target.secrets),
-                           assignee=target.settings.salesforce_username)
+    release = render_release(target.config)
+    deployer = OrgDeployer(SalesforceConnection(target.credentials),
+                           assignee=target.credentials.username)
     say(f"plan for release {release.content_hash[:12]}:")
     print(deployer.plan(release).render(), flush=True)  # noqa: T201 - a terminal demo
     deployer.apply(release)
@@ -86,11 +85,12 @@ def main() -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="sfbilling-demo-") as tmp:
         banner("1. Local environment: Salesforce Billing org, Stripe and AWS stand-ins")
-        env = LocalEnv(Path(tmp))
+        state_dir = Path(tmp)
+        env = LocalEnv(state_dir)
         doc = env.start()
         try:
-            target = local_target(doc, load_stack_config("local", Path(), required=False),
-                                  source=str(stack_path("local", Path())), environ=os.environ)
+            (state_dir / ENDPOINTS_FILE).write_text(json.dumps(doc))
+            target: SyncTarget = sync_target(LOCAL, state_dir=state_dir)
             sf_info = doc["salesforce"]
             sf: Any = Salesforce(username=sf_info["username"],
                                  consumer_key=sf_info["consumer_key"],
@@ -101,7 +101,7 @@ def main() -> None:
             say(f"Salesforce {sf_info['instance_url']}, Stripe {doc['stripe']['api_base']}, "
                 f"AWS {doc['aws']['endpoint_url']}")
             banner("2. Org config as code (Pulumi.local.yaml): plan, then apply")
-            apply_org_config(target)
+            apply_org_config(org_target(LOCAL, state_dir=state_dir))
 
             banner("3. Sample data")
             made = seed(sf, client)

@@ -1,0 +1,246 @@
+"""A stack's raw configuration → a typed, frozen `StackConfig`, strictly, every problem at once
+and before any network call; and what each consumer takes from it (the Lambda's environment
+variables, resource names).
+
+Strict means: a key in a namespace close to ours (`sfbiling:`) or an unknown key of ours names
+the nearest valid key; values are the text forms `pulumi config set` stores; `null` means the
+default of an optional key; a secret in clear text, a placeholder left in a stack file, or a
+mapping where text belongs are errors that say what to run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from stackconfig.errors import StackConfigError
+from stackconfig.schema import (
+    BY_FULL,
+    FOREIGN_NAMESPACES,
+    KEYS,
+    LAMBDA,
+    NAMESPACE,
+    Key,
+    key,
+)
+from stackconfig.stackfile import RawValue
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+PLACEHOLDER: Final = re.compile(r"^<.*>$", re.DOTALL)
+DEFAULT, STACK_FILE, OVERRIDE = "default", "stack file", "local environment"
+
+
+@dataclass(frozen=True, slots=True)
+class StackConfig:
+    """One environment's configuration: every key's value (defaults filled in), where each came
+    from, and which secrets are set. Secret values are known only inside the Pulumi program."""
+
+    env: str
+    source: str
+    values: Mapping[str, Any]  # by key name; secrets are not here
+    origins: Mapping[str, str]  # by key name: "stack file", "default" or "local environment"
+    secrets_set: frozenset[str] = frozenset()
+    secret_values: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[key(name).name]
+
+    @property
+    def kind(self) -> str:
+        """production, sandbox or local."""
+        return str(self.values["environmentKind"])
+
+    @property
+    def resource_prefix(self) -> str:
+        """The prefix of this stack's AWS resource names."""
+        return str(self.values["resourcePrefix"] or f"sfbilling-{self.env}")
+
+    @property
+    def table_name(self) -> str:
+        """The state table's name."""
+        return f"{self.resource_prefix}-state"
+
+    def secret(self, name: str) -> str | None:
+        """A secret's value, where it is known (the Pulumi program); never printed."""
+        return self.secret_values.get(key(name).name)
+
+
+def _distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+def _close_to_ours(namespace: str) -> bool:
+    plain = re.sub(r"[^a-z0-9]", "", namespace.lower())
+    return plain == NAMESPACE or _distance(plain, NAMESPACE) <= 2
+
+
+def nearest(name: str) -> str | None:
+    """The declared key closest to `name` (any case), as written in a stack file."""
+    ours = {k.name.lower(): k for k in KEYS if ":" not in k.name}
+    low = name.lower()
+    # A key the typo starts (or is part of) is meant before one that merely looks alike.
+    for pool in ([n for n in ours if n.startswith(low)], [n for n in ours if low in n]):
+        if pool:
+            best = max(pool, key=lambda n: difflib.SequenceMatcher(None, low, n).ratio())
+            return ours[best].full
+    found = difflib.get_close_matches(low, list(ours), n=1, cutoff=0.6)
+    return ours[found[0]].full if found else None
+
+
+def _hint(name: str) -> str:
+    close = nearest(name)
+    return f"did you mean `{close}`?" if close else \
+        "the keys are listed in docs/configuration.md and by `sfbilling config --env ENV`"
+
+
+def _check_names(raw: Mapping[str, RawValue]) -> list[str]:
+    problems = []
+    for full in raw:
+        namespace, sep, name = full.partition(":")
+        if not sep:
+            problems.append(f"{full}: a key without a namespace; {_hint(full)}")
+        elif namespace == NAMESPACE:
+            if full not in BY_FULL:
+                problems.append(f"{full}: unknown key; {_hint(name)}")
+        elif namespace in FOREIGN_NAMESPACES:
+            continue
+        elif _close_to_ours(namespace):
+            problems.append(f"{full}: namespace `{namespace}:` is not `{NAMESPACE}:`; "
+                            f"{_hint(name)}")
+    return problems
+
+
+def _value(k: Key, raw: RawValue | None, env: str, problems: list[str]) -> Any:
+    """The typed value of one non-secret key (None when unset and optional)."""
+    if raw is not None and raw.secure:
+        problems.append(f"{k.full}: encrypted, but it is not a secret: set it in clear with "
+                        f"`{k.set_command(env)}`")
+        return None
+    value = None if raw is None else raw.value
+    if isinstance(value, str) and PLACEHOLDER.match(value.strip()):
+        problems.append(f"{k.full}: the placeholder {value!r} is still in the stack file: "
+                        f"`{k.set_command(env)}`")
+        return None
+    if value is None:
+        if k.required:
+            said = "has no value" if raw is not None else "is not set"
+            problems.append(f"{k.full} {said}, and it is required: `{k.set_command(env)}`")
+            return None
+        return None if k.default is None else k.kind.parse(k.default)
+    try:
+        return k.kind.parse(value)
+    except ValueError as exc:
+        problems.append(f"{k.full}: {exc}")
+        return None
+
+
+def _secret(k: Key, raw: RawValue | None, env: str, problems: list[str],
+            known: dict[str, Any]) -> bool:
+    """Whether a secret key is set (encrypted), and its value where it is known."""
+    if raw is None or (raw.value is None and not raw.secure):
+        return False
+    if not raw.secure:
+        problems.append(f"{k.full} is in clear text: remove it from the stack file and set it "
+                        f"encrypted with `{k.set_command(env)}`")
+        return False
+    if raw.value is not None:
+        try:
+            known[k.name] = k.kind.parse(raw.value)
+        except ValueError as exc:
+            problems.append(f"{k.full}: {exc}")
+    return True
+
+
+def resolve(raw: Mapping[str, RawValue], *, env: str, source: str,
+            overrides: Mapping[str, str] | None = None,
+            require_secrets: bool = False) -> StackConfig:
+    """Check every key of a stack and type its values (StackConfigError listing every problem).
+
+    `overrides`: values that replace the stack file's (the local stand-ins' endpoints).
+    `require_secrets`: every secret the configured flows need must be set (the Pulumi program).
+    """
+    problems = _check_names(raw)
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    known: dict[str, Any] = {}
+    secrets: set[str] = set()
+    failed: set[str] = set()
+    overrides = overrides or {}
+    for k in KEYS:
+        entry = raw.get(k.full)
+        if k.full in overrides:
+            entry = RawValue(overrides[k.full])
+            origins[k.name] = OVERRIDE
+        elif entry is not None and (entry.value is not None or entry.secure):
+            origins[k.name] = STACK_FILE
+        else:
+            origins[k.name] = DEFAULT
+        before = len(problems)
+        if k.secret:
+            if _secret(k, entry, env, problems, known):
+                secrets.add(k.name)
+        else:
+            values[k.name] = _value(k, entry, env, problems)
+        if len(problems) > before:
+            failed.add(k.name)
+    problems += _cross_checks(values, secrets, env, failed, require_secrets=require_secrets)
+    if problems:
+        raise StackConfigError(source, problems)
+    return StackConfig(env, source, values, origins, frozenset(secrets), known)
+
+
+def _cross_checks(values: Mapping[str, Any], secrets: set[str], env: str, failed: set[str],
+                  *, require_secrets: bool) -> list[str]:
+    """Rules between keys, for keys that passed their own checks."""
+    problems = []
+    kind = values.get("environmentKind")
+    ttl, timeout = values.get("leaseTtlSeconds"), values.get("salesforceTimeoutSeconds")
+    if isinstance(ttl, int) and isinstance(timeout, int) and ttl < 3 * timeout:
+        problems.append(f"{key('leaseTtlSeconds').full}: must be at least three times "
+                        f"{key('salesforceTimeoutSeconds').full} ({3 * timeout} s), so one slow "
+                        f"request can never outlive the lease; got {ttl}")
+    if kind in ("production", "sandbox") and values.get("aws:region") is None \
+            and "aws:region" not in failed:
+        problems.append(f"aws:region is not set: `{key('aws:region').set_command(env)}`")
+    if require_secrets:
+        needed = ["stripeApiKey", "salesforcePrivateKey" if values.get("salesforceAuth") ==
+                  "jwt" else "salesforceConsumerSecret"]
+        problems += [f"{key(n).full} is not set: `{key(n).set_command(env)}`"
+                     for n in needed if n not in secrets]
+    return problems
+
+
+def require_login(stack: StackConfig) -> None:
+    """What logging in to the org needs (every command that does, and the Pulumi program):
+    the connected app's consumer key, and the integration user for the JWT bearer flow."""
+    needed = ["salesforceConsumerKey"]
+    if stack["salesforceAuth"] == "jwt":
+        needed.append("salesforceUsername")
+    missing = [key(n) for n in needed if stack[n] is None]
+    if missing:
+        raise StackConfigError(stack.source, [
+            f"{k.full} is not set, and logging in to the org needs it: "
+            f"`{k.set_command(stack.env)}`" for k in missing])
+
+
+def lambda_environment(stack: StackConfig) -> dict[str, str]:
+    """The Lambda's configured environment variables (names and values, never secrets)."""
+    out = {}
+    for k in KEYS:
+        if k.env is None or LAMBDA not in k.consumers:
+            continue
+        value = stack.values.get(k.name)
+        if value is not None:
+            out[k.env] = k.kind.render(value)
+    return out

@@ -1,0 +1,70 @@
+"""Reading `Pulumi.<env>.yaml` as Pulumi does: every scalar is text (`yes` is not a boolean,
+`7_0` is not 70), encrypted values are `{secure: …}` and never decrypted here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import yaml
+
+from stackconfig.errors import StackConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class RawValue:
+    """One entry of a stack's config: its text (or a mapping or list, or None for YAML null),
+    and whether it is encrypted. An encrypted value read from a file is not known (None)."""
+
+    value: object
+    secure: bool = False
+
+
+def stack_path(env: str, root: Path) -> Path:
+    """Where the stack file of `env` lives."""
+    return root / f"Pulumi.{env}.yaml"
+
+
+def _plain(node: object) -> object:
+    """YAML text as Pulumi reads it: scalars stay text; null and an empty value are None."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if node in ("", "~", "null", "Null", "NULL"):
+        return None
+    return node
+
+
+def read_stack_file(env: str, root: Path) -> dict[str, RawValue]:
+    """The `config:` entries of `Pulumi.<env>.yaml` (StackConfigError naming the exact path
+    when it is missing or not a stack file)."""
+    path = stack_path(env, root)
+    if not path.is_file():
+        raise StackConfigError(str(path), [f"{path.resolve()} not found: every environment has a "
+                                           f"stack file (start from Pulumi.sandbox.yaml)"])
+    try:
+        # BaseLoader: every scalar is a string, as in Pulumi's own reading of the file.
+        doc = yaml.load(path.read_text(), Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects
+    except yaml.YAMLError as exc:
+        raise StackConfigError(str(path), [f"not valid YAML: {exc}"]) from None
+    if doc in (None, ""):
+        return {}
+    if not isinstance(doc, dict):
+        raise StackConfigError(str(path), ["must be a mapping with a `config:` section"])
+    config = doc.get("config")
+    if config in (None, ""):
+        return {}
+    if not isinstance(config, dict):
+        raise StackConfigError(str(path), ["`config` must be a mapping of keys to values"])
+    out = {}
+    for name, raw in config.items():
+        value = _plain(raw)
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            out[str(name)] = RawValue(None, secure=True)
+        else:
+            out[str(name)] = RawValue(value)
+    return out
