@@ -33,8 +33,9 @@ check: lint types test  ## lint + types + tests: what CI runs
 demo: $(STAMP)  ## the main job end to end on the local stand-ins
 	$(BIN)/python -m sfbilling.demo
 
-bench: $(STAMP)  ## speed figures (stand-ins now; the import's targets once it lands)
+bench: $(STAMP)  ## speed and memory figures against their targets (several minutes)
 	$(BIN)/python -m bench.standins
+	$(BIN)/python -m bench.planning
 	$(BIN)/python -m bench.sync
 
 mutation: $(STAMP)  ## mutation score of the import's pure core (mutmut; not in make test)

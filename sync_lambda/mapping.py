@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 from sync_lambda import countries, names
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
 
     from sync_lambda.models import OrgFacts, PaymentMethod
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The package's fields a mapping may hold.
+_PACKAGE_FIELDS = frozenset({names.PM_PAYMENT_TYPE, *names.PM_MANAGED_FIELDS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,26 +35,9 @@ class FieldNames:
 class Mapped:
     """The field values for one payment method, or why it cannot be imported."""
 
-    values: Mapping[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)  # a fresh dict: the caller's to keep
     quarantine: str | None = None
     notes: tuple[str, ...] = ()
-
-
-def _pick(facts: OrgFacts, field_name: str, wanted: str) -> str | None:
-    """The picklist value of `field_name` equal to `wanted` by value or label (any case)."""
-    values = facts.picklists.get(field_name, {})
-    low = wanted.casefold()
-    for value, label in values.items():
-        if value.casefold() == low or label.casefold() == low:
-            return value
-    return None
-
-
-def _month(facts: OrgFacts, month: int) -> str | None:
-    for value in facts.picklists[names.PM_EXP_MONTH]:
-        if value.strip().isdigit() and int(value) == month:
-            return value
-    return None
 
 
 def _country(facts: OrgFacts, iso: str) -> str | None:
@@ -62,7 +46,7 @@ def _country(facts: OrgFacts, iso: str) -> str | None:
         # A text field (or none: the value is dropped with the other absent fields).
         return countries.NAMES.get(code, code)
     for candidate in (code, countries.NAMES.get(code), *countries.ALIASES.get(code, ())):
-        if candidate and (found := _pick(facts, names.PM_COUNTRY, candidate)):
+        if candidate and (found := facts.pick(names.PM_COUNTRY, candidate)):
             return found
     return None
 
@@ -80,9 +64,7 @@ def _fit(facts: OrgFacts, field_name: str, value: str | None,
     return value
 
 
-def _email(facts: OrgFacts, email: str | None, notes: list[str]) -> str | None:
-    if email is None:
-        return None
+def _email(facts: OrgFacts, email: str, notes: list[str]) -> str | None:
     length = facts.lengths.get(names.PM_EMAIL) or names.EMAIL_MAX_LENGTH
     if not _EMAIL.match(email) or len(email) > length:
         # An email cut short would be another address: left empty instead.
@@ -129,16 +111,17 @@ def map_payment_method(pm: PaymentMethod, customer_id: str, facts: OrgFacts,
         if values[names.PM_COUNTRY] is None:
             notes.append(f"billing country {a.country!r} is not in the org's country "
                          "picklist; left empty")
-    values[names.PM_EMAIL] = _email(facts, pm.email, notes)
-    values = {k: v for k, v in values.items() if k in facts.fields or k in (
-        fields.pm_external_id, fields.pm_customer)}
-    if names.PM_FORBIDDEN & set(values):
+    values[names.PM_EMAIL] = None if pm.email is None else _email(facts, pm.email, notes)
+    # Fields the org lacks are left out (our own keys are checked by describe beforehand).
+    for missing in _PACKAGE_FIELDS.difference(facts.fields).intersection(values):
+        del values[missing]
+    if not names.PM_FORBIDDEN.isdisjoint(values):
         raise AssertionError("never write card or bank numbers")
     return Mapped(values=values, notes=tuple(notes))
 
 
 def _card(pm: PaymentMethod, facts: OrgFacts, values: dict[str, Any]) -> str | None:
-    payment_type = _pick(facts, names.PM_PAYMENT_TYPE, names.PAYMENT_TYPE_CARD)
+    payment_type = facts.pick(names.PM_PAYMENT_TYPE, names.PAYMENT_TYPE_CARD)
     if payment_type is None:
         return f"the org's payment type picklist has no {names.PAYMENT_TYPE_CARD!r}"
     values[names.PM_PAYMENT_TYPE] = payment_type
@@ -146,7 +129,7 @@ def _card(pm: PaymentMethod, facts: OrgFacts, values: dict[str, Any]) -> str | N
     if not brand or brand == "unknown":
         return "card brand is missing or unknown"
     label = names.CARD_BRANDS.get(brand, brand)
-    card_type = _pick(facts, names.PM_CARD_TYPE, label)
+    card_type = facts.pick(names.PM_CARD_TYPE, label)
     if card_type is None:
         return (f"card brand {brand!r} ({label}) is not a value of the org's "
                 f"{names.PM_CARD_TYPE} picklist")
@@ -157,15 +140,16 @@ def _card(pm: PaymentMethod, facts: OrgFacts, values: dict[str, Any]) -> str | N
     if pm.exp_month is None or pm.exp_year is None:
         return "card has no expiry month or year"
     # An org whose expiry fields are not picklists takes the plain values.
-    month: str | None = f"{pm.exp_month:02d}"
     if names.PM_EXP_MONTH in facts.picklists:
-        month = _month(facts, pm.exp_month)
+        month = facts.month(pm.exp_month)
         if month is None:
             return (f"expiry month {pm.exp_month} is not a value of the org's "
                     f"{names.PM_EXP_MONTH} picklist")
+    else:
+        month = f"{pm.exp_month:02d}"
     year: str | None = str(pm.exp_year)
     if names.PM_EXP_YEAR in facts.picklists:
-        year = _pick(facts, names.PM_EXP_YEAR, str(pm.exp_year))
+        year = facts.pick(names.PM_EXP_YEAR, str(pm.exp_year))
         if year is None:
             return (f"expiry year {pm.exp_year} is not a value of the org's "
                     f"{names.PM_EXP_YEAR} picklist")
@@ -176,7 +160,7 @@ def _card(pm: PaymentMethod, facts: OrgFacts, values: dict[str, Any]) -> str | N
 
 def _bank(pm: PaymentMethod, facts: OrgFacts, values: dict[str, Any],
           notes: list[str]) -> str | None:
-    payment_type = _pick(facts, names.PM_PAYMENT_TYPE, names.PAYMENT_TYPE_ACH)
+    payment_type = facts.pick(names.PM_PAYMENT_TYPE, names.PAYMENT_TYPE_ACH)
     if payment_type is None:
         return f"the org's payment type picklist has no {names.PAYMENT_TYPE_ACH!r}"
     values[names.PM_PAYMENT_TYPE] = payment_type
@@ -185,7 +169,7 @@ def _bank(pm: PaymentMethod, facts: OrgFacts, values: dict[str, Any],
     # what Stripe assumes then.
     kind = names.BANK_ACCOUNT_TYPES.get((pm.account_holder_type or "individual",
                                          pm.account_type or "checking"))
-    picked = _pick(facts, names.PM_BANK_ACCOUNT_TYPE, kind) if kind else None
+    picked = facts.pick(names.PM_BANK_ACCOUNT_TYPE, kind) if kind else None
     if kind and picked is None:
         notes.append(f"bank account type {kind!r} is not in the org's picklist; left empty")
     values[names.PM_BANK_ACCOUNT_TYPE] = picked

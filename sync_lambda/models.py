@@ -78,6 +78,16 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class Segment:
+    """One stretch of the full listing: the customers read (with their payment methods), the
+    cursor after the last of them, and whether more follow."""
+
+    snapshots: tuple[Snapshot, ...]
+    cursor: str | None
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SfAccount:
     """An Account as the import reads it."""
 
@@ -119,6 +129,33 @@ class OrgFacts:
     picklists: Mapping[str, Mapping[str, str]]
     lengths: Mapping[str, int]
     fields: frozenset[str]
+    # value or label, case-folded → value; built once, so a lookup costs one dict access
+    _folded: Mapping[str, Mapping[str, str]] = field(init=False, repr=False, compare=False)
+    # expiry month number → the expiry-month picklist value naming it (" 5", "05" or "5")
+    _months: Mapping[int, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        folded: dict[str, dict[str, str]] = {}
+        for name, values in self.picklists.items():
+            index: dict[str, str] = {}
+            # Reversed: where two entries answer to the same text, the first one listed wins.
+            for value, label in reversed(list(values.items())):
+                index[label.casefold()] = value
+                index[value.casefold()] = value
+            folded[name] = index
+        object.__setattr__(self, "_folded", folded)
+        months = self.picklists.get(names.PM_EXP_MONTH, {})
+        object.__setattr__(self, "_months", {int(v): v for v in reversed(list(months))
+                                             if v.strip().isdigit()})
+
+    def pick(self, field_name: str, wanted: str) -> str | None:
+        """The picklist value of `field_name` equal to `wanted` by value or label (any case)."""
+        index = self._folded.get(field_name)
+        return None if index is None else index.get(wanted.casefold())
+
+    def month(self, number: int) -> str | None:
+        """The expiry-month picklist value for month `number`."""
+        return self._months.get(number)
 
 
 @dataclass(frozen=True, slots=True)

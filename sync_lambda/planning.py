@@ -93,13 +93,15 @@ class SalesforceView:
 
     accounts: AccountIndex
     pms_by_stripe_id: dict[str, SfPaymentMethod] = field(default_factory=dict)
-    pms_by_account: dict[str, list[SfPaymentMethod]] = field(default_factory=dict)
+    pms_by_account: dict[str | None, list[SfPaymentMethod]] = field(default_factory=dict)
     pms_by_customer: dict[str, list[SfPaymentMethod]] = field(default_factory=dict)
+    row_ids: set[str] = field(default_factory=set)
 
     def add(self, row: SfPaymentMethod, customer_field: str) -> None:
         """Index one payment-method row (rows already indexed are ignored)."""
-        if row.stripe_id and row.stripe_id in self.pms_by_stripe_id:
+        if row.id in self.row_ids:
             return
+        self.row_ids.add(row.id)
         self.pms_by_account.setdefault(row.account_id, []).append(row)
         if row.stripe_id:
             self.pms_by_stripe_id[row.stripe_id] = row
@@ -107,8 +109,8 @@ class SalesforceView:
         if customer:
             self.pms_by_customer.setdefault(str(customer), []).append(row)
 
-    def pms_of(self, account_id: str) -> list[SfPaymentMethod]:
-        """Every payment method of an Account (Stripe-imported or not)."""
+    def pms_of(self, account_id: str | None) -> list[SfPaymentMethod]:
+        """Every payment method of an Account (Stripe-imported or not); none for None."""
         return self.pms_by_account.get(account_id, [])
 
 
@@ -124,13 +126,17 @@ class PlanOptions:
 
 
 def _same(current: Any, desired: Any) -> bool:
+    """Whether two unequal values mean the same to Salesforce."""
     if isinstance(desired, bool) or isinstance(current, bool):
         return bool(current) == bool(desired)
-    return bool((current if current != "" else None) == desired)
+    # Salesforce answers an empty text field as "" where Stripe has no value.
+    return current == "" and desired is None
 
 
 def _changes(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in desired.items() if not _same(current.get(k), v)}
+    get = current.get
+    # Equal values are by far the most common: they skip the call (planning is per field).
+    return {k: v for k, v in desired.items() if get(k) != v and not _same(get(k), v)}
 
 
 def build_plan(snapshots: Iterable[Snapshot], view: SalesforceView, facts: OrgFacts,
@@ -175,8 +181,10 @@ def _account(plan: Plan, snap: Snapshot, match: Match, view: SalesforceView,
         plan.account_links.append(AccountWrite(cid, match.scenario, account_id=match.account_id))
     elif match.account_id is not None:
         acct = view.accounts.by_id.get(match.account_id)
+        if acct is None or not acct.created_by_import:
+            return
         wanted = account_name_for(snap.customer, facts.account_name_length)
-        if acct is not None and acct.created_by_import and acct.name != wanted:
+        if acct.name != wanted:
             plan.account_updates.append(AccountWrite(cid, match.scenario, acct.id, wanted))
             _note_name_cut(plan, snap, facts)
 
@@ -195,7 +203,9 @@ def _payment_methods(plan: Plan, snap: Snapshot, match: Match, view: SalesforceV
     cid = snap.customer.id
     account_id = match.account_id  # None for a new Account: every row is then an insert
     wanted: dict[str, dict[str, Any]] = {}
+    held: dict[str, SfPaymentMethod] = {}  # the rows Salesforce already has for them
     quarantined: set[str] = set()
+    by_stripe_id = view.pms_by_stripe_id
     for pm in snap.payment_methods:
         if pm.type == names.STRIPE_US_BANK_ACCOUNT and not options.include_bank_accounts:
             continue
@@ -204,30 +214,34 @@ def _payment_methods(plan: Plan, snap: Snapshot, match: Match, view: SalesforceV
             plan.quarantined.append(Issue(pm.id, cid, mapped.quarantine))
             quarantined.add(pm.id)
             continue
-        plan.notes.extend(Issue(pm.id, cid, note) for note in mapped.notes)
-        existing = view.pms_by_stripe_id.get(pm.id)
-        if existing is not None and account_id is not None and existing.account_id != account_id:
-            # Its row is under the other Account, so this Account's reconcile never sees it.
-            plan.quarantined.append(Issue(pm.id, cid, f"already imported under Account "
-                                          f"{existing.account_id}; a payment method's Account "
-                                          "cannot change (master-detail)"))
-            continue
-        wanted[pm.id] = dict(mapped.values)
+        if mapped.notes:
+            plan.notes.extend(Issue(pm.id, cid, note) for note in mapped.notes)
+        existing = by_stripe_id.get(pm.id)
+        if existing is not None:
+            if account_id is not None and existing.account_id != account_id:
+                # Its row is under the other Account: this Account's reconcile never sees it.
+                plan.quarantined.append(Issue(pm.id, cid, f"already imported under Account "
+                                              f"{existing.account_id}; a payment method's "
+                                              "Account cannot change (master-detail)"))
+                continue
+            held[pm.id] = existing
+        wanted[pm.id] = mapped.values
     plan.active.update(wanted)
     default = snap.customer.default_payment_method
     default = default if default in wanted else None
     for pm_id, values in wanted.items():
         values[names.PM_AUTOPAY] = pm_id == default
     cleared: set[str] = set()
-    if default is not None and account_id is not None:
+    rows = view.pms_of(account_id)  # none for a new Account
+    if default is not None:
         # One AutoPay method per Account: clear the others before the new one is set.
-        for row in view.pms_of(account_id):
+        for row in rows:
             if row.autopay and row.stripe_id != default:
                 plan.autopay_clears.append(PmWrite(row.stripe_id or row.id, cid,
                                                    {names.PM_AUTOPAY: False}, row.id))
                 cleared.add(row.id)
     for pm_id, values in wanted.items():
-        current = view.pms_by_stripe_id.get(pm_id)
+        current = held.get(pm_id)
         if current is None:
             plan.pm_inserts.append(PmWrite(pm_id, cid, values))
             continue
@@ -239,8 +253,8 @@ def _payment_methods(plan: Plan, snap: Snapshot, match: Match, view: SalesforceV
             plan.pm_updates.append(PmWrite(pm_id, cid, changes, current.id))
         else:
             plan.unchanged += 1
-    if options.reconcile and account_id is not None:
-        for row in view.pms_of(account_id):
+    if options.reconcile:
+        for row in rows:
             if row.stripe_id and row.stripe_id not in wanted and row.stripe_id not in quarantined:
                 _deactivate(plan, row, cid)
 

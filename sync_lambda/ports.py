@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
-    from sync_lambda.models import Customer, EventListing, OrgFacts, Snapshot
+    from sync_lambda.models import EventListing, OrgFacts, Segment, Snapshot
     from sync_lambda.planning import Plan, PlanOptions, SalesforceView
     from sync_lambda.state import ApplyResult, LedgerEntry, PendingDeactivation, SyncState
 
@@ -19,12 +19,12 @@ class StripeSource(Protocol):
     rate: float  # requests per second it keeps to
     cost_per_customer: int  # requests to fetch one customer and its payment methods
 
-    def list_customers(self, starting_after: str | None) -> tuple[list[Customer], bool]:
-        """One page of customers (newest first) and whether more follow."""
-        ...
-
-    def snapshots(self, customers: Sequence[Customer]) -> list[Snapshot]:
-        """The attached payment methods of each customer (fetched concurrently)."""
+    def read_segment(self, starting_after: str | None, limit: int, *,
+                     on_page: Callable[[int], None], stop: Callable[[], bool]) -> Segment:
+        """Customers after a cursor (at least `limit` of them, whole pages, unless the listing
+        ends) with their payment methods: pages are listed while the payment methods of the
+        customers already listed are fetched, all within the request rate. `on_page(n)` after
+        each page; `stop()` true ends the segment early (a run that is giving up)."""
         ...
 
     def fetch(self, customer_ids: Iterable[str]) -> list[Snapshot]:
@@ -32,9 +32,10 @@ class StripeSource(Protocol):
         cannot find come back with an error)."""
         ...
 
-    def events_since(self, created_gte: int) -> EventListing:
+    def events_since(self, created_gte: int, *, newest_s: int | None = None) -> EventListing:
         """customer.* and payment_method.* events created at or after a second, oldest first,
-        with Stripe's clock at the start of the listing."""
+        with Stripe's clock at the start of the listing; with `newest_s`, only the pages
+        holding events of the last `newest_s` seconds by that clock (newest come first)."""
         ...
 
 

@@ -16,9 +16,11 @@ Guarantees, and where they come from:
 from __future__ import annotations
 
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -31,7 +33,7 @@ from sync_lambda.report import Report
 from sync_lambda.state import LedgerEntry, LedgerStatus, PendingDeactivation, RowResult, SyncState
 
 if TYPE_CHECKING:
-    from sync_lambda.models import Customer, Event, EventListing, Mode, Snapshot
+    from sync_lambda.models import Event, EventListing, Mode, Segment, Snapshot
     from sync_lambda.ports import BillingSink, StateStore, StripeSource
 
 # A checkpoint this much younger than Stripe's 30-day retention is still trusted.
@@ -39,7 +41,12 @@ RETENTION_MARGIN_S = 86400
 # Checkpoints stay this far behind Stripe's clock: events that Stripe's servers stamp a little
 # late or list a little late are read again next run (and skipped by id if already applied).
 EVENT_MARGIN_S = 300
-# At most this many applied event ids are remembered; older ones are just read again.
+# A full run reads every customer's state after Stripe's clock said T0: changes stamped before
+# T0 are in what it reads, whether their events are listed yet or not. Its checkpoint only
+# allows for Stripe's own servers disagreeing on the time by a few seconds.
+CLOCK_SKEW_S = 2
+# At most this many applied event ids are remembered (the bookmark is one DynamoDB item of at
+# most 400 KB); older ones are just read again, which is harmless.
 MAX_SEEN_EVENTS = 5000
 Progress = Callable[[str, int, int | None], None]
 
@@ -184,41 +191,24 @@ class SyncService:
     def _full(self, state: SyncState, report: Report, *, dry_run: bool, restart: bool) -> bool:
         continuing = state.full_cursor is not None and not restart
         if not continuing:
-            # Events up to now are reflected in the snapshot about to be read: the checkpoint
-            # at the end is this moment, by Stripe's clock.
-            listing = self._stripe.events_since(int(self._clock()) - EVENT_MARGIN_S)
-            started_at = listing.stripe_time - EVENT_MARGIN_S
+            # Changes up to now are in the state about to be read: the checkpoint at the end is
+            # this moment, by Stripe's clock (the events of its last seconds marked applied).
+            # Only the newest pages: the events of the last seconds, by Stripe's clock.
+            listing = self._stripe.events_since(int(self._clock()) - 60,
+                                                newest_s=CLOCK_SKEW_S)
+            started_at = listing.stripe_time - CLOCK_SKEW_S
+            applied = tuple(e.id for e in listing.events if e.created >= started_at)
             state = SyncState(checkpoint=state.checkpoint, full_started_at=started_at,
-                              seen_event_ids=tuple(e.id for e in listing.events
-                                                   if e.created >= started_at),
+                              seen_event_ids=applied[-MAX_SEEN_EVENTS:],
                               last_full_at=state.last_full_at)
             if not dry_run:
                 self._state.clear_seen()
-        cursor = state.full_cursor if continuing else None
         seen_now: set[str] = set()
-        done = continuing and state.full_listed
-        while not done:
-            if not self._time_left():
-                self._stop(report, f"{len(seen_now)} customers")
+        if not (continuing and state.full_listed):
+            state = self._list_all(state, state.full_cursor if continuing else None, seen_now,
+                                   report, dry_run=dry_run)
+            if not state.full_listed:
                 return False
-            segment: list[Customer] = []
-            capacity = self._capacity()
-            while len(segment) < capacity:
-                page, has_more = self._stripe.list_customers(cursor)
-                segment += page
-                if page:
-                    cursor = page[-1].id
-                self._progress("reading Stripe customers", len(seen_now) + len(segment), None)
-                if not has_more:
-                    done = True
-                    break
-            snapshots = self._stripe.snapshots(segment)
-            seen_now.update(c.id for c in segment)
-            self._batch(snapshots, report, dry_run=dry_run)
-            if not dry_run:
-                self._state.add_seen(c.id for c in segment)
-                state = replace(state, full_cursor=cursor or "", full_listed=done)
-                self._state.save(state)
         seen = seen_now | (set() if dry_run else self._state.seen())
         if not self._reconcile_gone(seen, report, dry_run=dry_run):
             return False
@@ -228,6 +218,45 @@ class SyncService:
                                        seen_event_ids=state.seen_event_ids[-MAX_SEEN_EVENTS:],
                                        last_full_at=int(self._clock())))
         return True
+
+    def _list_all(self, state: SyncState, cursor: str | None, seen_now: set[str],
+                  report: Report, *, dry_run: bool) -> SyncState:
+        """Read every customer, segment by segment, and write each segment while the next one
+        is read from Stripe (Stripe's rate is the floor of a full run; Salesforce's writes hide
+        behind it). Progress is saved after each written segment; a run out of time stops
+        there and the next one resumes from the saved cursor."""
+        stop = threading.Event()
+
+        def read(after: str | None) -> Segment:
+            done = len(seen_now)
+            return self._stripe.read_segment(
+                after, self._capacity(), stop=stop.is_set,
+                on_page=lambda n: self._progress("reading Stripe customers", done + n, None))
+
+        with ThreadPoolExecutor(1, thread_name_prefix="stripe-reader") as reader:
+            if not self._time_left():
+                self._stop(report, "0 customers")
+                return state
+            ahead: Future[Segment] | None = reader.submit(read, cursor)
+            try:
+                while ahead is not None:
+                    segment = ahead.result()
+                    ahead = None
+                    if segment.has_more and self._time_left():
+                        ahead = reader.submit(read, segment.cursor)
+                    self._batch(segment.snapshots, report, dry_run=dry_run)
+                    ids = [snap.customer.id for snap in segment.snapshots]
+                    seen_now.update(ids)
+                    state = replace(state, full_cursor=segment.cursor or "",
+                                    full_listed=not segment.has_more)
+                    if not dry_run:
+                        self._state.add_seen(ids)
+                        self._state.save(state)
+                    if segment.has_more and ahead is None:
+                        self._stop(report, f"{len(seen_now)} customers")
+            finally:
+                stop.set()  # a segment read ahead for nothing ends at its next page
+        return state
 
     def _reconcile_gone(self, seen: set[str], report: Report, *, dry_run: bool) -> bool:
         """Customers with imported payment methods that the full listing did not return are

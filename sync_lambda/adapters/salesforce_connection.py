@@ -32,7 +32,7 @@ from sync_lambda.adapters.retry import backoff
 from sync_lambda.errors import FatalSyncError, RetriableSyncError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from sync_lambda.settings import Secrets, Settings
 
@@ -214,13 +214,19 @@ class SalesforceConnection:
     # -- reads -----------------------------------------------------------------------------
     def query(self, soql: str) -> list[dict[str, Any]]:
         """Every row of a SOQL query (all pages)."""
+        return list(self.rows(soql))
+
+    def rows(self, soql: str) -> Iterator[dict[str, Any]]:
+        """The rows of a SOQL query as plain dicts, one page in memory at a time."""
         result = self.call(lambda sf: sf.query(soql))
-        records = list(result["records"])
-        while not result["done"]:
+        while True:
+            for record in result["records"]:
+                # simple-salesforce parses into OrderedDicts, twice the size of a dict.
+                yield dict(record)
+            if result["done"]:
+                return
             next_url = str(result["nextRecordsUrl"])
             result = self.call(functools.partial(_query_more, url=next_url))
-            records.extend(result["records"])
-        return records
 
     def count(self, soql: str) -> int:
         """The totalSize of a COUNT() query."""

@@ -34,7 +34,7 @@ from sync_lambda.planning import Plan, PlanOptions, PmWrite, SalesforceView
 from sync_lambda.state import ApplyResult, RowResult
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from sync_lambda.settings import Secrets, Settings
 
@@ -97,12 +97,12 @@ class SalesforceSink:
 
     def _lookup(self, obj: str, select: str, field: str, values: Iterable[str], *,
                 unlinked_only: str | None = None,
-                key: Callable[[str], str] = lambda v: v) -> list[dict[str, Any]]:
+                key: Callable[[str], str] = lambda v: v) -> Iterator[dict[str, Any]]:
         """Rows whose `field` is one of `values`: IN-list queries, or one filtered scan when
-        that takes fewer calls (decided with a COUNT())."""
+        that takes fewer calls (decided with a COUNT()); a page at a time."""
         wanted = sorted(set(values))
         if not wanted:
-            return []
+            return
         # Identifiers come from validated settings and names.py; every value is quoted by
         # simple-salesforce's quote_soql_value (SOQL escaping) in _chunks.
         head = f"SELECT {select} FROM {obj}"  # noqa: S608
@@ -111,15 +111,15 @@ class SalesforceSink:
         if len(chunks) > 2:
             count = self._api.count(f"SELECT COUNT() FROM {obj} WHERE {field} != null{extra}")  # noqa: S608
             if count == 0:
-                return []
+                return
             if math.ceil(count / PAGE_ROWS) < len(chunks):
                 keys = {key(v) for v in wanted}
-                rows = self._api.query(f"{head} WHERE {field} != null{extra}")
-                return [r for r in rows if key(str(r.get(field) or "")) in keys]
-        rows = []
+                for r in self._api.rows(f"{head} WHERE {field} != null{extra}"):
+                    if key(str(r.get(field) or "")) in keys:
+                        yield r
+                return
         for soql in chunks:
-            rows.extend(self._api.query(soql))
-        return rows
+            yield from self._api.rows(soql)
 
     def facts(self) -> OrgFacts:
         if self._facts is not None:
@@ -189,17 +189,22 @@ class SalesforceSink:
             unlinked_only=cf, key=normalize_name)]
         index = AccountIndex.of(accounts)
         select = self._pm_select()
-        rows = self._lookup(names.PAYMENT_METHOD, select, names.PM_ACCOUNT, list(index.by_id))
-        pm_ids = {pm.id for snap in snapshots for pm in snap.payment_methods} | set(detached)
-        rows += self._lookup(names.PAYMENT_METHOD, select, s.pm_external_id_field, pm_ids)
-        rows += self._lookup(names.PAYMENT_METHOD, select, s.pm_customer_field,
-                             [c.id for c in customers if c.deleted])
         view = SalesforceView(index)
-        for r in rows:
-            view.add(SfPaymentMethod(id=r["Id"], account_id=r[names.PM_ACCOUNT],
-                                     stripe_id=r.get(s.pm_external_id_field),
-                                     values={k: v for k, v in r.items() if k != "attributes"}),
-                     s.pm_customer_field)
+
+        def add(rows: Iterator[dict[str, Any]]) -> None:
+            for r in rows:
+                del r["attributes"]
+                view.add(SfPaymentMethod(id=r["Id"], account_id=r[names.PM_ACCOUNT],
+                                         stripe_id=r.get(s.pm_external_id_field), values=r),
+                         s.pm_customer_field)
+
+        add(self._lookup(names.PAYMENT_METHOD, select, names.PM_ACCOUNT, list(index.by_id)))
+        # Only what the Accounts' rows did not bring: rows under other Accounts, detached ones.
+        pm_ids = {pm.id for snap in snapshots for pm in snap.payment_methods} | set(detached)
+        add(self._lookup(names.PAYMENT_METHOD, select, s.pm_external_id_field,
+                         pm_ids - view.pms_by_stripe_id.keys()))
+        add(self._lookup(names.PAYMENT_METHOD, select, s.pm_customer_field,
+                         [c.id for c in customers if c.deleted]))
         return view
 
     def customers_with_active_methods(self) -> set[str]:

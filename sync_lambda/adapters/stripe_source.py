@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -14,11 +14,11 @@ import stripe
 from sync_lambda import names
 from sync_lambda.adapters.retry import RateLimiter, backoff
 from sync_lambda.errors import FatalSyncError, RetriableSyncError
-from sync_lambda.models import Customer, Event, EventListing, Snapshot
+from sync_lambda.models import Customer, Event, EventListing, Segment, Snapshot
 from sync_lambda.stripe_objects import customer_from, event_from, payment_method_from
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable
 
 MAX_ATTEMPTS = 8
 _PERMISSION = re.compile(r"Having the '([a-z_]+)' permission")
@@ -139,9 +139,26 @@ class StripeSourceAdapter:
                 after = batch[-1].id
         return Snapshot(customer, tuple(p for p in pms if p.customer in (None, customer.id)))
 
-    def snapshots(self, customers: Sequence[Customer]) -> list[Snapshot]:
+    def read_segment(self, starting_after: str | None, limit: int, *,
+                     on_page: Callable[[int], None], stop: Callable[[], bool]) -> Segment:
+        cursor, has_more = starting_after, True
+        futures: list[Future[Snapshot]] = []
+        # Listing stays in this thread (each page needs the last one's cursor) while the pool
+        # fetches payment methods of the customers already listed: all share one rate limiter.
         with ThreadPoolExecutor(self._concurrency) as pool:
-            return list(pool.map(self._payment_methods, customers))
+            try:
+                while len(futures) < limit and has_more and not stop():
+                    page, has_more = self.list_customers(cursor)
+                    futures += [pool.submit(self._payment_methods, c) for c in page]
+                    if page:
+                        cursor = page[-1].id
+                    on_page(len(futures))
+                snapshots = tuple(f.result() for f in futures)
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+        return Segment(snapshots, cursor, has_more)
 
     def _fetch_one(self, customer_id: str) -> Snapshot:
         try:
@@ -160,7 +177,8 @@ class StripeSourceAdapter:
         with ThreadPoolExecutor(self._concurrency) as pool:
             return list(pool.map(self._fetch_one, ids))
 
-    def events_since(self, created_gte: int) -> EventListing:
+    def events_since(self, created_gte: int, *,
+                     newest_s: int | None = None) -> EventListing:
         events: list[Event] = []
         after: str | None = None
         stripe_time: int | None = None
@@ -177,6 +195,9 @@ class StripeSourceAdapter:
             events.extend(ev for ev in (event_from(r) for r in raw) if ev is not None)
             if not page.has_more or not raw:
                 break
+            if newest_s is not None and stripe_time is not None and \
+                    int(raw[-1].get("created") or 0) < stripe_time - newest_s:
+                break  # newest first: the rest is older than asked for
             after = str(raw[-1]["id"])
         if stripe_time is None:
             # No Date header: the newest event is the latest moment Stripe vouched for.

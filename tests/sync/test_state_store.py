@@ -1,0 +1,75 @@
+"""The state table adapter against moto: batched, lease-conditional writes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+
+from sync_lambda.adapters.dynamodb_state import DynamoStateStore, create_table
+from sync_lambda.errors import LeaseLostError
+from sync_lambda.state import LedgerEntry, LedgerStatus, PendingDeactivation, SyncState
+
+if TYPE_CHECKING:
+    from devenv.aws import AwsStandIn
+
+
+@pytest.fixture
+def client(aws: AwsStandIn) -> Any:
+    db = boto3.client("dynamodb", **aws.client_kwargs())
+    create_table(db, "state")
+    return db
+
+
+def _count_requests(client: Any, operation: str) -> list[int]:
+    seen: list[int] = []
+    client.meta.events.register(f"before-parameter-build.dynamodb.{operation}",
+                                lambda **kw: seen.append(len(kw["params"]["TransactItems"])))
+    return seen
+
+
+def test_the_ledger_is_written_99_rows_a_request(client: Any) -> None:
+    store = DynamoStateStore(client, "state")
+    assert store.acquire("run-1", 600, 0)
+    requests = _count_requests(client, "TransactWriteItems")
+    entries = [LedgerEntry(f"pm_{i:04d}", f"cus_{i:04d}", "payment_method", "refused")
+               for i in range(250)]
+    store.record_failures(entries)
+    # Each request: the lease check plus up to 99 rows.
+    assert requests == [100, 100, 53]
+    assert len(store.ledger()) == 250
+    store.clear_failures(e.stripe_id for e in entries[:120])
+    assert len(store.ledger()) == 130
+    item = client.get_item(TableName="state", Key={"pk": {"S": "ledger"},
+                                                   "sk": {"S": "pm_0000"}})["Item"]
+    assert item["status"]["S"] == LedgerStatus.RESOLVED
+    assert int(item["expires_at"]["N"]) > 0  # ages out through the table's TTL
+
+
+def test_no_write_once_another_run_holds_the_lease(client: Any) -> None:
+    mine, theirs = DynamoStateStore(client, "state"), DynamoStateStore(client, "state")
+    assert mine.acquire("run-1", 600, 0)
+    # The lease passes to another run (as after an expiry)
+    client.put_item(TableName="state", Item={"pk": {"S": "state"}, "sk": {"S": "lease"},
+                                             "owner": {"S": "run-2"},
+                                             "expires": {"N": "9999999999"}})
+    for write in (lambda: mine.save(SyncState(checkpoint=1)),
+                  lambda: mine.record_failures([LedgerEntry("pm_1", "cus_1", "x", "y")]),
+                  lambda: mine.add_deactivations([PendingDeactivation("a0P1", "pm_1", "c")]),
+                  lambda: mine.renew(600)):
+        with pytest.raises(LeaseLostError):
+            write()
+    assert theirs.load() == SyncState()
+    assert theirs.ledger() == []
+    assert theirs.deactivations() == []
+
+
+def test_writes_need_a_lease(client: Any) -> None:
+    with pytest.raises(LeaseLostError, match="holds no lease"):
+        DynamoStateStore(client, "state").save(SyncState(checkpoint=1))
+
+
+def test_the_table_has_ttl_on_expires_at(client: Any) -> None:
+    ttl = client.describe_time_to_live(TableName="state")["TimeToLiveDescription"]
+    assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expires_at", "ENABLED")
