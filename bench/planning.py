@@ -15,18 +15,20 @@ import tracemalloc
 from typing import TYPE_CHECKING
 
 from sync_lambda import names
-from sync_lambda.mapping import FieldNames, map_payment_method
+from sync_lambda.mapping import map_payment_method
 from sync_lambda.matching import AccountIndex
 from sync_lambda.models import (
     Customer,
+    FieldNames,
     Mode,
     OrgFacts,
     PaymentMethod,
+    PlanOptions,
     SfAccount,
     SfPaymentMethod,
     Snapshot,
 )
-from sync_lambda.planning import Plan, PlanOptions, SalesforceView, build_plan
+from sync_lambda.planning import Plan, SalesforceView, build_plan
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -17,8 +17,17 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from sync_lambda.adapters.secrets import load_secrets
+from sync_lambda.errors import ConfigError
 from sync_lambda.settings import Settings
 from sync_lambda.wiring import build_service
+
+# The python3.12 runtime provides boto3 (it is not in the package): the oldest version this
+# import is known to work with is the runtime's first one.
+BOTO3_FLOOR = (1, 34)
+if tuple(int(p) for p in boto3.__version__.split(".")[:2]) < BOTO3_FLOOR:
+    raise ConfigError(f"boto3 {boto3.__version__} is older than {BOTO3_FLOOR[0]}."
+                      f"{BOTO3_FLOOR[1]}, the oldest this import works with: use the python3.12 "
+                      "runtime's current boto3, or bundle a newer one")
 
 logger = Logger(service="sfbilling-sync")
 metrics = Metrics(namespace="SfBillingSync", service="sync")

@@ -15,20 +15,11 @@ from sync_lambda import countries, names
 
 if TYPE_CHECKING:
 
-    from sync_lambda.models import OrgFacts, PaymentMethod
+    from sync_lambda.models import FieldNames, OrgFacts, PaymentMethod
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # The package's fields a mapping may hold.
 _PACKAGE_FIELDS = frozenset({names.PM_PAYMENT_TYPE, *names.PM_MANAGED_FIELDS})
-
-
-@dataclass(frozen=True, slots=True)
-class FieldNames:
-    """The configurable field names the import writes."""
-
-    account_customer: str = names.DEFAULT_ACCOUNT_CUSTOMER_FIELD
-    pm_external_id: str = names.DEFAULT_PM_EXTERNAL_ID_FIELD
-    pm_customer: str = names.DEFAULT_PM_CUSTOMER_FIELD
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,26 @@ class Mode(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class FieldNames:
+    """The configurable field names the import writes."""
+
+    account_customer: str = names.DEFAULT_ACCOUNT_CUSTOMER_FIELD
+    pm_external_id: str = names.DEFAULT_PM_EXTERNAL_ID_FIELD
+    pm_customer: str = names.DEFAULT_PM_CUSTOMER_FIELD
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """Per-environment choices that shape the plan."""
+
+    mode: Mode
+    fields: FieldNames
+    metadata_key: str
+    include_bank_accounts: bool
+    reconcile: bool  # deactivate Salesforce rows whose Stripe method is no longer attached
+
+
+@dataclass(frozen=True, slots=True)
 class Address:
     """A billing address as Stripe gives it (all parts optional)."""
 

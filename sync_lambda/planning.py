@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sync_lambda import names
-from sync_lambda.mapping import FieldNames, map_payment_method
+from sync_lambda.mapping import map_payment_method
 from sync_lambda.matching import AccountIndex, Match, Scenario, account_name_for, match_customer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from sync_lambda.models import Mode, OrgFacts, SfPaymentMethod, Snapshot
+    from sync_lambda.models import OrgFacts, PlanOptions, SfPaymentMethod, Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,17 +112,6 @@ class SalesforceView:
     def pms_of(self, account_id: str | None) -> list[SfPaymentMethod]:
         """Every payment method of an Account (Stripe-imported or not); none for None."""
         return self.pms_by_account.get(account_id, [])
-
-
-@dataclass(frozen=True, slots=True)
-class PlanOptions:
-    """Per-environment choices that shape the plan."""
-
-    mode: Mode
-    fields: FieldNames
-    metadata_key: str
-    include_bank_accounts: bool
-    reconcile: bool  # deactivate Salesforce rows whose Stripe method is no longer attached
 
 
 def _same(current: Any, desired: Any) -> bool:

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
-    from sync_lambda.models import EventListing, OrgFacts, Segment, Snapshot
-    from sync_lambda.planning import Plan, PlanOptions, SalesforceView
+    from sync_lambda.models import EventListing, OrgFacts, PlanOptions, Segment, Snapshot
+    from sync_lambda.planning import Plan, SalesforceView
     from sync_lambda.state import ApplyResult, LedgerEntry, PendingDeactivation, SyncState
 
 

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING
 from sync_lambda import names
 from sync_lambda.errors import LeaseLostError
 from sync_lambda.lease import LeaseKeeper
-from sync_lambda.planning import Plan, PlanOptions, PmWrite, build_plan
 from sync_lambda.report import Report
 from sync_lambda.state import LedgerEntry, LedgerStatus, PendingDeactivation, RowResult, SyncState
 
 if TYPE_CHECKING:
-    from sync_lambda.models import Event, EventListing, Mode, Segment, Snapshot
+    from sync_lambda.models import Event, EventListing, Mode, PlanOptions, Segment, Snapshot
+    from sync_lambda.planning import Plan, PmWrite
     from sync_lambda.ports import BillingSink, StateStore, StripeSource
 
 # A checkpoint this much younger than Stripe's 30-day retention is still trusted.
@@ -360,6 +360,9 @@ class SyncService:
         detached = set(detached)
         if not snapshots and not detached:
             return
+        # Planning is imported with the first batch: a run with nothing to do never needs it.
+        from sync_lambda.planning import build_plan  # noqa: PLC0415
+
         options = replace(self._config.options, reconcile=True)
         self._progress("reading Salesforce", 0, len(snapshots))
         view = self._sink.view(snapshots, detached, options)
@@ -394,6 +397,7 @@ class SyncService:
 
     def _finish_deactivations(self, report: Report, *, dry_run: bool, allowed: bool) -> None:
         """Apply the deactivations held over the whole run, unless they cross the limit."""
+        from sync_lambda.planning import Plan, PmWrite  # noqa: PLC0415 - see _batch
         held = [PmWrite(p.stripe_id, p.customer_id,
                         {names.PM_ACTIVE: False, names.PM_AUTOPAY: False}, p.sf_id)
                 for p in self._held.values()]

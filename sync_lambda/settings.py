@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sync_lambda import names
 from sync_lambda.errors import ConfigError
-from sync_lambda.mapping import FieldNames
-from sync_lambda.models import Mode
+from sync_lambda.models import FieldNames, Mode
 from sync_lambda.values import (
     FIELD_NAME,
     ORG_ID,

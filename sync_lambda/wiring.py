@@ -9,15 +9,58 @@ from typing import TYPE_CHECKING
 import boto3
 
 from sync_lambda.adapters.dynamodb_state import DynamoStateStore
-from sync_lambda.adapters.salesforce_sink import SalesforceSink
 from sync_lambda.adapters.stripe_source import StripeSourceAdapter
-from sync_lambda.planning import PlanOptions
+from sync_lambda.models import PlanOptions
 from sync_lambda.service import DeactivationLimit, Progress, RunConfig, SyncService
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Sequence
 
+    from sync_lambda.models import OrgFacts, Snapshot
+    from sync_lambda.planning import Plan, SalesforceView
+    from sync_lambda.ports import BillingSink
     from sync_lambda.settings import Secrets, Settings
+    from sync_lambda.state import ApplyResult
+
+
+class LazySink:
+    """The Salesforce sink, built on first use: a run with nothing to do never imports
+    simple-salesforce, zeep, lxml or cryptography (a quarter of the cold start)."""
+
+    def __init__(self, factory: Callable[[], BillingSink]) -> None:
+        self._factory = factory
+        self._sink: BillingSink | None = None
+
+    def _get(self) -> BillingSink:
+        if self._sink is None:
+            self._sink = self._factory()
+        return self._sink
+
+    def facts(self) -> OrgFacts:
+        return self._get().facts()
+
+    def view(self, snapshots: Sequence[Snapshot], detached: Iterable[str],
+             options: PlanOptions) -> SalesforceView:
+        return self._get().view(snapshots, detached, options)
+
+    def apply(self, plan: Plan, options: PlanOptions, on_job: Callable[[str, bool], None],
+              guard: Callable[[], None]) -> ApplyResult:
+        return self._get().apply(plan, options, on_job, guard)
+
+    def customers_with_active_methods(self) -> set[str]:
+        return self._get().customers_with_active_methods()
+
+    def count_active_payment_methods(self) -> int:
+        return self._get().count_active_payment_methods()
+
+    def count_linked_accounts(self) -> int:
+        return self._get().count_linked_accounts()
+
+    def settle(self, job_ids: Sequence[str]) -> None:
+        self._get().settle(job_ids)
+
+    def calls(self) -> int:
+        return 0 if self._sink is None else self._sink.calls()
 
 
 def run_config(settings: Settings) -> RunConfig:
@@ -45,7 +88,13 @@ def build_service(settings: Settings, secrets: Secrets, *,
         secrets.stripe_api_key, api_base=settings.stripe_api_base, rate=settings.stripe_rate,
         concurrency=settings.stripe_concurrency,
         include_bank_accounts=settings.include_bank_accounts)
-    sink = SalesforceSink(settings, secrets, remaining_s=remaining_s)
+    def salesforce() -> BillingSink:
+        # The lazy edge: imported only when the run has something to read or write there.
+        from sync_lambda.adapters.salesforce_sink import SalesforceSink  # noqa: PLC0415
+
+        return SalesforceSink(settings, secrets, remaining_s=remaining_s)
+
+    sink = LazySink(salesforce)
     state = DynamoStateStore(
         boto3.client("dynamodb", region_name=settings.aws_region,
                      endpoint_url=settings.aws_endpoint_url), settings.table_name, clock=clock)

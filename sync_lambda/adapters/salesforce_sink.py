@@ -29,8 +29,8 @@ from sync_lambda.adapters.salesforce_connection import (
 )
 from sync_lambda.errors import FatalSyncError, RetriableSyncError
 from sync_lambda.matching import AccountIndex, metadata_ids, names_to_look_up, normalize_name
-from sync_lambda.models import OrgFacts, SfAccount, SfPaymentMethod, Snapshot
-from sync_lambda.planning import Plan, PlanOptions, PmWrite, SalesforceView
+from sync_lambda.models import OrgFacts, PlanOptions, SfAccount, SfPaymentMethod, Snapshot
+from sync_lambda.planning import Plan, PmWrite, SalesforceView
 from sync_lambda.state import ApplyResult, RowResult
 
 if TYPE_CHECKING:

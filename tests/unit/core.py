@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sync_lambda import names
-from sync_lambda.mapping import FieldNames, map_payment_method
+from sync_lambda.mapping import map_payment_method
 from sync_lambda.matching import AccountIndex
 from sync_lambda.models import (
     Customer,
+    FieldNames,
     Mode,
     OrgFacts,
     PaymentMethod,
+    PlanOptions,
     SfAccount,
     SfPaymentMethod,
 )
-from sync_lambda.planning import PlanOptions, SalesforceView
+from sync_lambda.planning import SalesforceView
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -9,9 +9,9 @@ import pytest
 
 from sync_lambda import names
 from sync_lambda.errors import ConfigError
-from sync_lambda.mapping import FieldNames
 from sync_lambda.models import (
     Customer,
+    FieldNames,
     Mode,
     OrgFacts,
     PaymentMethod,
