@@ -7,8 +7,10 @@ runs on, built the same way every time.
 What goes in: the `sync_lambda` package (its .py files) and, for each pin of
 `requirements/lambda.lock`, the wheel for the Lambda platform (CPython 3.12, manylinux aarch64,
 glibc 2.34) taken from the wheel cache `make install` fills, its SHA-256 checked against the
-lock. What stays out: boto3, botocore and s3transfer (the python3.12 runtime provides them; the
-handler checks their version floor at cold start), bytecode and `__pycache__`, scripts, tests.
+lock. What stays out: the runtime's SDK stack — boto3, botocore, s3transfer and botocore's own
+dependencies (urllib3, jmespath, python-dateutil, six) — which the python3.12 runtime provides
+(the handler checks boto3's version floor at cold start); bytecode and `__pycache__`, scripts,
+tests.
 
 Byte-identical: entries sorted, a fixed timestamp (1980-01-01), normalized modes (0644, or 0755
 where the wheel marks a file executable), relative paths only, deflate level 9. Deflate's output
@@ -41,7 +43,11 @@ LOCK: Final = ROOT / "requirements" / "lambda.lock"
 WHEELS: Final = ROOT / ".cache" / "wheels"
 OUT: Final = ROOT / "build" / "lambda.zip"
 SOURCE: Final = "sync_lambda"
-RUNTIME_PROVIDED: Final = frozenset({"boto3", "botocore", "s3transfer"})
+# The runtime's SDK stack: boto3, botocore and botocore's own dependencies. Bundling any of them
+# would shadow the runtime's copy under its botocore (AWS: bundle the whole stack or none of
+# it); requests and Powertools accept the versions that stack holds.
+RUNTIME_PROVIDED: Final = frozenset({"boto3", "botocore", "s3transfer", "urllib3", "jmespath",
+                                     "python-dateutil", "six"})
 _DATE: Final = (1980, 1, 1, 0, 0, 0)
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$")
 _HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")

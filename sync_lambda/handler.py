@@ -13,6 +13,8 @@ import os
 from typing import Any
 
 import boto3
+import jmespath
+import urllib3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -21,13 +23,17 @@ from sync_lambda.errors import ConfigError
 from sync_lambda.settings import Settings
 from sync_lambda.wiring import build_service
 
-# The python3.12 runtime provides boto3 (it is not in the package): the oldest version this
-# import is known to work with is the runtime's first one.
-BOTO3_FLOOR = (1, 34)
-if tuple(int(p) for p in boto3.__version__.split(".")[:2]) < BOTO3_FLOOR:
-    raise ConfigError(f"boto3 {boto3.__version__} is older than {BOTO3_FLOOR[0]}."
-                      f"{BOTO3_FLOOR[1]}, the oldest this import works with: use the python3.12 "
-                      "runtime's current boto3, or bundle a newer one")
+# The python3.12 runtime provides its SDK stack (not in the package: docs/lambda-package.md):
+# boto3 at least as new as the runtime's first, and the urllib3 and jmespath that requests and
+# Powertools need. Checked at cold start, so an older stack fails with this, not mid-run.
+RUNTIME_FLOORS = {"boto3": (boto3.__version__, (1, 34)),
+                  "urllib3": (urllib3.__version__, (1, 26)),
+                  "jmespath": (jmespath.__version__, (1, 0))}
+for _name, (_version, _floor) in RUNTIME_FLOORS.items():
+    if tuple(int(p) for p in _version.split(".")[:2]) < _floor:
+        raise ConfigError(f"the runtime's {_name} {_version} is older than "
+                          f"{'.'.join(map(str, _floor))}, the oldest this import works with: use "
+                          "the python3.12 runtime's current SDK, or bundle a newer stack")
 
 logger = Logger(service="sfbilling-sync")
 metrics = Metrics(namespace="SfBillingSync", service="sync")

@@ -102,14 +102,30 @@ def test_a_missing_wheel_says_to_run_make_install(tmp_path: Path) -> None:
         build(target=LAMBDA, wheels=tmp_path, out=tmp_path / "x.zip")
 
 
-def test_the_bundled_urllib3_fits_the_runtimes_botocore() -> None:
-    # The package's urllib3 shadows the runtime's; botocore's own range must accept it.
-    pinned = next(Version(p.version) for p in read_lock() if p.name == "urllib3")
-    ranges = [Requirement(r) for r in requires("botocore") or [] if r.startswith("urllib3")]
-    env = LAMBDA.environment
-    applicable = [r for r in ranges if r.marker is None or r.marker.evaluate(env)]
-    assert applicable
-    assert all(pinned in r.specifier for r in applicable)
+def _ranges(dist: str, dependency: str) -> list[Requirement]:
+    found = [Requirement(r) for r in requires(dist) or []
+             if Requirement(r).name == dependency]
+    return [r for r in found if r.marker is None or r.marker.evaluate(LAMBDA.environment)]
+
+
+@pytest.mark.parametrize(("user", "dependency", "probe"), [
+    # From the handler's cold-start floors (RUNTIME_FLOORS) up.
+    ("requests", "urllib3", ["1.26.0", "1.26.20", "2.0.7", "2.1.0", "2.3.0", "2.8.0"]),
+    ("aws-lambda-powertools", "jmespath", ["1.0.1", "1.1.0"]),
+])
+def test_the_runtimes_sdk_stack_is_not_shadowed_and_fits_our_users(
+        lambda_zip: Package, user: str, dependency: str, probe: list[str]) -> None:
+    # botocore's dependencies come from the runtime, never from the package (a bundled copy
+    # would shadow the runtime's under its botocore) ...
+    with zipfile.ZipFile(lambda_zip.path) as zf:
+        assert not any(n.split("/")[0] == dependency for n in zf.namelist())
+    # ... and what needs them accepts every version botocore accepts (probed across its range).
+    botocore = _ranges("botocore", dependency)
+    assert botocore
+    ours = _ranges(user, dependency)
+    for version in map(Version, probe):
+        if all(version in r.specifier for r in botocore):
+            assert all(version in r.specifier for r in ours), (user, version)
 
 
 def test_the_lock_resolves_for_this_machine_too() -> None:
@@ -164,3 +180,24 @@ def test_the_handler_runs_from_the_package_idle_and_with_writes(host_package: Pa
     idle = _run(host_package, env, {})
     assert idle["result"]["kind"] == "noop"
     assert idle["lazy_after_run"] == []
+
+
+def test_the_handler_checks_the_runtimes_sdk_floors() -> None:
+    from sync_lambda import handler  # noqa: PLC0415
+
+    assert set(handler.RUNTIME_FLOORS) == {"boto3", "urllib3", "jmespath"}
+    assert handler.RUNTIME_FLOORS["urllib3"][1] == (1, 26)  # requests' own floor
+
+
+def test_an_old_runtime_sdk_fails_at_cold_start_with_a_message(tmp_path: Path) -> None:
+    # GIVEN the runtime's boto3 as an old version would report itself
+    fake = tmp_path / "boto3"
+    shutil.copytree(Path(boto3.__file__).parent, fake)
+    init = fake / "__init__.py"
+    init.write_text(init.read_text().replace(f"__version__ = '{boto3.__version__}'",
+                                             "__version__ = '1.20.0'"))
+    proc = subprocess.run([sys.executable, "-c", "import sync_lambda.handler"],
+                          env={**os.environ, "PYTHONPATH": f"{tmp_path}:{Path.cwd()}"},
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode != 0
+    assert "the runtime's boto3 1.20.0 is older than 1.34" in proc.stderr
