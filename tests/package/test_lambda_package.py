@@ -183,7 +183,7 @@ def test_the_handler_runs_from_the_package_idle_and_with_writes(host_package: Pa
 
 
 def test_the_handler_checks_the_runtimes_sdk_floors() -> None:
-    from sync_lambda import handler  # noqa: PLC0415
+    from sync_lambda import handler
 
     assert set(handler.RUNTIME_FLOORS) == {"boto3", "urllib3", "jmespath"}
     assert handler.RUNTIME_FLOORS["urllib3"][1] == (1, 26)  # requests' own floor
