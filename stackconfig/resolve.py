@@ -210,6 +210,12 @@ def _cross_checks(values: Mapping[str, Any], secrets: set[str], env: str, failed
         problems.append(f"{key('leaseTtlSeconds').full}: must be at least three times "
                         f"{key('salesforceTimeoutSeconds').full} ({3 * timeout} s), so one slow "
                         f"request can never outlive the lease; got {ttl}")
+    reserve, limit = values.get("deadlineReserveSeconds"), values.get("lambdaTimeoutSeconds")
+    if isinstance(reserve, int) and isinstance(limit, int) and 2 * reserve > limit:
+        problems.append(f"{key('deadlineReserveSeconds').full}: at most half of "
+                        f"{key('lambdaTimeoutSeconds').full} ({limit // 2} s), so each "
+                        f"invocation has time to work before it stops for its deadline; got "
+                        f"{reserve}")
     if kind in ("production", "sandbox") and values.get("aws:region") is None \
             and "aws:region" not in failed:
         problems.append(f"aws:region is not set: `{key('aws:region').set_command(env)}`")

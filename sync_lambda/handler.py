@@ -1,16 +1,19 @@
-"""AWS Lambda entry point: settings from the environment, secrets from Secrets Manager, one run.
+"""AWS Lambda entry point: settings from the environment, secrets from Secrets Manager, one run,
+and the next run started at once when this one stopped at its deadline with work left.
 
-Event (from the EventBridge schedule, or an operator's manual invoke):
+Event (from the EventBridge schedule, an operator's manual invoke, or a run's continuation):
     {}                              incremental run (a full import when there is no checkpoint yet)
     {"full": true}                  full reconcile
     {"dry_run": true}               plan only, no writes
     {"allowMassDeactivation": true} confirm deactivations the mass-deactivation limit held back
+    {"continuation": true}          started by the previous run; runs like {} (the saved progress,
+                                    not the event, says where to go on)
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import jmespath
@@ -18,52 +21,86 @@ import urllib3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sync_lambda.adapters.secrets import load_secrets
+from sync_lambda import telemetry
+from sync_lambda.adapters.lambda_continuation import EVENT, LambdaContinuation
+from sync_lambda.adapters.secrets import load_secrets, provider_for
 from sync_lambda.errors import ConfigError
 from sync_lambda.settings import Settings
 from sync_lambda.wiring import build_service
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sync_lambda.ports import Continuation
+
 # The python3.12 runtime provides its SDK stack (not in the package: docs/lambda-package.md):
 # boto3 at least as new as the runtime's first, and the urllib3 and jmespath that requests and
 # Powertools need. Checked at cold start, so an older stack fails with this, not mid-run.
-RUNTIME_FLOORS = {"boto3": (boto3.__version__, (1, 34)),
-                  "urllib3": (urllib3.__version__, (1, 26)),
-                  "jmespath": (jmespath.__version__, (1, 0))}
+RUNTIME_FLOORS = {module.__name__: (str(getattr(module, "__version__", "0")), floor)
+                  for module, floor in ((boto3, (1, 34)), (urllib3, (1, 26)), (jmespath, (1, 0)))}
 for _name, (_version, _floor) in RUNTIME_FLOORS.items():
     if tuple(int(p) for p in _version.split(".")[:2]) < _floor:
         raise ConfigError(f"the runtime's {_name} {_version} is older than "
                           f"{'.'.join(map(str, _floor))}, the oldest this import works with: use "
                           "the python3.12 runtime's current SDK, or bundle a newer stack")
 
-logger = Logger(service="sfbilling-sync")
-metrics = Metrics(namespace="SfBillingSync", service="sync")
+# The service (a metric dimension, a log key) is the function's name, set by the Pulumi program.
+_SERVICE = os.environ.get(telemetry.SERVICE_ENV, telemetry.DEFAULT_SERVICE)
+logger = Logger(service=_SERVICE)
+metrics = Metrics(namespace=telemetry.NAMESPACE, service=_SERVICE)
 
 
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Run the import once and return its report."""
-    settings = Settings.from_env(os.environ)
-    secrets = load_secrets(boto3.client("secretsmanager", region_name=settings.aws_region,
-                                        endpoint_url=settings.aws_endpoint_url), settings)
-    service = build_service(
-        settings, secrets,
-        remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000.0)
-    report = service.run(full=event.get("full") is True, dry_run=event.get("dry_run") is True,
-                         allow_mass_deactivation=event.get("allowMassDeactivation") is True)
-    result = report.to_dict()
-    # Emitted on every run, 0 included, so the alarms on them always see data.
-    alarmed = {"failed_rows": report.failed_rows, "mass_deactivation_held_back": report.held_back,
-               "lease_lost": int(report.lease_lost)}
-    for name, value in {**result["outcomes"], **alarmed}.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    for name, value in result["scenarios"].items():
-        metrics.add_metric(name=f"scenario_{name}", unit=MetricUnit.Count, value=value)
-    metrics.add_metric(name="duration", unit=MetricUnit.Seconds, value=result["duration_s"])
-    # Counts and ids only: reports carry no names, emails or secrets into the logs.
-    logger.info("sync finished", extra={
-        "run_id": result["run_id"], "kind": result["kind"], "outcome": result["outcome"],
-        "dry_run": result["dry_run"], "summary": result["message"],
-        "continued": result["continued"], "outcomes": result["outcomes"],
-        "scenarios": result["scenarios"], "calls": result["calls"],
-        "failed_ids": [f["stripe_id"] for f in result["failures"]][:100]})
-    return result
+def lambda_continuation(settings: Settings, function_arn: str) -> Continuation:
+    """The continuation on AWS: an asynchronous invoke of this very function."""
+    return LambdaContinuation(boto3.client("lambda", region_name=settings.aws_region,
+                                           endpoint_url=settings.aws_endpoint_url),
+                              function_arn)
+
+
+def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_continuation,
+                 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The handler, with how it starts its successor (tests record it through the port)."""
+
+    @metrics.log_metrics
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        settings = Settings.from_env(os.environ)
+        secrets = load_secrets(provider_for(settings), settings)
+        service = build_service(
+            settings, secrets,
+            remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000.0)
+        dry_run = event.get("dry_run") is True
+        allow = event.get("allowMassDeactivation") is True
+        report = service.run(full=event.get("full") is True, dry_run=dry_run,
+                             allow_mass_deactivation=allow)
+        result = report.to_dict()
+        result["continuation"] = None
+        if report.continued and not dry_run:
+            # The lease is released by now; with reserved concurrency 1 the successor starts
+            # once this invocation has returned. If it cannot be started, the next scheduled
+            # run continues from the same saved progress: only time is lost.
+            # A confirmation of held-back deactivations covers the run it was given to, and
+            # a continuation is that run going on.
+            following = {**EVENT, **({"allowMassDeactivation": True} if allow else {})}
+            try:
+                continuation(settings, context.invoked_function_arn).start_next(following)
+                result["continuation"] = "started"
+            except Exception as exc:  # noqa: BLE001 - any failure leaves it to the schedule
+                result["continuation"] = f"not started ({type(exc).__name__}); the next " \
+                                         "scheduled run continues"
+        for m in telemetry.metrics_of(result):
+            metrics.add_metric(name=m.name, unit=MetricUnit(m.unit), value=m.value)
+        # Counts and ids only: reports carry no names, emails or secrets into the logs.
+        logger.info("sync finished", extra={
+            "run_id": result["run_id"], "kind": result["kind"], "outcome": result["outcome"],
+            "dry_run": result["dry_run"], "summary": result["message"],
+            "started_by": "continuation" if event.get("continuation") is True else "trigger",
+            "continued": result["continued"], "continuation": result["continuation"],
+            "outcomes": result["outcomes"], "scenarios": result["scenarios"],
+            "calls": result["calls"], "checkpoint_age_s": result["checkpoint_age_s"],
+            "failed_ids": [f["stripe_id"] for f in result["failures"]][:100]})
+        return result
+
+    return handle
+
+
+lambda_handler = make_handler()

@@ -1,11 +1,12 @@
-"""What the service needs from the outside world (Stripe, Salesforce, the state table)."""
+"""What the service and the handler need from the outside world (Stripe, Salesforce, the state
+table, a way to start the next run)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from sync_lambda.models import EventListing, OrgFacts, PlanOptions, Segment, Snapshot
     from sync_lambda.planning import Plan, SalesforceView
@@ -141,4 +142,13 @@ class StateStore(Protocol):
 
     def drop_deactivations(self, sf_ids: Iterable[str]) -> None:
         """Forget held deactivations (applied, or the payment method is attached again)."""
+        ...
+
+
+class Continuation(Protocol):
+    """How a run that stopped at its deadline with work left starts its successor at once."""
+
+    def start_next(self, event: Mapping[str, Any]) -> None:
+        """Start the next run with `event` (asynchronously: it begins once this one has
+        ended)."""
         ...

@@ -51,6 +51,9 @@ class Report:
     salesforce_calls: int = 0
     duration_s: float = 0.0
     message: str = ""
+    # How long ago the state last stood still: seconds since the incremental checkpoint, or 0
+    # while a full import moves its cursor (an alarm watches it grow).
+    checkpoint_age_s: int | None = None
 
     @property
     def failed_rows(self) -> int:
@@ -138,6 +141,7 @@ class Report:
             "planned": self.planned[:MAX_ITEMS],
             "calls": {"stripe": self.stripe_calls, "salesforce": self.salesforce_calls},
             "duration_s": round(self.duration_s, 2),
+            "checkpoint_age_s": self.checkpoint_age_s,
         }
 
     def render(self) -> str:

@@ -125,6 +125,9 @@ class SyncService:
         try:
             self._run(report, full=full, dry_run=dry_run,
                       allow_mass_deactivation=allow_mass_deactivation)
+            saved = self._state.load()
+            report.checkpoint_age_s = 0 if saved.full_cursor is not None else \
+                None if saved.checkpoint is None else max(0, int(self._clock()) - saved.checkpoint)
         except LeaseLostError as exc:
             report.lease_lost = True
             report.message = f"stopped writing: {exc}. The run that holds the lease carries " \

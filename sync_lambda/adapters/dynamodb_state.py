@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from sync_lambda.adapters.retry import backoff
 from sync_lambda.errors import LeaseLostError, RetriableSyncError
 from sync_lambda.state import LedgerEntry, LedgerStatus, PendingDeactivation, SyncState
+from sync_lambda.state_table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -34,7 +35,6 @@ _DEACTIVATE = "deactivate"
 _SEEN_CHUNK = 5000  # customer ids per item (well under DynamoDB's 400 KB)
 _TRANSACT_MAX = 100  # actions per TransactWriteItems, the lease check included
 _ATTEMPTS = 6
-TTL_ATTRIBUTE = "expires_at"
 RESOLVED_KEEP_S = 30 * 86400  # resolved ledger rows stay readable for a month
 SEEN_KEEP_S = 14 * 86400  # an abandoned full import's progress ages out
 
@@ -64,7 +64,7 @@ class DynamoStateStore:
         self._owner: str | None = None
 
     def _key(self, pk: str, sk: str) -> dict[str, Any]:
-        return {"pk": _s(pk), "sk": _s(sk)}
+        return {PARTITION_KEY: _s(pk), SORT_KEY: _s(sk)}
 
     # -- lease -----------------------------------------------------------------------------
     def acquire(self, owner: str, ttl_s: int, wait_s: float) -> float | None:
@@ -274,10 +274,11 @@ class DynamoStateStore:
 def create_table(client: DynamoDBClient, table: str) -> None:
     """Create the state table (what the Pulumi program declares; used locally and in tests)."""
     client.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                   {"AttributeName": "sk", "KeyType": "RANGE"}],
-                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                              {"AttributeName": "sk", "AttributeType": "S"}])
+                        KeySchema=[{"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+                                   {"AttributeName": SORT_KEY, "KeyType": "RANGE"}],
+                        AttributeDefinitions=[
+                            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+                            {"AttributeName": SORT_KEY, "AttributeType": "S"}])
     client.get_waiter("table_exists").wait(TableName=table,
                                            WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     client.update_time_to_live(TableName=table, TimeToLiveSpecification={

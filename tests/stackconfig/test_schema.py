@@ -207,6 +207,13 @@ def test_the_lease_must_outlast_three_salesforce_timeouts() -> None:
         "lease; got 300"]
 
 
+def test_the_deadline_reserve_leaves_half_the_invocation_for_work() -> None:
+    assert _problems({"sfbilling:lambdaTimeoutSeconds": "120"}) == [
+        "sfbilling:deadlineReserveSeconds: at most half of sfbilling:lambdaTimeoutSeconds "
+        "(60 s), so each invocation has time to work before it stops for its deadline; got 90"]
+    assert _resolve({"sfbilling:lambdaTimeoutSeconds": "180"})["lambdaTimeoutSeconds"] == 180
+
+
 def test_the_pulumi_program_needs_its_secrets() -> None:
     problems = _problems({}, require_secrets=True)
     assert problems == [
@@ -313,7 +320,10 @@ def test_every_key_that_changes_the_rendered_release_is_promotable() -> None:
     for k in KEYS:
         if k.secret or k.name == "environmentKind":
             continue
-        stack = _resolve({k.full: _another_value(k)})
+        # A reserve that fits the shortest timeout, so every other key's extreme is valid.
+        fits = {} if k.name == "deadlineReserveSeconds" else {
+            "sfbilling:deadlineReserveSeconds": "30"}
+        stack = _resolve({**fits, k.full: _another_value(k)})
         if render_release(OrgConfig.from_stack(stack)).content_hash != base:
             changing.append(k.name)
     assert "paymentCreationBatchSize" in changing  # the check does see changes

@@ -5,46 +5,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-import boto3
 import pytest
 
 from sync_lambda import handler
-from sync_lambda.adapters import secrets as secrets_module
 from sync_lambda.errors import ConfigError
+from tests.sync.lambda_runtime import Context
 
 if TYPE_CHECKING:
     from tests.sync.harness import World
-
-
-class Context:
-    """The part of the Lambda context the handler uses."""
-
-    def __init__(self, remaining_ms: int = 600_000) -> None:
-        self.remaining_ms = remaining_ms
-        self.function_name = "sfbilling-sync"
-        self.memory_limit_in_mb = 512
-        self.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:sync"
-        self.aws_request_id = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-@pytest.fixture
-def lambda_env(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
-    sm = boto3.client("secretsmanager", **world.aws.client_kwargs())
-    stripe_arn = sm.create_secret(Name="sfbilling/stripe",
-                                  SecretString=world.stripe_api.api_key)["ARN"]
-    key_file = world.salesforce.app.private_key_file
-    assert key_file is not None
-    sf_arn = sm.create_secret(Name="sfbilling/salesforce", SecretString=json.dumps(
-        {"private_key": key_file.read_text()}))["ARN"]
-    for k, v in world.env.items():
-        monkeypatch.setenv(k, v)
-    monkeypatch.setenv("SFB_STRIPE_SECRET_ARN", stripe_arn)
-    monkeypatch.setenv("SFB_SF_SECRET_ARN", sf_arn)
-    secrets_module._cache.clear()
-    return world
 
 
 def test_handler_runs_and_reports(lambda_env: World, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,116 @@
+"""A first import longer than one invocation: the real handler, on the stand-ins, with a tiny
+deadline, started once by the schedule and continued through the `Continuation` port by an
+async queue that runs one invocation at a time (reserved concurrency 1)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any
+
+from sync_lambda import handler
+from tests.sync.lambda_runtime import FUNCTION_ARN, AsyncQueue, Context
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pytest
+
+    from tests.sync.harness import World
+
+RATE = 500.0  # the harness's Stripe rate
+RESERVE = 10.0  # the smallest deadline reserve the settings allow
+# Stripe requests an invocation has time for: a full import reads at least one page (100
+# customers) a segment, so about one page an invocation.
+BUDGET = 50
+
+
+def _deadline(world: World, budget: int = BUDGET) -> Callable[[], Context]:
+    """Each invocation's context: time for `budget` Stripe requests past its reserve."""
+    def context() -> Context:
+        start = int(world.stripe_api.stats()["requests"])
+
+        def remaining() -> float:
+            used = int(world.stripe_api.stats()["requests"]) - start
+            return RESERVE + (budget - used) / RATE
+
+        return Context(remaining=remaining)
+    return context
+
+
+def _pm_listings(world: World) -> int:
+    routes: dict[str, Any] = world.stripe_api.stats()["routes"]
+    return sum(n for route, n in routes.items() if "payment_methods" in route)
+
+
+def test_a_long_first_import_continues_at_once_until_done(
+        lambda_env: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = lambda_env
+    monkeypatch.setenv("SFB_DEADLINE_RESERVE_S", str(int(RESERVE)))
+    customers = [world.customer(name=f"Backfill {i:03d}")[0] for i in range(250)]
+    world.stripe_api.stats(reset=True)
+    queue = AsyncQueue(context=_deadline(world))
+    queue.handler = handler.make_handler(continuation=queue.continuation)
+    # One trigger from the schedule; everything after it is a continuation.
+    queue.pending.append({})
+    runs = queue.drain()
+    assert len(runs) >= 3
+    assert [r.event for r in runs] == [{}] + [{"continuation": True}] * (len(runs) - 1)
+    assert all(r.result["kind"] == "full" for r in runs)  # none skipped: one writer at a time
+    assert [r.result["continuation"] for r in runs] == ["started"] * (len(runs) - 1) + [None]
+    assert queue.calls == [("lambda:InvokeFunction", FUNCTION_ARN)] * (len(runs) - 1)
+    assert all(a.ended <= b.started for a, b in itertools.pairwise(runs))
+    # Nothing lost, nothing fetched twice, nothing written twice.
+    assert set(customers) <= set(world.accounts())
+    assert len(world.payment_methods()) == 250
+    assert _pm_listings(world) == 250
+    assert sum(r.result["outcomes"]["accounts_created"] for r in runs) == 250
+    assert world.state().load().full_cursor is None
+
+
+def test_a_late_trigger_or_a_duplicate_continuation_does_no_harm(
+        lambda_env: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = lambda_env
+    monkeypatch.setenv("SFB_DEADLINE_RESERVE_S", str(int(RESERVE)))
+    customers = [world.customer(name=f"Backfill {i:03d}")[0] for i in range(200)]
+    world.stripe_api.stats(reset=True)
+    queue = AsyncQueue(context=_deadline(world))
+    queue.handler = handler.make_handler(continuation=queue.continuation)
+    queue.pending.append({})
+    queue.step()  # the first segment; its continuation is queued
+    # The schedule fires again mid-backfill, and Lambda delivers the continuation twice.
+    queue.pending += [{}, {"continuation": True}]
+    runs = queue.drain()
+    assert set(customers) <= set(world.accounts())
+    assert len(world.payment_methods()) == 200
+    assert _pm_listings(world) == 200
+    assert sum(r.result["outcomes"].get("accounts_created", 0) for r in runs) == 200
+    assert not any(r.result["failures"] for r in runs)
+    before = world.salesforce.counters_json()["routes"]
+    # Once done, a stray continuation is an ordinary incremental run with nothing to do.
+    queue.pending.append({"continuation": True})
+    last = queue.drain()[-1].result
+    assert (last["kind"], last["continuation"]) == ("noop", None)
+    after = world.salesforce.counters_json()["routes"]
+    assert {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)} \
+        == {}
+
+
+def test_a_confirmation_of_held_deactivations_carries_through_continuations(
+        lambda_env: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = lambda_env
+    monkeypatch.setenv("SFB_DEADLINE_RESERVE_S", str(int(RESERVE)))
+    ids = [world.customer(name=f"Gone {i:02d}")[0] for i in range(30)]
+    queue = AsyncQueue()
+    queue.handler = handler.make_handler(continuation=queue.continuation)
+    queue.pending.append({})
+    queue.drain()
+    for cus in ids:
+        world.stripe.v1.customers.delete(cus)
+    queue.context = _deadline(world, budget=12)  # about 10 gone customers an invocation
+    queue.pending.append({"full": True, "allowMassDeactivation": True})
+    runs = queue.drain()[1:]
+    assert len(runs) >= 3
+    assert [r.event for r in runs[1:]] == [{"continuation": True,
+                                            "allowMassDeactivation": True}] * (len(runs) - 1)
+    assert runs[-1].result["outcomes"]["payment_methods_deactivated"] == 30
+    assert runs[-1].result["outcome"] == "ok"
