@@ -1,1 +1,2 @@
-"""Placeholder package: see the README's status table for what lands here next."""
+"""The Pulumi program (`__main__`) and its parts: one stack = one environment's scheduled
+import on AWS and its Salesforce org configuration (docs/deploy.md)."""

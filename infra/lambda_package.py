@@ -32,17 +32,21 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from packaging.markers import Marker
 from packaging.tags import Tag, compatible_tags, cpython_tags, sys_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 LOCK: Final = ROOT / "requirements" / "lambda.lock"
 WHEELS: Final = ROOT / ".cache" / "wheels"
 OUT: Final = ROOT / "build" / "lambda.zip"
 SOURCE: Final = "sync_lambda"
+PACKAGE_VAR: Final = "SFBILLING_LAMBDA_PACKAGE"
 # The runtime's SDK stack: boto3, botocore and botocore's own dependencies. Bundling any of them
 # would shadow the runtime's copy under its botocore (AWS: bundle the whole stack or none of
 # it); requests and Powertools accept the versions that stack holds.
@@ -222,6 +226,21 @@ def build(*, target: Target = LAMBDA, lock: Path = LOCK, wheels: Path | None = N
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     return Package(out, data, sizes)
+
+
+def load(path: Path) -> Package:
+    """A package built before (`make package`, or CI's release build), as it is."""
+    if not path.is_file():
+        raise PackageError(f"{path}: no such package; build it with `make package`")
+    return Package(path, path.read_bytes(), {})
+
+
+def for_program(environ: Mapping[str, str]) -> Package:
+    """The package the Pulumi program deploys: the zip named by `PACKAGE_VAR` (built once by
+    the release job, or by the tests), else a build from the lock (PackageError says what to
+    run)."""
+    prebuilt = environ.get(PACKAGE_VAR)
+    return load(Path(prebuilt)) if prebuilt else build()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ NEVER = {
     "stackconfig": {"metadata", "infra", "sfbilling", "devenv", "stripe", "simple_salesforce",
                     "boto3", "pulumi", "pulumi_aws"},
     "metadata": {"infra", "sfbilling", "devenv", "stripe", "boto3", "pulumi"},
-    "infra": {"sfbilling", "devenv"},
+    "infra": {"sfbilling", "devenv", "stripe", "boto3"},
     "devenv": {"sync_lambda", "stackconfig", "metadata", "infra", "sfbilling"},
 }
 # Only adapters (and the Lambda handler's composition) may import the SDKs.

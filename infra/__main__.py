@@ -1,0 +1,57 @@
+"""The Pulumi program: one stack = one environment's scheduled import on AWS and its
+Salesforce org configuration, previewed and applied together.
+
+    pulumi stack select sandbox && pulumi preview && pulumi up     (README "Deploy")
+
+Reads the stack's config once through the schema (a bad stack fails here, before any resource
+is registered), composes the components and exports what an operator needs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pulumi
+
+from infra.alarms import Alarms, AlarmsArgs
+from infra.config import read_config
+from infra.lambda_package import PackageError, for_program
+from infra.org_config import OrgConfig, OrgConfigArgs
+from infra.release import git_commit, release_id
+from infra.schedule import longest_gap_s
+from infra.sync_function import SyncFunction, SyncFunctionArgs
+
+cfg = read_config()
+try:
+    package = for_program(os.environ)
+except PackageError as exc:
+    raise pulumi.RunError(f"the Lambda package: {exc}") from None
+tags = {"project": "sfbilling", "environment": cfg.env}
+
+sync = SyncFunction("sync", SyncFunctionArgs(
+    function_name=cfg.function_name, table_name=cfg.table_name, resource_prefix=cfg.prefix,
+    package_path=str(package.path), package_hash=package.code_hash,
+    memory_mb=cfg["lambdaMemoryMb"], timeout_s=cfg["lambdaTimeoutSeconds"],
+    log_retention_days=int(cfg["logRetentionDays"]), schedule=cfg["schedule"],
+    environment=cfg.lambda_environment, stripe_api_key=cfg.require_secret("stripeApiKey"),
+    salesforce_credential=cfg.salesforce_credential(), production=cfg.production, tags=tags))
+
+alarms = Alarms("alarms", AlarmsArgs(
+    function_name=sync.function.name, service=cfg.function_name,
+    dead_letter_queue_name=sync.dead_letters.name, timeout_s=cfg["lambdaTimeoutSeconds"],
+    deadline_reserve_s=cfg["deadlineReserveSeconds"],
+    schedule_gap_s=longest_gap_s(cfg["schedule"]), email=cfg["alarmEmail"], tags=tags))
+
+org = OrgConfig("org-config", OrgConfigArgs(
+    config=cfg.org, env=cfg.env, environment_kind=cfg.stack.kind, org_id=cfg["salesforceOrgId"],
+    credentials=cfg.org_credentials, private_key=cfg.org_secret("salesforcePrivateKey"),
+    consumer_secret=cfg.org_secret("salesforceConsumerSecret")))
+
+pulumi.export("functionName", sync.function.name)
+pulumi.export("functionArn", sync.function.arn)
+pulumi.export("scheduleName", sync.schedule.name)
+pulumi.export("tableName", sync.table.name)
+pulumi.export("alarmTopicArn", alarms.topic.arn)
+pulumi.export("orgReleaseHash", org.content_hash)
+pulumi.export("packageSha256", package.sha256)
+pulumi.export("releaseId", release_id(git_commit(), cfg.config_hash, package.sha256))

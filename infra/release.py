@@ -1,0 +1,31 @@
+"""The release id: which commit, which configuration and which Lambda package a stack runs,
+in one string an operator can compare between sandbox and production."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Final
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+
+
+def git_commit(root: Path = ROOT) -> str:
+    """The checkout's commit (12 hex digits, `-dirty` with uncommitted changes), or `unknown`
+    outside a git checkout."""
+    def git(*args: str) -> str:
+        # git from PATH, fixed arguments: the operator's own tool on their own checkout.
+        return subprocess.run(["git", "-C", str(root), *args],  # noqa: S603, S607
+                              capture_output=True, text=True, check=True,
+                              timeout=30).stdout.strip()
+    try:
+        commit = git("rev-parse", "--short=12", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def release_id(commit: str, config_hash: str, package_sha256: str) -> str:
+    """commit · config · package, the hashes shortened to 12 hex digits."""
+    return f"{commit}.{config_hash[:12]}.{package_sha256[:12]}"
