@@ -44,8 +44,9 @@ def table() -> str:
     lines += [_row(k) for k in KEYS]
     lines += ["", "Set by the Pulumi program from the resources it creates: "
               + ", ".join(f"`{v}`" for v in RESOURCE_ENV)
-              + ". Set by the Lambda runtime: " + ", ".join(f"`{v}`" for v in RUNTIME_ENV)
-              + ".", "", END]
+              + " (and, for Powertools, `POWERTOOLS_SERVICE_NAME`: the function's name, the "
+              "metrics' `service` dimension). Set by the Lambda runtime: "
+              + ", ".join(f"`{v}`" for v in RUNTIME_ENV) + ".", "", END]
     return "\n".join(lines)
 
 
