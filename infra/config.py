@@ -23,6 +23,7 @@ from stackconfig.resolve import StackConfig, lambda_environment, require_login, 
 from stackconfig.schema import NAMESPACE
 from stackconfig.stackfile import RawValue
 from sync_lambda.adapters.salesforce_connection import SalesforceCredentials
+from sync_lambda.settings import stripe_key_problems
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -53,6 +54,11 @@ class InfraConfig:
         stack = resolve(raw, env=env, source=f"stack {env} (Pulumi.{env}.yaml)",
                         require_secrets=True)
         require_login(stack)
+        key = stack.secret("stripeApiKey")
+        problems = stripe_key_problems(key, stack.kind) if key else []
+        if problems:
+            raise StackConfigError(stack.source, [f"{NAMESPACE}:stripeApiKey: {p}"
+                                                  for p in problems])
         if stack.kind == LOCAL:
             raise StackConfigError(stack.source, [
                 f"{NAMESPACE}:environmentKind is local: that environment is the stand-ins "

@@ -182,6 +182,7 @@ MARKERS: Final = {
     "sfbilling:salesforcePrivateKey": "-----BEGIN PRIVATE KEY-----\nMARKER0sf0private0key0a9b8\n"
                                       "-----END PRIVATE KEY-----\n",
 }
+LIVE_STRIPE_MARKER: Final = "rk_live_MARKER0live0stripe0key0b7c6"
 _FILL: Final = {
     "sandbox": {"aws:region": REGION, "sfbilling:alarmEmail": "billing-ops@example.com",
                 "sfbilling:salesforceLoginUrl": "https://acme--uat.sandbox.my.salesforce.com",
@@ -203,6 +204,8 @@ def stack_config(env: str, **changes: str | None) -> tuple[dict[str, str], list[
     config = {k: str(v.value) for k, v in raw.items() if v.value is not None}
     config.update(_FILL[env])
     config.update(MARKERS)
+    if env == "prod":  # production takes live keys only
+        config["sfbilling:stripeApiKey"] = LIVE_STRIPE_MARKER
     for k, v in changes.items():
         full = k if ":" in k else f"sfbilling:{k}"
         if v is None:

@@ -21,6 +21,7 @@ from stackconfig.schema import RESOURCE_ENV
 from stackconfig.stackfile import RawValue
 from tests.infra.program import (
     ACCOUNT,
+    LIVE_STRIPE_MARKER,
     MARKERS,
     REGION,
     Cloud,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from infra.lambda_package import Package
 
 ENVS = ("sandbox", "prod")
+ALL_MARKERS = (*MARKERS.values(), LIVE_STRIPE_MARKER)
 DYNAMIC = "pulumi-python:dynamic/salesforce:OrgConfig"
 EXPECTED = {  # (type, logical name), for each stack
     ("sfbilling:index:SyncFunction", "sync"), ("sfbilling:index:Alarms", "alarms"),
@@ -179,7 +181,8 @@ def test_the_secrets(stack: tuple[str, ProgramRun]) -> None:
         "aws:secretsmanager/secretVersion:SecretVersion")}
     stripe = versions["sync-stripe-value"]
     assert is_rpc_secret(stripe.inputs["secretString"])
-    assert unwrap_rpc_secret(stripe.inputs["secretString"]) == MARKERS["sfbilling:stripeApiKey"]
+    assert unwrap_rpc_secret(stripe.inputs["secretString"]) == stack_config(env)[0][
+        "sfbilling:stripeApiKey"]
     assert stripe.inputs["secretId"] == _state(run, "sync-stripe")["arn"]
     sf = versions["sync-salesforce-value"]
     assert is_rpc_secret(sf.inputs["secretString"])
@@ -259,7 +262,7 @@ def test_the_exports(stack: tuple[str, ProgramRun], lambda_package: Package) -> 
 def _secret_free(value: Any, path: str, found: list[str]) -> None:
     """Collect the paths where a marker is readable (in clear, or secret-wrapped)."""
     text = json.dumps(plain(value), default=lambda o: getattr(o, "path", repr(o)))
-    if any(m.strip() in text or json.dumps(m.strip())[1:-1] in text for m in MARKERS.values()):
+    if any(m.strip() in text or json.dumps(m.strip())[1:-1] in text for m in ALL_MARKERS):
         found.append(path)
 
 
@@ -281,7 +284,7 @@ def test_no_secret_outside_the_secret_versions_and_the_org_configs_credentials(
     # The pickled provider holds no secret either (and is small: pickled by reference).
     provider = base64.b64decode(plain(run.one(DYNAMIC).inputs["__provider"]))
     assert len(provider) < 200
-    assert not any(m.strip().encode() in provider for m in MARKERS.values())
+    assert not any(m.strip().encode() in provider for m in ALL_MARKERS)
 
 
 def _flat(value: Any, path: str = "") -> dict[str, Any]:
@@ -316,6 +319,8 @@ def test_sandbox_and_production_differ_only_where_their_config_differs() -> None
         ("sync-salesforce", "recoveryWindowInDays"),
         ("sync-function", "environment.variables.SFB_ENVIRONMENT_KIND"),
         ("org-config", "environment_kind"), ("org-config", "env"),
+        # stripeApiKey (test mode for the sandbox, live for production)
+        ("sync-stripe-value", "secretString"),
         # logRetentionDays, stripeRatePerSecond
         ("sync-logs", "retentionInDays"),
         ("sync-function", "environment.variables.SFB_STRIPE_RATE"),
@@ -349,6 +354,21 @@ def test_a_bad_stack_config_fails_with_the_schemas_message_before_any_resource(
         run_program("sandbox", config, secret_keys, cloud)
     for message in messages:
         assert message in str(exc.value)
+    assert cloud.registered == []
+
+
+@pytest.mark.parametrize(("env", "key", "message"), [
+    ("sandbox", "rk_live_abc", "a live Stripe key (rk_live_…) in a sandbox environment"),
+    ("prod", "rk_test_abc", "a test Stripe key (rk_test_…) in production"),
+])
+def test_a_stripe_key_of_the_wrong_mode_is_refused_without_showing_it(
+        env: str, key: str, message: str) -> None:
+    config, secret_keys = stack_config(env, stripeApiKey=key)
+    cloud = Cloud()
+    with pytest.raises(pulumi.RunError) as exc:
+        run_program(env, config, secret_keys, cloud)
+    assert message in str(exc.value)
+    assert key not in str(exc.value)
     assert cloud.registered == []
 
 
