@@ -90,24 +90,15 @@ def _deployer(props: Mapping[str, Any]) -> OrgDeployer:
         api_version=props["api_version"], timeout_s=float(props["timeout_s"]),
         private_key=props.get("private_key"), consumer_secret=props.get("consumer_secret"))
     return OrgDeployer(SalesforceConnection(credentials), assignee=props.get("username"),
-                       sandbox=props["environment_kind"] != PRODUCTION, progress=_progress)
-
-
-def _checked_org(deployer: OrgDeployer, props: Mapping[str, Any]) -> str:
-    org_id = deployer.org_id()
-    expected = props.get("org_id")
-    if expected and org_id[:15] != expected[:15]:
-        raise OrgConfigError(
-            f"{props['login_url']} is org {org_id}, but sfbilling:salesforceOrgId is "
-            f"{expected}: a refreshed sandbox gets a new id; set the key to the org you mean")
-    return org_id
+                       sandbox=props["environment_kind"] != PRODUCTION, progress=_progress,
+                       expected_org_id=props.get("org_id"))
 
 
 def _apply(props: Mapping[str, Any]) -> dict[str, Any]:
     """Bring the org to the release; the outputs to store."""
     release = release_of(props)
     deployer = _deployer(props)
-    org_id = _checked_org(deployer, props)
+    org_id = deployer.checked_org_id(props["env"])
     validated_id, mode = None, "deploy"
     if props["environment_kind"] == PRODUCTION:
         log = validation_log()

@@ -120,8 +120,10 @@ class OrgDeployer:
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic, poll_timeout_s: float = 1800.0,
                  progress: Callable[[str], None] = lambda _m: None,
-                 now: Callable[[], datetime] = now_utc) -> None:
+                 now: Callable[[], datetime] = now_utc,
+                 expected_org_id: str | None = None) -> None:
         self._api = api
+        self._expected_org_id = expected_org_id  # sfbilling:salesforceOrgId, when configured
         self._assignee = assignee  # the integration user (username) the permission set is for
         self._sandbox = sandbox
         self._sleep = sleep
@@ -326,12 +328,13 @@ class OrgDeployer:
         `validations` must show was run for this release and this org within Salesforce's
         10-day window: checked before any request that changes the org.
         """
+        org_id = self.checked_org_id(env)
         if validated_id is not None:
             if validations is None:
                 raise OrgConfigError("a quick deploy needs the validation record")
             try:
                 validations.check(validated_id, release=release.content_hash,
-                                  org_id=self.org_id(), env=env, now=self._now())
+                                  org_id=org_id, env=env, now=self._now())
             except ValidationRefusedError as exc:
                 raise OrgConfigError(str(exc)) from None
         plan = self.plan(release)
@@ -357,6 +360,20 @@ class OrgDeployer:
             self._progress("stamping the release")
             self._wait(self._deploy(bundle(release.stamp_files), check_only=False))
         return plan
+
+    def checked_org_id(self, env: str = "ENV") -> str:
+        """The org's id, if it is the one the stack names (OrgConfigError before any change
+        otherwise: a refreshed sandbox has a new id and carries production's data)."""
+        org_id = self.org_id()
+        expected = self._expected_org_id
+        if expected and org_id[:15] != expected[:15]:
+            raise OrgConfigError(
+                f"the org is {org_id}, but sfbilling:salesforceOrgId is {expected}: a refreshed "
+                "sandbox gets a new org id and carries production's data. Nothing was changed. "
+                f"If this is the org you mean: confirm the refresh, set sfbilling:salesforceOrgId "
+                f"to {org_id} in Pulumi.{env}.yaml, apply the org config again, then run a full "
+                f"reconcile (`sfbilling sync --env {env} --full`)")
+        return org_id
 
     def org_id(self) -> str:
         """The org's id (a refreshed sandbox gets a new one)."""
@@ -384,7 +401,7 @@ class OrgDeployer:
     def validate(self, release: Release, *, validations: ValidationLog,
                  env: str) -> ValidationRecord:
         """A check-only deploy at the configured test level, recorded in `validations`."""
-        org_id = self.org_id()
+        org_id = self.checked_org_id(env)
         deploy_id = self._deploy(bundle(release.metadata_files), check_only=True,
                                  test_level=release.config.test_level)
         self._wait(deploy_id)

@@ -138,7 +138,8 @@ def _deployer(args: argparse.Namespace) -> tuple[OrgDeployer, Release]:
     release = _checked(render_release(target.config))
     deployer = OrgDeployer(SalesforceConnection(target.credentials),
                            assignee=target.credentials.username,
-                           progress=lambda m: print(f"… {m}", file=sys.stderr))
+                           progress=lambda m: print(f"… {m}", file=sys.stderr),
+                           expected_org_id=target.stack["salesforceOrgId"])
     return deployer, release
 
 

@@ -277,3 +277,24 @@ def test_bad_config_fails_before_any_request(salesforce: SalesforceStandIn, tmp_
     assert main(["render", "--env", "bad", "--root", str(tmp_path), "--out",
                  str(tmp_path / "out")]) == 2
     assert salesforce.counters_json() == before
+
+
+def test_a_refreshed_sandbox_is_refused_before_any_change(salesforce: SalesforceStandIn,
+                                                         tmp_path: Path) -> None:
+    """The org id the stack names is not the org's (a sandbox refresh gives a new one)."""
+    deployer = make_deployer(salesforce, expected_org_id="00D000000000OLDEAA")
+    before = _deploys(salesforce)
+    for attempt in (lambda: deployer.apply(render_release(config()), env="sandbox"),
+                    lambda: deployer.validate(render_release(config()), env="sandbox",
+                                              validations=ValidationLog(tmp_path / "v.jsonl"))):
+        with pytest.raises(OrgConfigError) as exc:
+            attempt()
+        assert f"the org is {salesforce.org.profile.org_id}, but sfbilling:salesforceOrgId is " \
+               "00D000000000OLDEAA" in str(exc.value)
+        assert "set sfbilling:salesforceOrgId" in str(exc.value)
+        assert "`sfbilling sync --env sandbox --full`" in str(exc.value)
+    assert _deploys(salesforce) == before
+    assert _batch_size(_sf(salesforce)) == 50.0
+    same = make_deployer(salesforce, expected_org_id=salesforce.org.profile.org_id[:15])
+    same.apply(render_release(config()))
+    assert _batch_size(_sf(salesforce)) == 70.0
