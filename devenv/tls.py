@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import secrets
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,10 @@ def make_self_signed(directory: Path, *, name: str = "sfbilling-standin") -> Cer
     """Write a fresh certificate for 127.0.0.1 / localhost / ::1 into `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    # A subject of its own: two stand-in orgs trusted through one bundle (a sandbox and a
+    # production org at once) must not share a name, or TLS finds the wrong one and fails.
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name),
+                         x509.NameAttribute(NameOID.SERIAL_NUMBER, secrets.token_hex(8))])
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()

@@ -148,6 +148,11 @@ class OrgDeployer:
             "FROM {:literal} WHERE DeveloperName = {}", RELEASE_OBJECT, RELEASE_RECORD))
         return rows[0] if rows else None
 
+    def running_release(self) -> str | None:
+        """The content hash of the release last stamped into the org (None: never applied)."""
+        stamp = self._stamp()
+        return None if stamp is None else stamp.get("Content_Hash__c")
+
     def _settings(self, release: Release) -> dict[str, dict[str, Any]]:
         names_ = [s.record for s in release.settings]
         rows = self._api.query(format_soql(

@@ -1,5 +1,6 @@
 """`sfbilling`: the operator's command line. It parses arguments, calls into the packages and
-prints what they return; the work is done in `sync_lambda`, `metadata` and `devenv`."""
+prints what they return; the work is done in `sync_lambda`, `metadata`, `devenv` and, for
+promotion, `sfbilling.promotion`."""
 
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ from metadata.schema import validate_files
 from metadata.validations import VALIDATIONS_FILE, ValidationLog
 from sfbilling.environments import LOCAL, local_overrides, org_config, org_target, sync_target
 from sfbilling.progress import ProgressLine
+from sfbilling.promotion import (
+    RELEASES_FILE,
+    PromotionRefusedError,
+    ReleaseLog,
+    carry_out,
+    prepare,
+    running,
+)
 from stackconfig.describe import as_json, describe, render_table
 from stackconfig.errors import StackConfigError
 from stackconfig.stackfile import read_stack_file, stack_path
@@ -51,6 +60,9 @@ examples:
                                               batch size 70, release stamp)
   sfbilling sync --env sandbox --dry-run      what the import would write
   sfbilling sync --env sandbox                run the import once
+  sfbilling promote --from sandbox --to prod --validate
+                                              carry what the sandbox runs to production
+  sfbilling releases                          promotions recorded, what each org runs
 
 exit codes: 0 done; 1 done, with failed or quarantined rows; 2 bad config or input (nothing
 was called); 3 the run stopped (Stripe or Salesforce failed or refused; a deploy failed);
@@ -186,6 +198,45 @@ def _org(args: argparse.Namespace) -> int:
     return 0 if all(c.ok for c in checks) else 1
 
 
+def _promote(args: argparse.Namespace) -> int:
+    def progress(message: str) -> None:
+        print(f"… {message}", file=sys.stderr)
+
+    if args.force and not args.reason:
+        raise PromotionRefusedError("--force needs --reason \"why\": it is recorded")
+    promotion = prepare(args.source, args.target, root=args.root, state_dir=args.state_dir,
+                        force_reason=args.reason if args.force else None,
+                        allow_dirty=args.allow_dirty, progress=progress)
+    print(promotion.render())
+    record = carry_out(promotion, validate=args.validate, state_dir=args.state_dir,
+                       progress=progress)
+    print()
+    print(f"wrote {len(promotion.changes)} key(s) to "
+          f"{stack_path(args.target, args.root).name}; recorded release {record.release_id} "
+          f"in {RELEASES_FILE}")
+    if record.validation_id:
+        print(f"validated against {args.target}: {record.validation_id} (recorded in "
+              f"{VALIDATIONS_FILE}); quick deploy within 10 days: `pulumi up` on the "
+              f"{args.target} stack, or `sfbilling apply --env {args.target} --validated "
+              f"{record.validation_id}`")
+    print("commit the stack file and the records under releases/")
+    return 0
+
+
+def _releases(args: argparse.Namespace) -> int:
+    records = ReleaseLog(args.root / RELEASES_FILE).records()
+    print(f"{len(records)} release(s) in {RELEASES_FILE}:")
+    for r in records:
+        forced = f"  forced: {r.forced_reason}" if r.forced_reason else ""
+        print(f"  {r.when}  {r.from_env} → {r.to_env}  {r.release_id}  org release "
+              f"{r.release[:12]}  validation {r.validation_id or '-'}  by {r.who}{forced}")
+    print("running now:")
+    for now in running(args.envs, root=args.root, state_dir=args.state_dir):
+        what = now.release[:12] if now.release else "nothing applied yet"
+        print(f"  {now.env}: " + (f"unknown ({now.problem})" if now.problem else what))
+    return 0
+
+
 def _env_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True,
                    help="environment: settings from Pulumi.<env>.yaml; `local` targets the "
@@ -274,6 +325,41 @@ def build_parser() -> argparse.ArgumentParser:
                              help="quick-deploy this validation (recorded by `validate` for "
                                   "this release and org, within 10 days) instead of deploying")
         cmd.set_defaults(func=_org)
+    promote = sub.add_parser(
+        "promote", help="carry the sandbox's verified config to production",
+        description="Copy the promotable keys of --from's stack file into --to's, after "
+                    "checking that --from's org runs the release its config renders at this "
+                    "commit; show the change (keys, the plan against --to's org with its drift, "
+                    "the rendered files' diff); write only those keys (every other line of the "
+                    "stack file stays byte for byte); with --validate, run a check-only deploy "
+                    "against --to's org and record it; append a release record. Credentials "
+                    "of both orgs: SFBILLING_<ENV>_SF_PRIVATE_KEY_FILE (or _SF_CONSUMER_SECRET) "
+                    "per environment.")
+    promote.add_argument("--from", dest="source", required=True, help="e.g. sandbox")
+    promote.add_argument("--to", dest="target", required=True, help="e.g. prod")
+    promote.add_argument("--validate", action="store_true",
+                         help="check-only deploy against --to's org, recorded for a quick "
+                              "deploy")
+    promote.add_argument("--force", action="store_true",
+                         help="promote although --from's org runs another release")
+    promote.add_argument("--reason", help="why --force (recorded)")
+    promote.add_argument("--allow-dirty", action="store_true",
+                         help="promote from a git tree with uncommitted changes")
+    promote.add_argument("--root", type=Path, default=Path(),
+                         help="the repository: stack files and releases/ (default: here)")
+    promote.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
+                         help="the local environment's state directory (for local stacks)")
+    promote.set_defaults(func=_promote)
+    releases = sub.add_parser(
+        "releases", help="list the promotions recorded, and what each org runs now",
+        description="List releases/releases.jsonl, then read each environment's release "
+                    "stamp. Changes nothing.")
+    releases.add_argument("--envs", nargs="+", default=["sandbox", "prod"],
+                          help="environments to read (default: sandbox prod)")
+    releases.add_argument("--root", type=Path, default=Path(),
+                          help="the repository (default: here)")
+    releases.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    releases.set_defaults(func=_releases)
     return parser
 
 
@@ -288,7 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = int(args.func(args))
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
         return code
-    except (LocalEnvError, ConfigError, OrgConfigError, StackConfigError) as exc:
+    except (LocalEnvError, ConfigError, OrgConfigError, StackConfigError,
+            PromotionRefusedError) as exc:
         print(f"sfbilling: {exc}", file=sys.stderr)
         return 2
     except DeployFailedError as exc:

@@ -11,6 +11,8 @@ mapping where text belongs are errors that say what to run.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -67,6 +69,12 @@ class StackConfig:
     def secret(self, name: str) -> str | None:
         """A secret's value, where it is known (the Pulumi program); never printed."""
         return self.secret_values.get(key(name).name)
+
+    @property
+    def config_hash(self) -> str:
+        """SHA-256 of every non-secret value: the configuration part of a release id."""
+        text = json.dumps(dict(self.values), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _distance(a: str, b: str) -> int:

@@ -117,6 +117,15 @@ def aws(aws_server: AwsStandIn) -> AwsStandIn:
     return aws_server
 
 
+@pytest.fixture(scope="session")
+def lambda_package(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The Lambda package, built once per session for every test that deploys or records it
+    (a build per program run would be slow and prove nothing more)."""
+    from infra.lambda_package import build
+
+    return build(out=tmp_path_factory.mktemp("package") / "lambda.zip")
+
+
 @pytest.fixture
 def world(salesforce: SalesforceStandIn, stripe_api: StripeStandIn, aws: AwsStandIn) -> Any:
     """Fresh stand-ins prepared for the import (fields, state table); see tests/sync/harness."""

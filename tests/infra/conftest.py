@@ -1,15 +1,10 @@
-"""The program's tests share one package, built once per session (not a build per run)."""
+"""Every program run here deploys the session's one package (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from infra.lambda_package import PACKAGE_VAR, Package, build
-
-
-@pytest.fixture(scope="session")
-def lambda_package(tmp_path_factory: pytest.TempPathFactory) -> Package:
-    return build(out=tmp_path_factory.mktemp("package") / "lambda.zip")
+from infra.lambda_package import PACKAGE_VAR, Package
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,236 @@
+"""`sfbilling promote` end to end on two stand-in orgs — a sandbox and a production org, each
+with its own org id and IsSandbox — in a temporary copy of the repository (its own git repo);
+the committed stack files are never rewritten."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from simple_salesforce.api import Salesforce
+
+from devenv.salesforce import SalesforceStandIn
+from devenv.salesforce.billing import OrgProfile
+from infra.lambda_package import PACKAGE_VAR, Package
+from sfbilling.cli import main
+from sfbilling.promotion import RELEASES_FILE, ReleaseLog
+from stackconfig.stackwrite import write_keys
+from tests.conftest import session_id
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+REPO = Path(__file__).resolve().parents[2]
+PROD_ORG = "00D5g000004PRDaEAO"
+
+
+@pytest.fixture(scope="module")
+def prod_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SalesforceStandIn]:
+    base = OrgProfile()
+    server = SalesforceStandIn(state_dir=tmp_path_factory.mktemp("prod-org"),
+                               profile=replace(base, org_id=PROD_ORG, is_sandbox=False,
+                                               org_name="Acme Billing (production stand-in)"),
+                               deploy_delay_s=0.01).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def orgs(salesforce: SalesforceStandIn, prod_server: SalesforceStandIn,
+         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, SalesforceStandIn]:
+    prod_server.reset(sessions=True)
+    # Trust both orgs' certificates.
+    bundle = tmp_path / "both.pem"
+    current = Path(os.environ["REQUESTS_CA_BUNDLE"]).read_bytes()
+    bundle.write_bytes(current + b"\n" + prod_server.ca_file.read_bytes())
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    for env, server in (("SANDBOX", salesforce), ("PROD", prod_server)):
+        assert server.app.private_key_file is not None
+        monkeypatch.setenv(f"SFBILLING_{env}_SF_PRIVATE_KEY_FILE",
+                           str(server.app.private_key_file))
+    return {"sandbox": salesforce, "prod": prod_server}
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
+                          text=True).stdout
+
+
+@pytest.fixture
+def repo(orgs: dict[str, SalesforceStandIn], tmp_path: Path,
+         monkeypatch: pytest.MonkeyPatch, lambda_package: Package) -> Path:
+    """A copy of the repository's stack files pointing at the two stand-in orgs, committed;
+    production still on its old config (batch size 50)."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in ("Pulumi.yaml", "Pulumi.sandbox.yaml", "Pulumi.prod.yaml"):
+        shutil.copy(REPO / name, root / name)
+    for env, server in orgs.items():
+        write_keys(root / f"Pulumi.{env}.yaml", {
+            "aws:region": "us-east-1", "sfbilling:alarmEmail": "ops@example.com",
+            "sfbilling:salesforceLoginUrl": server.url,
+            "sfbilling:salesforceUsername": server.app.username,
+            "sfbilling:salesforceConsumerKey": server.app.consumer_key,
+            "sfbilling:salesforceOrgId": server.org.profile.org_id})
+    write_keys(root / "Pulumi.prod.yaml", {"sfbilling:paymentCreationBatchSize": "50"})
+    _git(root, "init", "-q")
+    _git(root, "config", "user.email", "release-manager@example.com")
+    _git(root, "config", "user.name", "Release Manager")
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "stacks")
+    monkeypatch.setenv(PACKAGE_VAR, str(lambda_package.path))
+    return root
+
+
+def _sf(server: SalesforceStandIn) -> Any:
+    return Salesforce(session_id=session_id(server), instance_url=server.url, version="59.0")
+
+
+def _batch_size(server: SalesforceStandIn) -> float:
+    rows = _sf(server).query("SELECT blng__NumberValue__c FROM blng__BillingConfig__c WHERE "
+                             "Name = 'PAYMENT_CREATION_BATCH_SIZE'")["records"]
+    return float(rows[0]["blng__NumberValue__c"])
+
+
+def _stamp(server: SalesforceStandIn) -> str | None:
+    rows = _sf(server).query("SELECT Content_Hash__c FROM Sfbilling_Release__mdt")["records"]
+    return rows[0]["Content_Hash__c"] if rows else None
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_apply_promote_validate_quick_deploy(orgs: dict[str, SalesforceStandIn], repo: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(repo)
+    prod_file = (repo / "Pulumi.prod.yaml").read_text()
+    assert _cli(capsys, "apply", "--env", "sandbox", "--root", root)[0] == 0
+    code, out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--validate",
+                          "--root", root)
+    assert code == 0, err
+    # The change for production, shown: keys, the plan against the prod org, the files.
+    assert "sfbilling:paymentCreationBatchSize: 50 → 70" in out
+    assert "Payment creation batch size: 50 → 70" in out
+    files = out.split("rendered files:")[1]
+    assert "--- data/billing-config.json (now)" in files
+    assert '"field": "blng__NumberValue__c", "value": 70}' in files.split("+++")[1]
+    # Only the promoted line changed in Pulumi.prod.yaml.
+    after = (repo / "Pulumi.prod.yaml").read_text()
+    assert after == prod_file.replace('sfbilling:paymentCreationBatchSize: "50"',
+                                      'sfbilling:paymentCreationBatchSize: "70"')
+    # Validated against production, recorded; nothing deployed there yet.
+    validations = [json.loads(line) for line in
+                   (repo / "releases/validations.jsonl").read_text().splitlines()]
+    assert [(v["env"], v["org_id"]) for v in validations] == [("prod", PROD_ORG)]
+    assert _batch_size(orgs["prod"]) == 50.0
+    (record,) = ReleaseLog(repo / RELEASES_FILE).records()
+    assert (record.from_env, record.to_env, record.validation_id, record.who) == (
+        "sandbox", "prod", validations[0]["validation_id"], "release-manager@example.com")
+    assert record.release == _stamp(orgs["sandbox"])
+    # The commit promoted from (clean: the stack file is written after it is read).
+    assert record.release_id.split(".")[0] == _git(repo, "rev-parse", "--short=12",
+                                                   "HEAD").strip()
+    # The quick deploy: production now runs exactly the sandbox's release.
+    code, _out, err = _cli(capsys, "apply", "--env", "prod", "--root", root, "--validated",
+                           record.validation_id or "")
+    assert code == 0, err
+    assert _batch_size(orgs["prod"]) == 70.0
+    assert _stamp(orgs["prod"]) == _stamp(orgs["sandbox"])
+    code, out, _ = _cli(capsys, "releases", "--root", root)
+    assert code == 0
+    assert f"sandbox → prod  {record.release_id}" in out
+    assert f"sandbox: {record.release[:12]}" in out
+    assert f"prod: {record.release[:12]}" in out
+
+
+def test_refused_while_the_sandbox_runs_another_release(orgs: dict[str, SalesforceStandIn],
+                                                        repo: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    root = str(repo)
+    before = (repo / "Pulumi.prod.yaml").read_text()
+    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--root",
+                           root)
+    assert code == 2
+    assert "the sandbox org runs release none" in err
+    assert "sfbilling apply --env sandbox" in err
+    assert (repo / "Pulumi.prod.yaml").read_text() == before
+    assert not (repo / RELEASES_FILE).exists()
+    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--force",
+                           "--root", root)
+    assert code == 2
+    assert "--force needs --reason" in err
+    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--force",
+                           "--reason", "sandbox org down for maintenance", "--root", root)
+    assert code == 0, err
+    (record,) = ReleaseLog(repo / RELEASES_FILE).records()
+    assert record.forced_reason == "sandbox org down for maintenance"
+    del orgs
+
+
+def test_drift_in_production_is_shown_before_promotion(orgs: dict[str, SalesforceStandIn],
+                                                       repo: Path,
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    root = str(repo)
+    assert _cli(capsys, "apply", "--env", "prod", "--root", root)[0] == 0
+    sf = _sf(orgs["prod"])
+    rid = sf.query("SELECT Id FROM blng__BillingConfig__c WHERE Name = "
+                   "'PAYMENT_CREATION_BATCH_SIZE'")["records"][0]["Id"]
+    sf.blng__BillingConfig__c.update(rid, {"blng__NumberValue__c": 45})
+    assert _cli(capsys, "apply", "--env", "sandbox", "--root", root)[0] == 0
+    code, out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--root",
+                          root)
+    assert code == 0, err
+    assert "drift: Payment creation batch size changed in Setup since release" in out
+    assert "50 → 45" in out
+
+
+def test_a_dirty_tree_is_refused_unless_allowed(orgs: dict[str, SalesforceStandIn], repo: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(repo)
+    assert _cli(capsys, "apply", "--env", "sandbox", "--root", root)[0] == 0
+    sandbox = repo / "Pulumi.sandbox.yaml"
+    sandbox.write_text(sandbox.read_text() + "# an uncommitted edit\n")
+    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--root",
+                           root)
+    assert code == 2
+    assert "uncommitted changes" in err and "--allow-dirty" in err
+    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod",
+                           "--allow-dirty", "--root", root)
+    assert code == 0, err
+    assert ReleaseLog(repo / RELEASES_FILE).records()[0].commit.endswith("-dirty")
+    del orgs
+
+
+def test_a_refreshed_sandbox_is_refused(orgs: dict[str, SalesforceStandIn], repo: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(repo)
+    assert _cli(capsys, "apply", "--env", "sandbox", "--root", root)[0] == 0
+    # The sandbox was refreshed: the stack still names the org id it had before.
+    write_keys(repo / "Pulumi.sandbox.yaml", {"sfbilling:salesforceOrgId": "00D5g000004OLDaEAO"})
+    _git(repo, "commit", "-qam", "the org id before the refresh")
+    before = (repo / "Pulumi.prod.yaml").read_text()
+    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--root",
+                           root)
+    assert code == 2
+    assert "but sfbilling:salesforceOrgId is 00D5g000004OLDaEAO" in err
+    assert "refreshed sandbox" in err
+    assert (repo / "Pulumi.prod.yaml").read_text() == before
+    del orgs
+
+
+def test_unknown_stacks_are_clear_errors(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "staging", "--root",
+                           str(repo))
+    assert code == 2
+    assert "Pulumi.staging.yaml not found" in err
