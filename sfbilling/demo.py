@@ -2,7 +2,8 @@
 
 Starts the local environment, applies the org config (plan first), seeds Stripe and the org with a
 realistic sample, then runs what an operator would: a dry run, the import, changes in Stripe and
-an incremental run, and a run with nothing to do, printing each report.
+an incremental run, and a run with nothing to do, printing each report; ends with a promotion
+of the org config from a sandbox org to a production org (sfbilling/demo_promotion.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from devenv.salesforce.client import redirecting_session
 from devenv.stripe.samples import create_customer
 from metadata.deployer import OrgDeployer
 from metadata.render import render_release
+from sfbilling import demo_promotion
 from sfbilling.environments import LOCAL, OrgTarget, SyncTarget, org_target, sync_target
 from sync_lambda.adapters.salesforce_connection import SalesforceConnection
 from sync_lambda.wiring import build_service
@@ -137,6 +139,9 @@ def main() -> None:
                 say(f"Payment method {p['blng__Account__r']['Name']:<22} "
                     f"{p['blng__CardType__c']:<17} •••• {p['blng__CardLastFour__c']}  "
                     f"active={p['blng__Active__c']!s:<5} autopay={p['blng__AutoPay__c']}")
+            banner("10. Promotion: what the sandbox runs, to production (sfbilling promote)")
+            demo_promotion.run(sf_info, doc["ca_bundle"], state_dir, say,
+                               lambda text: print(text, flush=True))  # noqa: T201
         finally:
             env.stop()
     banner(f"Done in {time.monotonic() - started:.1f} s")

@@ -149,6 +149,7 @@ class OrgFacts:
     picklists: Mapping[str, Mapping[str, str]]
     lengths: Mapping[str, int]
     fields: frozenset[str]
+    org_id: str = ""  # the org's id, as it answers (a refreshed sandbox has a new one)
     # value or label, case-folded → value; built once, so a lookup costs one dict access
     _folded: Mapping[str, Mapping[str, str]] = field(init=False, repr=False, compare=False)
     # expiry month number → the expiry-month picklist value naming it (" 5", "05" or "5")

@@ -144,6 +144,14 @@ class StateStore(Protocol):
         """Forget held deactivations (applied, or the payment method is attached again)."""
         ...
 
+    def recorded_org(self) -> str | None:
+        """The org id the state was written for (None before the first write)."""
+        ...
+
+    def record_org(self, org_id: str) -> None:
+        """Remember the org id the state is written for."""
+        ...
+
 
 class Continuation(Protocol):
     """How a run that stopped at its deadline with work left starts its successor at once."""

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sync_lambda import names
-from sync_lambda.errors import LeaseLostError
+from sync_lambda.errors import FatalSyncError, LeaseLostError
 from sync_lambda.lease import LeaseKeeper
 from sync_lambda.report import Report
 from sync_lambda.state import LedgerEntry, LedgerStatus, PendingDeactivation, RowResult, SyncState
@@ -103,12 +103,15 @@ class SyncService:
         self._progress = progress or _no_progress
         self._lease: LeaseKeeper | None = None
         self._held: dict[str, PendingDeactivation] = {}  # held deactivations by Salesforce id
+        self._org_checked = False
+        self._explicit_full = False
         self._dry_held: list[PmWrite] = []
 
     def run(self, *, full: bool = False, dry_run: bool = False,
             allow_mass_deactivation: bool = False) -> Report:
         """One run. Raises only for fatal or retriable failures; row failures are reported."""
         started = self._clock()
+        self._org_checked, self._explicit_full = False, full
         run_id = uuid.uuid4().hex[:12]
         report = Report(run_id=run_id, mode=self._config.mode.value, dry_run=dry_run)
         expires = self._state.acquire(run_id, self._config.lease_ttl_s, self._config.lease_wait_s)
@@ -357,6 +360,24 @@ class SyncService:
         self._state.save(state)
         return state
 
+    def _check_org(self, org_id: str, *, dry_run: bool) -> None:
+        """Stop before writing when the state was written for another org (a refreshed
+        sandbox); an explicit full reconcile is the operator's confirmation, and from then on
+        the state belongs to this org."""
+        if self._org_checked or not org_id:
+            return
+        recorded = self._state.recorded_org()
+        if recorded and recorded[:15] != org_id[:15] and not self._explicit_full:
+            raise FatalSyncError(
+                f"the import's state was written for org {recorded}, but this is org {org_id} "
+                "(a refreshed sandbox?): nothing was written. Confirm the refresh: apply the "
+                "org config, then run a full reconcile (`sfbilling sync --env ENV --full`, or "
+                'invoke the Lambda once with {"full": true}); it takes the state over')
+        if recorded != org_id and not dry_run:
+            self._guard()
+            self._state.record_org(org_id)
+        self._org_checked = True
+
     # -- one batch -------------------------------------------------------------------------
     def _batch(self, snapshots: Sequence[Snapshot], report: Report, *, dry_run: bool,
                detached: Iterable[str] = ()) -> None:
@@ -369,7 +390,9 @@ class SyncService:
         options = replace(self._config.options, reconcile=True)
         self._progress("reading Salesforce", 0, len(snapshots))
         view = self._sink.view(snapshots, detached, options)
-        plan = build_plan(snapshots, view, self._sink.facts(), options, detached=detached)
+        facts = self._sink.facts()
+        self._check_org(facts.org_id, dry_run=dry_run)
+        plan = build_plan(snapshots, view, facts, options, detached=detached)
         report.add_plan(plan)
         if dry_run:
             self._dry_held += plan.deactivations

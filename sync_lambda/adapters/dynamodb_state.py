@@ -2,6 +2,7 @@
 deactivations.
 
 One table, key `pk` (partition) + `sk` (sort): ("state", "lease"), ("state", "bookmark"),
+("state", "org") (the org id the state was written for),
 ("ledger", <stripe id>), ("seen", <n>), ("deactivate", <Salesforce id>). Items that only matter
 for a while carry `expires_at` (epoch seconds), the table's TTL attribute.
 
@@ -266,6 +267,14 @@ class DynamoStateStore:
         self._transact([self._put({**self._key(_DEACTIVATE, r.sf_id),
                                    "stripe_id": _s(r.stripe_id),
                                    "customer_id": _s(r.customer_id)}) for r in rows])
+
+    def recorded_org(self) -> str | None:
+        item = self._db.get_item(TableName=self._table, ConsistentRead=True,
+                                 Key=self._key(_STATE, "org")).get("Item")
+        return item["org_id"]["S"] if item else None
+
+    def record_org(self, org_id: str) -> None:
+        self._transact([self._put({**self._key(_STATE, "org"), "org_id": _s(org_id)})])
 
     def drop_deactivations(self, sf_ids: Iterable[str]) -> None:
         self._transact([self._delete(_DEACTIVATE, sf_id) for sf_id in sorted(set(sf_ids))])

@@ -125,6 +125,7 @@ class SalesforceSink:
         if self._facts is not None:
             return self._facts
         s = self._settings
+        org_id = self._org_id()
         account = self._api.call(lambda sf: getattr(sf, names.ACCOUNT).describe())
         pm = self._api.call(lambda sf: getattr(sf, names.PAYMENT_METHOD).describe())
         acct_fields = {f["name"]: f for f in account["fields"]}
@@ -161,8 +162,24 @@ class SalesforceSink:
                        for n, f in pm_fields.items() if f.get("type") == "picklist"},
             lengths={n: int(f.get("length") or 0) for n, f in pm_fields.items()
                      if f.get("type") in ("string", "textarea", "email", "phone")},
-            fields=frozenset(pm_fields))
+            fields=frozenset(pm_fields), org_id=org_id)
         return self._facts
+
+    def _org_id(self) -> str:
+        """The org's id, checked against the one the stack names before anything is read or
+        written (a refreshed sandbox has a new id and carries production's data)."""
+        rows = self._api.query(format_soql("SELECT Id FROM {:literal}", names.ORGANIZATION))
+        org_id = str(rows[0]["Id"])
+        expected = self._settings.salesforce_org_id
+        if expected and org_id[:15] != expected[:15]:
+            raise FatalSyncError(
+                f"this org is {org_id}, but sfbilling:salesforceOrgId (SFB_SF_ORG_ID) is "
+                f"{expected}: a refreshed sandbox gets a new org id and carries production's "
+                "data, so nothing was written. If this is the org you mean: set "
+                f"sfbilling:salesforceOrgId to {org_id}, apply the org config again, then run a "
+                "full reconcile (`sfbilling sync --env ENV --full`, or invoke the Lambda once "
+                'with {"full": true})')
+        return org_id
 
     def _pm_select(self) -> str:
         s = self._settings

@@ -15,6 +15,7 @@ from sync_lambda.errors import ConfigError, FatalSyncError
 from sync_lambda.report import Outcome
 from sync_lambda.state import LedgerStatus
 from sync_lambda.wiring import build_service
+from tests.sync.harness import add_import_fields
 
 if TYPE_CHECKING:
     from sync_lambda.report import Report
@@ -238,3 +239,44 @@ def test_clear_text_endpoints_only_on_loopback(world: World, var: str, url: str)
         world.settings(**{var: url})
     loopback = world.settings(**{var: "http://127.0.0.1:1"})
     assert "http://127.0.0.1:1" in (loopback.stripe_api_base, loopback.aws_endpoint_url)
+
+
+def test_an_org_that_is_not_the_stacks_stops_the_import_before_any_write(world: World) -> None:
+    world.customer(name="Ada")
+    with pytest.raises(FatalSyncError) as exc:
+        world.run(SFB_SF_ORG_ID="00D5g000004OLDaEAO")
+    message = str(exc.value)
+    assert f"this org is {world.salesforce.org.profile.org_id}, but sfbilling:salesforceOrgId" \
+        in message
+    assert "set sfbilling:salesforceOrgId to" in message and "--full" in message
+    assert world.accounts() == {}
+    assert world.run(SFB_SF_ORG_ID=world.salesforce.org.profile.org_id[:15]).outcome \
+        is Outcome.OK
+
+
+def test_a_refreshed_sandbox_stops_the_import_until_a_full_reconcile_confirms_it(
+        world: World) -> None:
+    # GIVEN a sandbox the import has written to
+    world.customer(name="Ada")
+    assert world.run().outcome is Outcome.OK
+    assert world.state().recorded_org() == world.salesforce.org.profile.org_id
+    # WHEN the sandbox is refreshed: a new org id, production's data (here: an empty org)
+    refreshed = replace(world.salesforce.org.profile, org_id="00D5g000004NEWaEAO")
+    world.salesforce.reset(refreshed)
+    add_import_fields(world.salesforce)
+    time.sleep(1.05)
+    world.customer(name="Grace")
+    # THEN an incremental run stops before writing, and says how to confirm
+    with pytest.raises(FatalSyncError, match=r"state was written for org 00D5g000004SBX.*"
+                                             r"this is org 00D5g000004NEW"):
+        world.run()
+    assert world.accounts() == {}
+    # ... a dry run does not take the state over either
+    with pytest.raises(FatalSyncError):
+        world.run(dry_run=True)
+    # ... and a full reconcile is the confirmation: it imports, and the state is the new org's
+    report = world.run(full=True)
+    assert report.outcome is Outcome.OK
+    assert len(world.accounts()) == 2
+    assert world.state().recorded_org() == "00D5g000004NEWaEAO"
+    assert world.run().outcome is Outcome.OK
