@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import requests
 
 from bench.planning import row
-from devenv.aws import AwsStandIn
-from devenv.process import ChildServer
-from devenv.stripe import StripeStandIn
+from bench.sync import standins
 from devenv.tls import combined_bundle
 from metadata.config import OrgConfig
 from metadata.deployer import OrgDeployer
@@ -39,6 +36,10 @@ from sync_lambda.adapters.salesforce_connection import SalesforceConnection, Sal
 from sync_lambda.settings import Secrets, Settings
 from tests.sync.lambda_runtime import AsyncQueue, Context
 
+if TYPE_CHECKING:
+    from devenv.aws import AwsStandIn
+    from devenv.stripe import StripeStandIn
+
 CUSTOMERS = 10_000
 RATE = 100.0
 LATENCY_MS = 50
@@ -51,21 +52,8 @@ def main() -> None:
     """Run the backfill benchmark against stand-ins in their own processes."""
     print(f"continuation benchmark ({CUSTOMERS:,} customers at {RATE:g} req/s, {LATENCY_MS} ms; "
           f"{TIMEOUT_S:g} s invocations)")
-    with tempfile.TemporaryDirectory(prefix="bench-cont-") as tmp:
-        work = Path(tmp)
-        sf_child = ChildServer("devenv.salesforce", ["--state-dir", str(work / "sf")],
-                               name="salesforce", log_file=work / "sf.log")
-        sf_child.spawn()
-        stripe_api = StripeStandIn(log_file=work / "stripe.log")
-        stripe_api.spawn()
-        aws = AwsStandIn(log_file=work / "aws.log")
-        aws.spawn()
-        try:
-            _run(work, sf_child.wait(), stripe_api.wait(), aws.wait())
-        finally:
-            sf_child.stop()
-            stripe_api.stop()
-            aws.stop()
+    with standins("bench-cont-") as (work, info, stripe_api, aws):
+        _run(work, info, stripe_api, aws)
 
 
 def _run(work: Path, info: dict[str, Any], stripe_api: StripeStandIn, aws: AwsStandIn) -> None:

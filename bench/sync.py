@@ -15,6 +15,7 @@ Lines and goals:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -24,7 +25,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import requests
@@ -46,6 +47,9 @@ from sync_lambda.adapters.stripe_source import StripeSourceAdapter
 from sync_lambda.settings import Secrets, Settings
 from sync_lambda.wiring import build_service
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 CUSTOMERS = 10_000
 RATE = 100.0  # Stripe's live-mode limit
 LATENCY_MS = 50
@@ -59,7 +63,14 @@ def _counters(url: str) -> dict[str, Any]:
 def main() -> None:
     """Run the import benchmarks against stand-ins in their own processes."""
     print(f"import benchmarks ({CUSTOMERS:,} customers; 2 cores; wall-clock)")
-    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+    with standins("bench-sync-") as (work, info, stripe_api, aws):
+        _run(work, info, stripe_api, aws)
+
+
+@contextlib.contextmanager
+def standins(prefix: str) -> Iterator[tuple[Path, dict[str, Any], StripeStandIn, AwsStandIn]]:
+    """Salesforce, Stripe and AWS stand-ins, each in a process of its own, started together."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         work = Path(tmp)
         sf_child = ChildServer("devenv.salesforce", ["--state-dir", str(work / "sf")],
                                name="salesforce", log_file=work / "sf.log")
@@ -69,10 +80,7 @@ def main() -> None:
         aws = AwsStandIn(log_file=work / "aws.log")
         aws.spawn()
         try:
-            info = sf_child.wait()
-            stripe_api.wait()
-            aws.wait()
-            _run(work, info, stripe_api, aws)
+            yield work, sf_child.wait(), stripe_api.wait(), aws.wait()
         finally:
             sf_child.stop()
             stripe_api.stop()

@@ -39,7 +39,10 @@ def _git(root: Path, *args: str) -> None:
                    capture_output=True, timeout=60)
 
 
-def _repo(work: Path, orgs: dict[str, dict[str, Any]]) -> Path:
+def stack_repo(work: Path, orgs: dict[str, dict[str, Any]]) -> Path:
+    """A git repository in `work/repo` holding copies of the project's sandbox and production
+    stack files, pointed at `orgs` (env → login_url, username, consumer_key, org_id), with
+    production still on an older batch size (50); committed by a release manager."""
     root = work / "repo"
     root.mkdir()
     for name in ("Pulumi.yaml", "Pulumi.sandbox.yaml", "Pulumi.prod.yaml"):
@@ -75,7 +78,7 @@ def run(sandbox: dict[str, Any], ca_bundle: str, work: Path, say: Callable[[str]
         os.environ["SFBILLING_SANDBOX_SF_PRIVATE_KEY_FILE"] = sandbox["private_key_file"]
         os.environ["SFBILLING_PROD_SF_PRIVATE_KEY_FILE"] = str(prod.app.private_key_file)
         os.environ[PACKAGE_VAR] = str(build(out=work / "lambda.zip").path)
-        root = _repo(work, {
+        root = stack_repo(work, {
             "sandbox": sandbox,
             "prod": {"login_url": prod.url, "username": prod.app.username,
                      "consumer_key": prod.app.consumer_key, "org_id": PROD_ORG_ID}})

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from devenv.salesforce import SalesforceStandIn
 from devenv.salesforce.billing import OrgProfile
 from infra.lambda_package import PACKAGE_VAR, Package
 from sfbilling.cli import main
+from sfbilling.demo_promotion import stack_repo
 from sfbilling.promotion import RELEASES_FILE, ReleaseLog
 from stackconfig.stackwrite import write_keys
 from tests.conftest import session_id
@@ -26,7 +26,6 @@ from tests.conftest import session_id
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-REPO = Path(__file__).resolve().parents[2]
 PROD_ORG = "00D5g000004PRDaEAO"
 
 
@@ -66,24 +65,11 @@ def _git(root: Path, *args: str) -> str:
 def repo(orgs: dict[str, SalesforceStandIn], tmp_path: Path,
          monkeypatch: pytest.MonkeyPatch, lambda_package: Package) -> Path:
     """A copy of the repository's stack files pointing at the two stand-in orgs, committed;
-    production still on its old config (batch size 50)."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    for name in ("Pulumi.yaml", "Pulumi.sandbox.yaml", "Pulumi.prod.yaml"):
-        shutil.copy(REPO / name, root / name)
-    for env, server in orgs.items():
-        write_keys(root / f"Pulumi.{env}.yaml", {
-            "aws:region": "us-east-1", "sfbilling:alarmEmail": "ops@example.com",
-            "sfbilling:salesforceLoginUrl": server.url,
-            "sfbilling:salesforceUsername": server.app.username,
-            "sfbilling:salesforceConsumerKey": server.app.consumer_key,
-            "sfbilling:salesforceOrgId": server.org.profile.org_id})
-    write_keys(root / "Pulumi.prod.yaml", {"sfbilling:paymentCreationBatchSize": "50"})
-    _git(root, "init", "-q")
-    _git(root, "config", "user.email", "release-manager@example.com")
-    _git(root, "config", "user.name", "Release Manager")
-    _git(root, "add", ".")
-    _git(root, "commit", "-qm", "stacks")
+    production still on its old config (batch size 50): the demo's own."""
+    root = stack_repo(tmp_path, {env: {"login_url": server.url, "username": server.app.username,
+                                       "consumer_key": server.app.consumer_key,
+                                       "org_id": server.org.profile.org_id}
+                                 for env, server in orgs.items()})
     monkeypatch.setenv(PACKAGE_VAR, str(lambda_package.path))
     return root
 
