@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from devenv.salesforce.schema import (
     BOOLEAN,
     DATE,
+    DATETIME,
     DOUBLE,
     EMAIL,
     ENCRYPTED,
@@ -160,6 +161,11 @@ def _organization() -> ObjectDef:
         FieldDef("IsSandbox", "Is Sandbox", BOOLEAN, createable=False, updateable=False),
         FieldDef("OrganizationType", "Edition", STRING, 40, createable=False, updateable=False),
         FieldDef("InstanceName", "Instance Name", STRING, 5, createable=False, updateable=False),
+        # Every Salesforce CLI command reads these two (null: not a trial, no namespace).
+        FieldDef("TrialExpirationDate", "Trial Expiration Date", DATETIME, createable=False,
+                 updateable=False),
+        FieldDef("NamespacePrefix", "Namespace Prefix", STRING, 15, createable=False,
+                 updateable=False),
     ):
         obj.add_field(f)
     return obj

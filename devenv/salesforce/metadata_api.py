@@ -1,5 +1,5 @@
 """Metadata API (SOAP): deploy, checkDeployStatus, deployRecentValidation, cancelDeploy,
-listMetadata and readMetadata, over a real zip in Metadata API format.
+listMetadata, readMetadata and describeMetadata, over a real zip in Metadata API format.
 
 A successful deploy changes the org: CustomFields appear in describe and SOQL, custom metadata
 types become queryable objects with their records, PermissionSets become PermissionSet /
@@ -121,6 +121,9 @@ class Component:
     full_name: str
     apply: Callable[[], None]
     xml: str = ""
+    # What the deploy did to it, as Salesforce reports it: created (new), changed, or
+    # unchanged (a redeploy of the same definition).
+    outcome: str = "created"
 
 
 @dataclass(slots=True)
@@ -225,6 +228,7 @@ class MetadataApi:
             "cancelDeploy": self._cancel,
             "listMetadata": self._list_metadata,
             "readMetadata": self._read_metadata,
+            "describeMetadata": self._describe_metadata,
         }
         handler = handlers.get(op_name)
         if handler is None:
@@ -286,6 +290,10 @@ class MetadataApi:
         with self.org.lock:
             if dep.status == "Canceled":
                 return
+            for c in dep.components:
+                before = self.components.get((c.component_type, c.full_name))
+                c.outcome = "created" if before is None else \
+                    "changed" if before != c.xml else "unchanged"
             if dep.problems and (dep.rollback_on_error or dep.check_only):
                 dep.status = "Failed"
             else:
@@ -729,10 +737,11 @@ class MetadataApi:
             if dep.done and success:
                 for c in dep.components:
                     details.append(
-                        "<componentSuccesses><changed>true</changed>"
-                        f"<componentType>{c.component_type}</componentType><created>true"
-                        f"</created><deleted>false</deleted><fileName>{escape(c.file_name)}"
-                        f"</fileName><fullName>{escape(c.full_name)}</fullName>"
+                        "<componentSuccesses><changed>"
+                        f"{str(c.outcome != 'unchanged').lower()}</changed>"
+                        f"<componentType>{c.component_type}</componentType><created>"
+                        f"{str(c.outcome == 'created').lower()}</created><deleted>false"
+                        f"</deleted><fileName>{escape(c.file_name)}</fileName><fullName>{escape(c.full_name)}</fullName>"
                         "<success>true</success></componentSuccesses>")
             details.append("<runTestResult><numFailures>0</numFailures><numTestsRun>0"
                            "</numTestsRun><totalTime>0</totalTime></runTestResult>")
@@ -788,8 +797,10 @@ class MetadataApi:
                "</deployRecentValidationResponse>"
 
     def _cancel(self, op: ET.Element) -> str:
-        dep = self._deployment(op, "String") if op.find(_N + "String") is not None else \
-            self._deployment(op, "asyncProcessId")
+        # The WSDL names the element `String`; jsforce and the Salesforce CLI send `id`.
+        tag = next((t for t in ("String", "id", "asyncProcessId")
+                    if op.find(_N + t) is not None), "String")
+        dep = self._deployment(op, tag)
         if not dep.done:
             dep.status = "Canceled"
             dep.completed = self.now()
@@ -808,6 +819,22 @@ class MetadataApi:
                     f"<id>{ids.to_18('00N5g' + format(abs(hash(full_name)) % 10**10, '010d'))}"
                     "</id><manageableState>unmanaged</manageableState></result>")
         return f"<listMetadataResponse>{''.join(rows)}</listMetadataResponse>"
+
+    def _describe_metadata(self, _op: ET.Element) -> str:
+        """The metadata types this org takes (those the stand-in deploys)."""
+        types = "".join(
+            f"<metadataObjects>{children}<directoryName>{folder}</directoryName><inFolder>false"
+            f"</inFolder><metaFile>false</metaFile><suffix>{suffix}</suffix><xmlName>{kind}"
+            "</xmlName></metadataObjects>"
+            for kind, folder, suffix, children in (
+                ("CustomMetadata", "customMetadata", "md", ""),
+                ("CustomObject", "objects", "object",
+                 "<childXmlNames>CustomField</childXmlNames>"),
+                ("PermissionSet", "permissionsets", "permissionset", "")))
+        return (f"<describeMetadataResponse><result>{types}<organizationNamespace>"
+                "</organizationNamespace><partialSaveAllowed>true</partialSaveAllowed>"
+                f"<testRequired>{str(not self.org.profile.is_sandbox).lower()}</testRequired>"
+                "</result></describeMetadataResponse>")
 
     def _read_metadata(self, op: ET.Element) -> str:
         kind = (op.findtext(_N + "type") or "").strip()

@@ -262,6 +262,8 @@ class RestApi:
         q = req.arg("q")
         if not q:
             raise SalesforceError.of(400, codes.MALFORMED_QUERY, "A query string is required")
+        if req.arg("columns") == "true":  # column metadata only, no rows (the Salesforce CLI)
+            return json_response(200, soql.columns(self.org, q))
         kind = "queryAll" if include_deleted else "query"
         total, rows = soql.execute(self.org, q, include_deleted=include_deleted,
                                    base_url=f"/services/data/v{req.version}")

@@ -43,7 +43,14 @@ from devenv.salesforce.faults import FaultConfigError, FaultPlan
 from devenv.salesforce.metadata_api import MetadataApi, SoapFaultError
 from devenv.salesforce.rest import RestApi, record_error_response
 from devenv.salesforce.store import Org
-from devenv.salesforce.web import Request, Response, Router, error_response, json_response
+from devenv.salesforce.web import (
+    Request,
+    Response,
+    Router,
+    error_response,
+    json_response,
+    read_chunked,
+)
 from devenv.tls import CertPair, make_self_signed
 
 if TYPE_CHECKING:
@@ -202,6 +209,7 @@ class SalesforceStandIn:
     def _register_own_routes(self) -> None:
         r = self.router
         r.add("POST", r"/services/oauth2/token", "auth.token", self._token)
+        r.add("GET", r"/services/oauth2/userinfo", "auth.userinfo", self._userinfo)
         r.add("POST", r"/services/Soap/u/(?P<ver>\d+\.\d)(?:/[\w]+)?", "auth.soap_login",
               self._soap_login)
         r.add("POST", r"/services/Soap/m/(?P<ver>\d+\.\d)(?:/[\w]+)?(?:/deployRequest)?"
@@ -229,6 +237,33 @@ class SalesforceStandIn:
             return json_response(err.status, {"error": err.error,
                                               "error_description": err.description})
         return json_response(200, body)
+
+    def _userinfo(self, req: Request) -> Response:
+        """OpenID Connect UserInfo: who the access token belongs to (the Salesforce CLI asks
+        after every access-token login, then reads sobjects/User/{user_id})."""
+        try:
+            self.sessions.check(req.bearer, expire_after_calls=None)
+        except SalesforceError:
+            return Response(403, b"Bad_OAuth_Token", "text/plain")
+        org_id, user_id = self.org.profile.org_id, self.org.user_id
+        version = f"{API_VERSIONS[1]}.0"
+        base = f"{self.url}/services/data/v{version}"
+        return json_response(200, {
+            "sub": f"{self.url}/id/{org_id}/{user_id}", "user_id": user_id,
+            "organization_id": org_id, "preferred_username": self.app.username,
+            "nickname": self.app.username.split("@")[0], "name": "Integration User",
+            "email": self.app.username, "email_verified": True, "given_name": "Integration",
+            "family_name": "User", "zoneinfo": "Europe/London", "locale": "en_GB",
+            "language": "en_US", "active": True, "user_type": "STANDARD",
+            "is_app_installed": True, "utcOffset": 0,
+            "profile": f"{self.url}/{user_id}",
+            "updated_at": self.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "urls": {"enterprise": f"{self.url}/services/Soap/c/{version}/{org_id}",
+                     "metadata": f"{self.url}/services/Soap/m/{version}/{org_id}",
+                     "partner": f"{self.url}/services/Soap/u/{version}/{org_id}",
+                     "rest": f"{base}/", "sobjects": f"{base}/sobjects/",
+                     "search": f"{base}/search/", "query": f"{base}/query/",
+                     "profile": f"{self.url}/{user_id}"}})
 
     def _soap_login(self, req: Request) -> Response:
         endpoint = TokenEndpoint(self.app, self.sessions, self.org.profile.org_id,
@@ -434,9 +469,16 @@ def _make_handler(standin: SalesforceStandIn) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             log.debug(format, *args)
 
-        def _serve(self) -> None:
+        def _body(self) -> bytes:
+            # The Salesforce CLI streams uploads (Bulk API CSV, the JWT token POST) chunked;
+            # a body left unread would also corrupt the next request on this connection.
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                return read_chunked(self.rfile)
             length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            return self.rfile.read(length) if length else b""
+
+        def _serve(self) -> None:
+            body = self._body()
             headers = {k.lower(): v for k, v in self.headers.items()}
             resp = standin.dispatch(self.command, self.path, headers, body)
             self.send_response(resp.status)

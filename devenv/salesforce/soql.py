@@ -449,8 +449,8 @@ class Executor:
                           key=lambda r: r["Id"])
         return [r for rid, r in table.items() if rid in best]
 
-    def run(self, q: Query, *, include_deleted: bool, base_url: str) -> tuple[int, list[Any]]:
-        """(totalSize, rows) for query `q`."""
+    def object_of(self, q: Query) -> ObjectDef:
+        """The queried object (INVALID_TYPE when the org has none of that name)."""
         obj = self.org.schema.get(q.object_name)
         if obj is None:
             msg = (f"sObject type '{q.object_name}' is not supported. If you are attempting to "
@@ -458,6 +458,11 @@ class Executor:
                    "Please reference your WSDL or the describe call for the appropriate names.")
             raise SalesforceError.of(400, codes.INVALID_TYPE,
                                      _pointed(self.soql, q.object_pos, msg))
+        return obj
+
+    def run(self, q: Query, *, include_deleted: bool, base_url: str) -> tuple[int, list[Any]]:
+        """(totalSize, rows) for query `q`."""
+        obj = self.object_of(q)
         selected = [self.bind(obj, p) for p in q.fields]
         count_field = (self.bind(obj, Path((q.count,), q.object_pos))
                        if q.count else None)
@@ -613,3 +618,46 @@ def execute(org: Org, soql: str, *, include_deleted: bool = False,
     q = parse(soql)
     with org.lock:
         return Executor(org, soql).run(q, include_deleted=include_deleted, base_url=base_url)
+
+
+_NUMBER_TYPES = frozenset({"double", "int", "currency", "percent"})
+_APEX_TYPES = {"boolean": "Boolean", "double": "Double", "int": "Integer", "currency": "Decimal",
+               "percent": "Double", "date": "Date", "datetime": "Datetime", "id": "Id",
+               "reference": "Id"}
+
+
+def _column(name: str, f: FieldDef | None, joins: list[dict[str, Any]]) -> dict[str, Any]:
+    kind = f.type if f is not None else ""
+    return {"aggregate": False, "apexType": _APEX_TYPES.get(kind, "String") if f else None,
+            "booleanType": kind == "boolean", "columnName": name,
+            "custom": name.endswith(("__c", "__r")), "displayName": name,
+            "foreignKeyName": None, "insertable": bool(f and f.createable),
+            "joinColumns": joins, "numberType": kind in _NUMBER_TYPES,
+            "textType": bool(f) and kind not in _NUMBER_TYPES | {"boolean", "date", "datetime"},
+            "updatable": bool(f and f.updateable)}
+
+
+def columns(org: Org, soql: str) -> dict[str, Any]:
+    """`query?columns=true`: the columns a query returns, relationships as nested join columns
+    (what the Salesforce CLI reads before it shows rows)."""
+    q = parse(soql)
+    with org.lock:
+        ex = Executor(org, soql)
+        obj = ex.object_of(q)
+        top: list[dict[str, Any]] = []
+        for path in q.fields:
+            bound = ex.bind(obj, path)
+            level = top
+            for rel in bound.names[:-1]:
+                found = next((c for c in level if c["columnName"] == rel), None)
+                if found is None:
+                    found = _column(rel, None, [])
+                    level.append(found)
+                level = found["joinColumns"]
+            level.append(_column(bound.names[-1], bound.field, []))
+        if q.count is not None:
+            top.append({**_column("expr0", None, []), "aggregate": True, "apexType": "Integer",
+                        "displayName": f"COUNT({q.count})", "numberType": True})
+        return {"columnMetadata": top, "entityName": obj.name, "groupBy": False,
+                "idSelected": any(c["columnName"] == "Id" for c in top),
+                "keyPrefix": obj.key_prefix}

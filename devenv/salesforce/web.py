@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from devenv.salesforce import errors as codes
@@ -112,3 +112,28 @@ class Router:
                 continue
             return route, {k: v for k, v in m.groupdict().items() if v is not None}
         return False if path_known else None
+
+
+class ByteReader(Protocol):
+    """What `read_chunked` reads from (a socket's buffered reader)."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+    def readline(self, size: int, /) -> bytes: ...
+
+
+def read_chunked(stream: ByteReader) -> bytes:
+    """A `Transfer-Encoding: chunked` body (RFC 9112 §7.1): size lines in hex, each chunk
+    followed by CRLF, a zero-size last chunk, optional trailers, a blank line."""
+    parts: list[bytes] = []
+    while True:
+        size_line = stream.readline(1024)
+        if not size_line:
+            raise ValueError("the connection closed inside a chunked body")
+        size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+        if size == 0:
+            while stream.readline(8192).strip():  # trailers, up to the blank line
+                pass
+            return b"".join(parts)
+        parts.append(stream.read(size))
+        stream.readline(8)  # the CRLF after the chunk

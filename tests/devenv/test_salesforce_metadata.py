@@ -4,6 +4,7 @@ quick deploy, per-file component failures, faults during polling."""
 from __future__ import annotations
 
 import io
+import re
 import time
 import zipfile
 from typing import TYPE_CHECKING, Any
@@ -238,15 +239,17 @@ def test_quick_deploy_needs_tests_and_expires_after_10_days(sf: SF,
     assert r.status_code == 500 and "older than 10 days" in r.text
 
 
+@pytest.mark.parametrize("element", ["String", "id"])  # the WSDL's name; jsforce's and the CLI's
 def test_deploy_stuck_in_progress_and_cancel(sf: SF, salesforce: SalesforceStandIn,
-                                             admin: requests.Session) -> None:
+                                             admin: requests.Session, element: str) -> None:
     admin.put(admin.base + "/faults", json={"deploy_stuck": True})  # type: ignore[attr-defined]
     started = sf.deploy(zipped(FULL), sandbox=True)
     sf._generate_headers()
     time.sleep(0.2)
     for _ in range(3):
         assert sf.checkDeployStatus(started["asyncId"])["state"] == "InProgress"
-    r = _soap(salesforce, sf, "cancelDeploy", f"<met:String>{started['asyncId']}</met:String>")
+    r = _soap(salesforce, sf, "cancelDeploy",
+              f"<met:{element}>{started['asyncId']}</met:{element}>")
     assert "<done>true</done>" in r.text
     assert sf.checkDeployStatus(started["asyncId"])["state"] == "Canceled"
 
@@ -279,3 +282,41 @@ def test_without_rollback_on_error_the_valid_part_deploys(sf: SF) -> None:
     assert result["deployment_detail"]["errors"][0]["message"] == (
         "Required field is missing: label")
     assert "Stripe_Customer_Id__c" in {f["name"] for f in sf.Account.describe()["fields"]}
+
+
+def _successes(sf: SF, salesforce: SalesforceStandIn,
+               files: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """Deploy, then read the component successes with details, as the Salesforce CLI does."""
+    started = sf.deploy(zipped(files), sandbox=True, rollbackOnError=True)
+    sf._generate_headers()
+    wait(sf, started["asyncId"])
+    r = _soap(salesforce, sf, "checkDeployStatus",
+              f"<met:asyncProcessId>{started['asyncId']}</met:asyncProcessId>"
+              "<met:includeDetails>true</met:includeDetails>")
+    found = re.findall(r"<componentSuccesses><changed>(\w+)</changed>.*?<created>(\w+)"
+                       r"</created>.*?<fullName>([^<]+)</fullName>", r.text)
+    return {name: (created, changed) for changed, created, name in found}
+
+
+def test_a_redeploy_reports_changed_and_unchanged_not_created(
+        sf: SF, salesforce: SalesforceStandIn) -> None:
+    first = _successes(sf, salesforce, FULL)
+    assert first["Account.Stripe_Customer_Id__c"] == ("true", "true")
+    again = _successes(sf, salesforce, FULL)
+    assert again["Account.Stripe_Customer_Id__c"] == ("false", "false")  # the same definition
+    relabeled = dict(FULL)
+    relabeled["objects/Account.object"] = FULL["objects/Account.object"].replace(
+        "<label>Stripe Customer ID</label>", "<label>Stripe Customer</label>")
+    assert relabeled != FULL
+    changed = _successes(sf, salesforce, relabeled)
+    assert changed["Account.Stripe_Customer_Id__c"] == ("false", "true")
+
+
+def test_describe_metadata_lists_the_types_the_org_takes(sf: SF,
+                                                        salesforce: SalesforceStandIn) -> None:
+    r = _soap(salesforce, sf, "describeMetadata", "<met:asOfVersion>59.0</met:asOfVersion>")
+    assert r.status_code == 200
+    for kind in ("CustomObject", "PermissionSet", "CustomMetadata"):
+        assert f"<xmlName>{kind}</xmlName>" in r.text
+    assert "<childXmlNames>CustomField</childXmlNames>" in r.text
+    assert "<testRequired>false</testRequired>" in r.text  # a sandbox
