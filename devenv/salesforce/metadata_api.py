@@ -1,5 +1,6 @@
 """Metadata API (SOAP): deploy, checkDeployStatus, deployRecentValidation, cancelDeploy,
-listMetadata, readMetadata and describeMetadata, over a real zip in Metadata API format.
+listMetadata, readMetadata, describeMetadata, retrieve and checkRetrieveStatus, over real zips
+in Metadata API format.
 
 A successful deploy changes the org: CustomFields appear in describe and SOQL, custom metadata
 types become queryable objects with their records, PermissionSets become PermissionSet /
@@ -46,7 +47,7 @@ from devenv.salesforce.schema import (
 from devenv.salesforce.store import Org, sf_datetime
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from devenv.salesforce.faults import FaultPlan
 
@@ -180,6 +181,7 @@ class MetadataApi:
         self.deploy_delay_s = deploy_delay_s
         self.deployments: dict[str, Deployment] = {}
         self.components: dict[tuple[str, str], str] = {}  # (type, fullName) → XML
+        self.retrievals: dict[str, tuple[bytes, list[tuple[str, str, str]]]] = {}
         self._ids = itertools.count(1)
         self._prefixes = itertools.count(1)
         self._lock = threading.Lock()
@@ -191,6 +193,7 @@ class MetadataApi:
         with self._lock:
             self.deployments.clear()
             self.components.clear()
+            self.retrievals.clear()
 
     def join(self, timeout: float = 10.0) -> None:
         """Wait for finished deploy workers (stuck ones are left running as daemons)."""
@@ -229,6 +232,8 @@ class MetadataApi:
             "listMetadata": self._list_metadata,
             "readMetadata": self._read_metadata,
             "describeMetadata": self._describe_metadata,
+            "retrieve": self._retrieve,
+            "checkRetrieveStatus": self._check_retrieve,
         }
         handler = handlers.get(op_name)
         if handler is None:
@@ -714,9 +719,6 @@ class MetadataApi:
                "</checkDeployStatusResponse>"
 
     def _result_xml(self, dep: Deployment, include_details: bool) -> str:
-        def when(d: datetime | None) -> str:
-            return f"{d.isoformat(timespec='milliseconds').replace('+00:00', 'Z')}" if d else ""
-
         success = dep.status in ("Succeeded", "SucceededPartial")
         parts = [
             f"<checkOnly>{str(dep.check_only).lower()}</checkOnly>",
@@ -816,9 +818,71 @@ class MetadataApi:
                 rows.append(
                     f"<result><fullName>{escape(full_name)}</fullName><type>{kind}</type>"
                     f"<fileName>{escape(_file_for(kind, full_name))}</fileName>"
-                    f"<id>{ids.to_18('00N5g' + format(abs(hash(full_name)) % 10**10, '010d'))}"
-                    "</id><manageableState>unmanaged</manageableState></result>")
+                    f"<id>{_component_id(full_name)}</id>"
+                    "<manageableState>unmanaged</manageableState></result>")
         return f"<listMetadataResponse>{''.join(rows)}</listMetadataResponse>"
+
+    # -- retrieve ----------------------------------------------------------------------------
+    def _retrieve(self, op: ET.Element) -> str:
+        """A zip, in Metadata API format, of what was deployed: the members asked for (`*` for
+        all of a type); fields come back inside their object's file."""
+        request = op.find(_N + "retrieveRequest")
+        version = _text(request, "apiVersion") or "59.0"
+        prefix = "" if _bool(_text(request, "singlePackage")) else "unpackaged/"
+        wanted: dict[str, set[str]] = {}
+        unpackaged = request.find(_N + "unpackaged") if request is not None else None
+        # simple-salesforce writes the package's elements without the namespace: take both.
+        for asked in (c for c in (unpackaged if unpackaged is not None else [])
+                      if _local(c.tag) == "types"):
+            name = next(((c.text or "").strip() for c in asked if _local(c.tag) == "name"), "")
+            wanted.setdefault(name, set()).update(
+                (c.text or "").strip() for c in asked if _local(c.tag) == "members")
+        with self._lock:
+            chosen = sorted((kind, full) for kind, full in self.components
+                            if kind in wanted and ("*" in wanted[kind] or full in wanted[kind]))
+            files = _retrieved_files({c: self.components[c] for c in chosen})
+        members: dict[str, list[str]] = {}
+        for kind, full in chosen:
+            members.setdefault(kind, []).append(full)
+        types = "".join(
+            "    <types>\n" + "".join(f"        <members>{escape(m)}</members>\n" for m in ms)
+            + f"        <name>{k}</name>\n    </types>\n" for k, ms in members.items())
+        files["package.xml"] = ('<?xml version="1.0" encoding="UTF-8"?>\n<Package xmlns="'
+                                + MD_NS + '">\n' + types
+                                + f"    <version>{escape(version)}</version>\n</Package>\n")
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for path in sorted(files):
+                zf.writestr(zipfile.ZipInfo(prefix + path, (1980, 1, 1, 0, 0, 0)), files[path])
+        retrieval_id = ids.to_18(f"09S5g{next(self._ids):010d}")
+        props = [(kind, full, prefix + _file_for(kind, full)) for kind, full in chosen]
+        props.append(("Package", "package.xml", prefix + "package.xml"))
+        with self._lock:
+            self.retrievals[retrieval_id] = (buf.getvalue(), props)
+        return (f"<retrieveResponse><result><done>false</done><id>{retrieval_id}</id>"
+                "<state>Queued</state></result></retrieveResponse>")
+
+    def _check_retrieve(self, op: ET.Element) -> str:
+        retrieval_id = _text(op, "asyncProcessId") or ""
+        found = self.retrievals.get(retrieval_id)
+        if found is None:
+            raise SoapFaultError("INVALID_ID_FIELD", f"Invalid retrieve id: {retrieval_id}")
+        data, props = found
+        now = when(self.now())
+        user = self.org.user_id
+        files = "".join(
+            f"<fileProperties><createdById>{user}</createdById><createdByName>Integration User"
+            f"</createdByName><createdDate>{now}</createdDate><fileName>{escape(path)}"
+            f"</fileName><fullName>{escape(full)}</fullName><id>{_component_id(full)}</id>"
+            f"<lastModifiedById>{user}</lastModifiedById><lastModifiedByName>Integration User"
+            f"</lastModifiedByName><lastModifiedDate>{now}</lastModifiedDate>"
+            f"<manageableState>unmanaged</manageableState><type>{kind}</type></fileProperties>"
+            for kind, full, path in props)
+        include = _bool(_text(op, "includeZip"), default=True)
+        zipped = f"<zipFile>{base64.b64encode(data).decode()}</zipFile>" if include else ""
+        return (f"<checkRetrieveStatusResponse><result><done>true</done>{files}"
+                f"<id>{retrieval_id}</id><status>Succeeded</status><success>true</success>"
+                f"{zipped}</result></checkRetrieveStatusResponse>")
 
     def _describe_metadata(self, _op: ET.Element) -> str:
         """The metadata types this org takes (those the stand-in deploys)."""
@@ -850,6 +914,40 @@ class MetadataApi:
             records.append(f'<records xsi:type="{kind}"><fullName>{escape(name)}</fullName>'
                            f"{inner}</records>")
         return f"<readMetadataResponse><result>{''.join(records)}</result></readMetadataResponse>"
+
+
+def when(d: datetime | None) -> str:
+    """A Metadata API dateTime (UTC, milliseconds), or empty."""
+    return f"{d.isoformat(timespec='milliseconds').replace('+00:00', 'Z')}" if d else ""
+
+
+def _component_id(full_name: str) -> str:
+    return ids.to_18("00N5g" + format(abs(hash(full_name)) % 10**10, "010d"))
+
+
+def _bare(xml: str) -> str:
+    """An element's XML without its namespace prefixes and declarations."""
+    xml = re.sub(r"^<\?xml[^>]*>\s*", "", xml.strip())
+    xml = re.sub(r"\sxmlns(:\w+)?=\"[^\"]*\"", "", xml)
+    return re.sub(r"<(/?)\w+:", r"<\1", xml)
+
+
+def _retrieved_files(components: Mapping[tuple[str, str], str]) -> dict[str, str]:
+    """path → text for deployed components; fields inside their object's file."""
+    files: dict[str, str] = {}
+    fields: dict[str, list[str]] = {}
+    for (kind, full), xml in components.items():
+        if kind == "CustomField":
+            fields.setdefault(full.split(".", 1)[0], []).append(_bare(xml))
+        else:
+            files[_file_for(kind, full)] = xml
+    for obj, elements in fields.items():
+        path = _file_for("CustomObject", obj)
+        if path not in files:
+            files[path] = ('<?xml version="1.0" encoding="UTF-8"?>\n<CustomObject xmlns="'
+                           + MD_NS + '">\n' + "\n".join(f"    {e}" for e in elements)
+                           + "\n</CustomObject>\n")
+    return files
 
 
 def _file_for(kind: str, full_name: str) -> str:

@@ -320,3 +320,30 @@ def test_describe_metadata_lists_the_types_the_org_takes(sf: SF,
         assert f"<xmlName>{kind}</xmlName>" in r.text
     assert "<childXmlNames>CustomField</childXmlNames>" in r.text
     assert "<testRequired>false</testRequired>" in r.text  # a sandbox
+
+
+def test_retrieve_gives_back_what_was_deployed(sf: SF) -> None:
+    deploy(sf, FULL)
+    sf._generate_headers()
+    # simple-salesforce's own retrieve calls (singlePackage true, as the CLI asks).
+    retrieval_id, state = sf.mdapi.retrieve("", unpackaged={
+        "CustomField": ["Account.Stripe_Customer_Id__c"], "PermissionSet": ["*"]})
+    assert (state, retrieval_id is not None) == ("Queued", True)
+    status, error, _messages = sf.mdapi.check_retrieve_status(retrieval_id)
+    assert (status, error) == ("Succeeded", None)
+    status, _error, _messages, data = sf.mdapi.retrieve_zip(retrieval_id)
+    sf._generate_headers()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = sorted(zf.namelist())
+        account = zf.read("objects/Account.object").decode()
+        package = zf.read("package.xml").decode()
+    assert names == ["objects/Account.object", "package.xml",
+                     "permissionsets/Stripe_Sync_Integration.permissionset"]
+    assert "<fullName>Stripe_Customer_Id__c</fullName>" in account
+    assert "<externalId>true</externalId>" in account
+    assert account.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<CustomObject xmlns=')
+    assert "<members>Account.Stripe_Customer_Id__c</members>" in package
+    assert "<name>PermissionSet</name>" in package
+    # What was retrieved deploys again, unchanged.
+    again = {n: zipfile.ZipFile(io.BytesIO(data)).read(n).decode() for n in names}
+    assert deploy(sf, again)["state"] == "Succeeded"
