@@ -38,6 +38,7 @@ from devenv.salesforce.auth import (
 )
 from devenv.salesforce.billing import BillingSetting, OrgProfile
 from devenv.salesforce.bulk import BulkIngest
+from devenv.salesforce.bulk_query import BulkQuery
 from devenv.salesforce.errors import RecordError, SalesforceError
 from devenv.salesforce.faults import FaultConfigError, FaultPlan
 from devenv.salesforce.metadata_api import MetadataApi, SoapFaultError
@@ -108,6 +109,8 @@ class SalesforceStandIn:
         self.router = Router()
         self.rest.register(self.router)
         self.bulk.register(self.router)
+        self.bulk_query = BulkQuery(self.org)
+        self.bulk_query.register(self.router)
         self._register_own_routes()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -167,6 +170,7 @@ class SalesforceStandIn:
         """A fresh Billing org (the start-up profile unless another is given); counters and
         faults cleared; sessions kept unless asked."""
         self.bulk.reset()
+        self.bulk_query.reset()
         self.metadata.reset()
         self.rest.cursors.clear()
         self.org.profile = profile or self.base_profile

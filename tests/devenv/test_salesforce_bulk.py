@@ -168,3 +168,60 @@ def test_session_expiring_during_a_job(sf: SF, admin: requests.Session) -> None:
     admin.put(admin.base + "/faults", json={"session_expires_after_calls": 3})  # type: ignore[attr-defined]
     with pytest.raises(SalesforceExpiredSession, match="INVALID_SESSION_ID"):
         sf.bulk2.Account.insert(records=[{"Name": "A"}], wait=0.05)
+
+
+def test_a_bulk_query_job_returns_csv_a_page_at_a_time(salesforce: SalesforceStandIn,
+                                                       sf: SF) -> None:
+    """`sf data export bulk`: create a query job, wait, read the CSV pages by locator."""
+    for i in range(5):
+        sf.Account.create({"Name": f"Export {i}", "Description": "a, b" if i == 0 else None})
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {sf.session_id}"
+    base = f"{salesforce.url}/services/data/v59.0/jobs/query"
+    job = s.post(base, json={"operation": "query", "query": "SELECT Id, Name, Description "
+                             "FROM Account WHERE Name LIKE 'Export%' ORDER BY Name"},
+                 timeout=10).json()
+    assert (job["operation"], job["object"], job["state"]) == ("query", "Account",
+                                                              "UploadComplete")
+    assert s.get(f"{base}/{job['id']}", timeout=10).json()["state"] == "JobComplete"
+    rows: list[dict[str, str]] = []
+    locator: str | None = None
+    pages = 0
+    while locator != "null":
+        params = {"maxRecords": "2", **({"locator": locator} if locator else {})}
+        r = s.get(f"{base}/{job['id']}/results", params=params, timeout=10)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+        page = list(csv.DictReader(io.StringIO(r.text)))
+        assert int(r.headers["Sforce-NumberOfRecords"]) == len(page)
+        rows += page
+        locator = r.headers["Sforce-Locator"]
+        pages += 1
+    assert pages == 3
+    assert [r["Name"] for r in rows] == [f"Export {i}" for i in range(5)]
+    assert rows[0]["Description"] == "a, b"  # quoted, as CSV requires
+    assert rows[1]["Description"] == ""
+    assert any(j["id"] == job["id"] for j in s.get(base, timeout=10).json()["records"])
+    assert s.delete(f"{base}/{job['id']}", timeout=10).status_code == 204
+    assert s.get(f"{base}/{job['id']}", timeout=10).status_code == 404
+
+
+def test_a_bulk_query_flattens_relationships_and_refuses_bad_soql(
+        salesforce: SalesforceStandIn, sf: SF) -> None:
+    account = sf.Account.create({"Name": "Parent Co"})["id"]
+    gateway = sf.query("SELECT Id FROM blng__PaymentGateway__c LIMIT 1")["records"][0]["Id"]
+    sf.blng__PaymentMethod__c.create({"blng__Account__c": account, "blng__Active__c": True,
+                                      "blng__PaymentGateway__c": gateway,
+                                      "blng__PaymentType__c": "Credit Card"})
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {sf.session_id}"
+    base = f"{salesforce.url}/services/data/v59.0/jobs/query"
+    job = s.post(base, timeout=10, json={
+        "operation": "query", "query": "SELECT blng__Account__r.Name, blng__Active__c FROM "
+                                       "blng__PaymentMethod__c"}).json()
+    text = s.get(f"{base}/{job['id']}/results", timeout=10).text
+    assert list(csv.reader(io.StringIO(text))) == [
+        ["blng__Account__r.Name", "blng__Active__c"], ["Parent Co", "true"]]
+    bad = s.post(base, json={"operation": "query", "query": "SELECT Nope FROM Account"},
+                 timeout=10)
+    assert bad.status_code == 400
+    assert bad.json()[0]["errorCode"] == "INVALID_FIELD"
