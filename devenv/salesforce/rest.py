@@ -11,6 +11,7 @@ from urllib.parse import unquote
 from devenv.salesforce import errors as codes
 from devenv.salesforce import soql
 from devenv.salesforce.errors import FieldError, RecordError, SalesforceError
+from devenv.salesforce.schema import child_relationship_name
 from devenv.salesforce.store import MultipleMatchesError, Org
 from devenv.salesforce.web import Request, Response, Router, json_response
 
@@ -85,6 +86,8 @@ class RestApi:
         r.add("GET", V + r"/sobjects/(?P<obj>\w+)/describe", "rest.describe", self.describe)
         r.add("GET", V + r"/sobjects/(?P<obj>\w+)", "rest.describe", self.basic_info)
         r.add("POST", V + r"/sobjects/(?P<obj>\w+)", "rest.sobject", self.create)
+        r.add("POST", V + r"/composite/tree/(?P<obj>\w+)", "rest.composite_tree",
+              self.composite_tree)
         r.add("GET", V + r"/sobjects/(?P<obj>\w+)/(?P<field>\w+)/(?P<value>[^/]+)",
               "rest.sobject", self.get_by_external_id)
         r.add("PATCH", V + r"/sobjects/(?P<obj>\w+)/(?P<field>\w+)/(?P<value>[^/]+)",
@@ -166,6 +169,53 @@ class RestApi:
         except RecordError as err:
             return record_error_response(err)
         return json_response(201, {"id": rid, "success": True, "errors": []})
+
+    def composite_tree(self, req: Request) -> Response:
+        """sObject Tree (`sf data import tree`): records with their children, all or none."""
+        records = self._body_dict(req).get("records")
+        if not isinstance(records, list) or not records:
+            raise SalesforceError.of(400, codes.JSON_PARSER_ERROR, "records must be a list")
+        results: list[dict[str, Any]] = []
+        failures: list[dict[str, Any]] = []
+        created: list[tuple[str, str]] = []
+
+        def insert(obj_name: str, rec: dict[str, Any], parent: tuple[str, str] | None) -> None:
+            attrs = rec.get("attributes") or {}
+            ref = attrs.get("referenceId")
+            children = {k: v for k, v in rec.items()
+                        if isinstance(v, dict) and isinstance(v.get("records"), list)}
+            values = {k: v for k, v in rec.items() if k != "attributes" and k not in children}
+            if parent is not None:
+                values[parent[0]] = parent[1]
+            try:
+                rid = self.org.insert(attrs.get("type") or obj_name, values)
+            except RecordError as err:
+                failures.append({"referenceId": ref, "errors": [
+                    e.to_collection() for e in err.errors]})
+                return
+            created.append((attrs.get("type") or obj_name, rid))
+            results.append({"referenceId": ref, "id": rid})
+            for relationship, sub in children.items():
+                child, lookup = self._child(obj_name, relationship)
+                for item in sub["records"]:
+                    insert(child, item, (lookup, rid))
+
+        with self.org.lock:
+            for rec in records:
+                insert(req.params["obj"], rec, None)
+            if failures:  # all or none, as Salesforce does for a tree
+                for obj_name, rid in reversed(created):
+                    self.org.delete(obj_name, rid)
+                return json_response(400, {"hasErrors": True, "results": failures})
+        return json_response(201, {"hasErrors": False, "results": results})
+
+    def _child(self, parent: str, relationship: str) -> tuple[str, str]:
+        """The child object and lookup field behind a child relationship name."""
+        for child, f in self.org.schema.children_of(self._object(parent).name):
+            if child_relationship_name(child, f).lower() == relationship.lower():
+                return child, f.name
+        raise SalesforceError.of(400, codes.INVALID_FIELD,
+                                 f"No such child relationship: {parent}.{relationship}")
 
     def _shape(self, req: Request, obj_name: str, rec: dict[str, Any]) -> Response:
         fields = req.arg("fields")

@@ -189,7 +189,7 @@ class ObjectDef:
                     "childSObject": child,
                     "field": f.name,
                     "cascadeDelete": f.master_detail,
-                    "relationshipName": _child_relationship_name(child, f),
+                    "relationshipName": child_relationship_name(child, f),
                 }
                 for child, f in children
             ],
@@ -211,7 +211,8 @@ class ObjectDef:
         }
 
 
-def _child_relationship_name(child: str, f: FieldDef) -> str:
+def child_relationship_name(child: str, f: FieldDef) -> str:
+    """The child relationship name describe shows for lookup `f` on `child`."""
     stem = child.removesuffix("__c").split("__")[-1]
     return f"{stem}s__r" if f.custom else f"{stem}s"
 

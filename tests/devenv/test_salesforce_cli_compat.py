@@ -127,3 +127,36 @@ def test_columns_true_describes_the_columns_relationships_joined(
                          params={"q": "SELECT COUNT() FROM Account", "columns": "true"},
                          headers={"Authorization": f"Bearer {session_id(salesforce)}"}).json()
     assert count["columnMetadata"][0]["aggregate"] is True
+
+
+def test_an_sobject_tree_creates_parents_with_children_all_or_none(
+        salesforce: SalesforceStandIn, sf: SF) -> None:
+    """`sf data import tree`: POST /composite/tree/{sobject}."""
+    gateway = sf.query("SELECT Id FROM blng__PaymentGateway__c LIMIT 1")["records"][0]["Id"]
+    rel = next(r["relationshipName"] for r in sf.Account.describe()["childRelationships"]
+               if r["childSObject"] == "blng__PaymentMethod__c")
+    url = f"{salesforce.url}/services/data/v59.0/composite/tree/Account"
+    headers = {"Authorization": f"Bearer {session_id(salesforce)}"}
+    tree = {"records": [{
+        "attributes": {"type": "Account", "referenceId": "acme"}, "Name": "Tree Acme",
+        rel: {"records": [{"attributes": {"type": "blng__PaymentMethod__c",
+                                          "referenceId": "acme-card"},
+                           "blng__PaymentGateway__c": gateway,
+                           "blng__PaymentType__c": "Credit Card"}]}}]}
+    r = requests.post(url, json=tree, headers=headers, timeout=10)
+    assert r.status_code == 201, r.text
+    ids = {x["referenceId"]: x["id"] for x in r.json()["results"]}
+    assert set(ids) == {"acme", "acme-card"}
+    card = sf.blng__PaymentMethod__c.get(ids["acme-card"])
+    assert card["blng__Account__c"] == ids["acme"]
+    # One bad child: nothing of the tree is created.
+    before = sf.query("SELECT COUNT() FROM Account")["totalSize"]
+    bad = {"records": [{**tree["records"][0], "Name": "Tree Two",
+                        rel: {"records": [{"attributes": {"type": "blng__PaymentMethod__c",
+                                                          "referenceId": "bad"},
+                                           "blng__PaymentType__c": "Barter"}]}}]}
+    r = requests.post(url, json=bad, headers=headers, timeout=10)
+    assert r.status_code == 400
+    assert r.json()["hasErrors"] is True
+    assert r.json()["results"][0]["referenceId"] == "bad"
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == before
