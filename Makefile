@@ -16,7 +16,7 @@ LAMBDA_PLATFORM := --only-binary=:all: --implementation cp --python-version 3.12
 	--platform manylinux2014_aarch64
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint types test check demo bench mutation package lock local clean
+.PHONY: help install lint types test check demo bench mutation package lock local sf-cli-tour clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -65,6 +65,10 @@ mutation: $(STAMP)  ## mutation score of the import's pure core (mutmut; not in 
 	mkdir -p build
 	$(BIN)/mutmut run > build/mutmut.log 2>&1 || { tail -20 build/mutmut.log; exit 1; }
 	$(BIN)/python tests/mutation_score.py
+
+sf-cli-tour: $(STAMP)  ## the real Salesforce CLI against the stand-in org (installs node + sf into .cache/sfcli; network once; not in make test)
+	$(BIN)/python -m devenv.sf_cli install
+	$(BIN)/python -m devenv.sf_cli tour
 
 local: $(STAMP)  ## run `sfbilling local up` in the foreground (Ctrl-C to stop)
 	$(BIN)/sfbilling local up

@@ -826,7 +826,10 @@ class MetadataApi:
     def _retrieve(self, op: ET.Element) -> str:
         """A zip, in Metadata API format, of what was deployed: the members asked for (`*` for
         all of a type); fields come back inside their object's file."""
+        # The WSDL names it `retrieveRequest`; jsforce (the Salesforce CLI) sends `request`.
         request = op.find(_N + "retrieveRequest")
+        if request is None:
+            request = op.find(_N + "request")
         version = _text(request, "apiVersion") or "59.0"
         prefix = "" if _bool(_text(request, "singlePackage")) else "unpackaged/"
         wanted: dict[str, set[str]] = {}

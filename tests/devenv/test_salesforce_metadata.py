@@ -3,6 +3,7 @@ quick deploy, per-file component failures, faults during polling."""
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 import time
@@ -347,3 +348,26 @@ def test_retrieve_gives_back_what_was_deployed(sf: SF) -> None:
     # What was retrieved deploys again, unchanged.
     again = {n: zipfile.ZipFile(io.BytesIO(data)).read(n).decode() for n in names}
     assert deploy(sf, again)["state"] == "Succeeded"
+
+
+def test_retrieve_as_jsforce_asks_for_it(sf: SF, salesforce: SalesforceStandIn) -> None:
+    """The Salesforce CLI (jsforce) names the element `request`, and wants `unpackaged/`."""
+    deploy(sf, FULL)
+    started = _soap(salesforce, sf, "retrieve",
+                    "<met:request><met:apiVersion>66.0</met:apiVersion><met:unpackaged>"
+                    "<met:types><met:members>Account.Stripe_Customer_Id__c</met:members>"
+                    "<met:name>CustomField</met:name></met:types><met:version>66.0</met:version>"
+                    "</met:unpackaged><met:singlePackage>false</met:singlePackage>"
+                    "</met:request>")
+    retrieval_id = re.search(r"<id>(\w+)</id>", started.text)
+    assert retrieval_id is not None
+    status = _soap(salesforce, sf, "checkRetrieveStatus",
+                   f"<met:asyncProcessId>{retrieval_id.group(1)}</met:asyncProcessId>"
+                   "<met:includeZip>true</met:includeZip>")
+    zipped = re.search(r"<zipFile>([^<]+)</zipFile>", status.text)
+    assert zipped is not None
+    data = base64.b64decode(zipped.group(1))
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        assert sorted(zf.namelist()) == ["unpackaged/objects/Account.object",
+                                         "unpackaged/package.xml"]
+    assert "<fileName>unpackaged/objects/Account.object</fileName>" in status.text
