@@ -10,17 +10,19 @@ from typing import Final
 ROOT: Final = Path(__file__).resolve().parents[1]
 
 
+def git(root: Path, *args: str) -> str:
+    """`git -C root args…`'s output (CalledProcessError / OSError when it fails)."""
+    # git from PATH, fixed arguments: the operator's own tool on their own checkout.
+    return subprocess.run(["git", "-C", str(root), *args],  # noqa: S603, S607
+                          capture_output=True, text=True, check=True, timeout=60).stdout.strip()
+
+
 def git_commit(root: Path = ROOT) -> str:
     """The checkout's commit (12 hex digits, `-dirty` with uncommitted changes), or `unknown`
     outside a git checkout."""
-    def git(*args: str) -> str:
-        # git from PATH, fixed arguments: the operator's own tool on their own checkout.
-        return subprocess.run(["git", "-C", str(root), *args],  # noqa: S603, S607
-                              capture_output=True, text=True, check=True,
-                              timeout=30).stdout.strip()
     try:
-        commit = git("rev-parse", "--short=12", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        commit = git(root, "rev-parse", "--short=12", "HEAD")
+        dirty = bool(git(root, "status", "--porcelain", "--untracked-files=no"))
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{commit}-dirty" if dirty else commit

@@ -26,7 +26,14 @@ from metadata.deployer import DeployFailedError, OrgConfigError, OrgDeployer, su
 from metadata.render import Release, bundle, render_release
 from metadata.schema import validate_files
 from metadata.validations import VALIDATIONS_FILE, ValidationLog
-from sfbilling.environments import LOCAL, local_overrides, org_config, org_target, sync_target
+from sfbilling.environments import (
+    LOCAL,
+    deployer_for,
+    local_overrides,
+    org_config,
+    org_target,
+    sync_target,
+)
 from sfbilling.progress import ProgressLine
 from sfbilling.promotion import (
     RELEASES_FILE,
@@ -39,7 +46,6 @@ from sfbilling.promotion import (
 from stackconfig.describe import as_json, describe, render_table
 from stackconfig.errors import StackConfigError
 from stackconfig.stackfile import read_stack_file, stack_path
-from sync_lambda.adapters.salesforce_connection import SalesforceConnection
 from sync_lambda.errors import ConfigError, SyncError
 from sync_lambda.report import Outcome
 from sync_lambda.wiring import build_service
@@ -148,10 +154,7 @@ def _render(args: argparse.Namespace) -> int:
 def _deployer(args: argparse.Namespace) -> tuple[OrgDeployer, Release]:
     target = org_target(args.env, root=args.root, state_dir=args.state_dir)
     release = _checked(render_release(target.config))
-    deployer = OrgDeployer(SalesforceConnection(target.credentials),
-                           assignee=target.credentials.username,
-                           progress=lambda m: print(f"… {m}", file=sys.stderr),
-                           expected_org_id=target.stack["salesforceOrgId"])
+    deployer = deployer_for(target, progress=lambda m: print(f"… {m}", file=sys.stderr))
     return deployer, release
 
 

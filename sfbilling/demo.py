@@ -20,11 +20,16 @@ from simple_salesforce.api import Salesforce
 from devenv.local import ENDPOINTS_FILE, LocalEnv
 from devenv.salesforce.client import redirecting_session
 from devenv.stripe.samples import create_customer
-from metadata.deployer import OrgDeployer
 from metadata.render import render_release
 from sfbilling import demo_promotion
-from sfbilling.environments import LOCAL, OrgTarget, SyncTarget, org_target, sync_target
-from sync_lambda.adapters.salesforce_connection import SalesforceConnection
+from sfbilling.environments import (
+    LOCAL,
+    OrgTarget,
+    SyncTarget,
+    deployer_for,
+    org_target,
+    sync_target,
+)
 from sync_lambda.wiring import build_service
 
 
@@ -42,8 +47,7 @@ def apply_org_config(target: OrgTarget) -> None:
     """The org config of Pulumi.local.yaml: plan first, then apply (what `sfbilling apply`
     does), so the org has the import's fields, permission set and batch size 70."""
     release = render_release(target.config)
-    deployer = OrgDeployer(SalesforceConnection(target.credentials),
-                           assignee=target.credentials.username)
+    deployer = deployer_for(target)
     say(f"plan for release {release.content_hash[:12]}:")
     print(deployer.plan(release).render(), flush=True)  # noqa: T201 - a terminal demo
     deployer.apply(release)

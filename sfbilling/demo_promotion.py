@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -19,24 +18,18 @@ from typing import TYPE_CHECKING, Any, Final
 from devenv.salesforce import SalesforceStandIn
 from devenv.salesforce.billing import OrgProfile
 from infra.lambda_package import PACKAGE_VAR, build
-from metadata.deployer import OrgDeployer
+from infra.release import git
 from metadata.render import render_release
 from metadata.validations import VALIDATIONS_FILE, ValidationLog
-from sfbilling.environments import org_target
+from sfbilling.environments import deployer_for, org_target
 from sfbilling.promotion import RELEASES_FILE, carry_out, prepare
 from stackconfig.stackwrite import write_keys
-from sync_lambda.adapters.salesforce_connection import SalesforceConnection
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 PROD_ORG_ID: Final = "00D5g000004PRDaEAO"
-
-
-def _git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), *args], check=True,  # noqa: S603, S607
-                   capture_output=True, timeout=60)
 
 
 def stack_repo(work: Path, orgs: dict[str, dict[str, Any]]) -> Path:
@@ -56,11 +49,11 @@ def stack_repo(work: Path, orgs: dict[str, dict[str, Any]]) -> Path:
             "sfbilling:salesforceOrgId": org["org_id"]})
     # Production still runs last quarter's config.
     write_keys(root / "Pulumi.prod.yaml", {"sfbilling:paymentCreationBatchSize": "50"})
-    _git(root, "init", "-q")
-    _git(root, "config", "user.email", "release-manager@example.com")
-    _git(root, "config", "user.name", "Release Manager")
-    _git(root, "add", ".")
-    _git(root, "commit", "-qm", "sandbox and production stacks")
+    git(root, "init", "-q")
+    git(root, "config", "user.email", "release-manager@example.com")
+    git(root, "config", "user.name", "Release Manager")
+    git(root, "add", ".")
+    git(root, "commit", "-qm", "sandbox and production stacks")
     return root
 
 
@@ -85,9 +78,7 @@ def run(sandbox: dict[str, Any], ca_bundle: str, work: Path, say: Callable[[str]
         say(f"a copy of the stack files in {root} (its own git repo); sandbox = the local org, "
             f"production = a second org at {prod.url} ({PROD_ORG_ID}, IsSandbox false)")
         sandbox_target = org_target("sandbox", root=root)
-        deployer = OrgDeployer(SalesforceConnection(sandbox_target.credentials),
-                               assignee=sandbox_target.credentials.username,
-                               expected_org_id=sandbox_target.stack["salesforceOrgId"])
+        deployer = deployer_for(sandbox_target)
         deployer.apply(render_release(sandbox_target.config), env="sandbox")
         say("sandbox: Pulumi.sandbox.yaml applied (batch size 70) and verified")
         promotion = prepare("sandbox", "prod", root=root, state_dir=work)
@@ -97,16 +88,12 @@ def run(sandbox: dict[str, Any], ca_bundle: str, work: Path, say: Callable[[str]
             "line byte for byte")
         say(f"validated against production: {record.validation_id} "
             f"({VALIDATIONS_FILE}); release {record.release_id} recorded in {RELEASES_FILE}")
-        prod_target = org_target("prod", root=root)
-        OrgDeployer(SalesforceConnection(prod_target.credentials),
-                    assignee=prod_target.credentials.username, sandbox=False,
-                    expected_org_id=PROD_ORG_ID).apply(
-            promotion.release, validated_id=record.validation_id,
-            validations=ValidationLog(root / VALIDATIONS_FILE), env="prod")
-        said = OrgDeployer(SalesforceConnection(prod_target.credentials))
+        production = deployer_for(org_target("prod", root=root))
+        production.apply(promotion.release, validated_id=record.validation_id,
+                         validations=ValidationLog(root / VALIDATIONS_FILE), env="prod")
         say(f"production: quick deploy of {record.validation_id}; it runs release "
-            f"{(said.running_release() or '')[:12]}, the sandbox runs "
+            f"{(production.running_release() or '')[:12]}, the sandbox runs "
             f"{(deployer.running_release() or '')[:12]}; a plan against production now:")
-        show(said.plan(promotion.release).render())
+        show(production.plan(promotion.release).render())
     finally:
         prod.stop()

@@ -21,16 +21,20 @@ from botocore.exceptions import ClientError
 
 from devenv.local import DEFAULT_STATE_DIR, load_endpoints
 from metadata.config import OrgConfig
+from metadata.deployer import OrgDeployer
 from stackconfig.resolve import StackConfig, lambda_environment, require_login, resolve
 from stackconfig.schema import key
 from stackconfig.stackfile import read_stack_file, stack_path
 from sync_lambda.adapters.dynamodb_state import create_table
-from sync_lambda.adapters.salesforce_connection import SalesforceCredentials
+from sync_lambda.adapters.salesforce_connection import (
+    SalesforceConnection,
+    SalesforceCredentials,
+)
 from sync_lambda.errors import ConfigError
 from sync_lambda.settings import Secrets, Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, MutableMapping
+    from collections.abc import Callable, Mapping, MutableMapping
 
 STRIPE_KEY_VAR: Final = "SFBILLING_STRIPE_API_KEY"
 SF_PRIVATE_KEY_FILE_VAR: Final = "SFBILLING_SF_PRIVATE_KEY_FILE"
@@ -151,6 +155,16 @@ def org_target(env: str, *, root: Path = Path(), state_dir: Path = DEFAULT_STATE
     secrets.check_salesforce(settings)
     return OrgTarget(stack, OrgConfig.from_stack(stack),
                      SalesforceCredentials.of(settings, secrets))
+
+
+def deployer_for(target: OrgTarget, *,
+                 progress: Callable[[str], None] = lambda _m: None) -> OrgDeployer:
+    """The org-config deployer of one environment: logs in as its integration user, checks
+    the org is the one its stack names, deploys as production when it is production."""
+    return OrgDeployer(SalesforceConnection(target.credentials),
+                       assignee=target.credentials.username, progress=progress,
+                       sandbox=target.stack.kind != "production",
+                       expected_org_id=target.stack["salesforceOrgId"])
 
 
 def secrets_from_env(environ: Mapping[str, str], env: str, *, stripe: bool = True) -> Secrets:

@@ -20,23 +20,23 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Final
 
 from infra.lambda_package import for_program
-from infra.release import git_commit, release_id
+from infra.release import git, git_commit, release_id
 from metadata.config import OrgConfig
-from metadata.deployer import OrgDeployer, Plan
 from metadata.render import Release, render_release
 from metadata.validations import VALIDATIONS_FILE, ValidationLog, now_utc
-from sfbilling.environments import OrgTarget, org_target
+from sfbilling.environments import deployer_for, org_target
 from stackconfig.errors import StackConfigError
 from stackconfig.promotion import KeyChange, promotable_changes
 from stackconfig.resolve import StackConfig, resolve
 from stackconfig.stackfile import RawValue, read_stack_file, stack_path
 from stackconfig.stackwrite import write_keys
-from sync_lambda.adapters.salesforce_connection import SalesforceConnection
 from sync_lambda.errors import SyncError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, MutableMapping
     from pathlib import Path
+
+    from metadata.deployer import Plan
 
 RELEASES_FILE: Final = "releases/releases.jsonl"
 
@@ -111,14 +111,9 @@ class Promotion:
         return "\n".join(lines)
 
 
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(root), *args],  # noqa: S603, S607 - fixed args
-                          capture_output=True, text=True, check=True, timeout=30).stdout.strip()
-
-
 def _check_clean(root: Path) -> None:
     try:
-        dirty = _git(root, "status", "--porcelain", "--untracked-files=no")
+        dirty = git(root, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         raise PromotionRefusedError(f"{root} is not a git checkout: a promotion records the "
                                     "commit it promotes") from None
@@ -126,13 +121,6 @@ def _check_clean(root: Path) -> None:
         raise PromotionRefusedError(
             "the git tree has uncommitted changes, so the release record could not name what "
             "was promoted: commit them first, or pass --allow-dirty\n" + dirty)
-
-
-def _deployer(target: OrgTarget, progress: Callable[[str], None]) -> OrgDeployer:
-    return OrgDeployer(SalesforceConnection(target.credentials),
-                       assignee=target.credentials.username, progress=progress,
-                       sandbox=target.stack.kind != "production",
-                       expected_org_id=target.stack["salesforceOrgId"])
 
 
 def _files_diff(before: Release, after: Release) -> str:
@@ -162,7 +150,7 @@ def prepare(source: str, target: str, *, root: Path, state_dir: Path,
         raise PromotionRefusedError(f"{source} is a production stack: promote from the sandbox "
                                     "the change was verified in")
     verified = render_release(src.config)
-    src_deployer = _deployer(src, progress)
+    src_deployer = deployer_for(src, progress=progress)
     src_deployer.checked_org_id(source)
     running = src_deployer.running_release()
     if running != verified.content_hash and force_reason is None:
@@ -183,7 +171,7 @@ def prepare(source: str, target: str, *, root: Path, state_dir: Path,
             f"{target} would render release {release.content_hash[:12]}, not {source}'s "
             f"{verified.content_hash[:12]}: a key that changes the org config is not "
             "promotable (a schema defect; report it)")
-    plan = _deployer(dst, progress).plan(release)
+    plan = deployer_for(dst, progress=progress).plan(release)
     return Promotion(source, target, root, changes, release, after, plan,
                      _files_diff(render_release(dst.config), release), force_reason)
 
@@ -201,7 +189,7 @@ def carry_out(promotion: Promotion, *, validate: bool, state_dir: Path,
     validation_id = None
     if validate:
         dst = org_target(p.target, root=p.root, state_dir=state_dir, environ=environ)
-        record = _deployer(dst, progress).validate(
+        record = deployer_for(dst, progress=progress).validate(
             p.release, validations=ValidationLog(p.root / VALIDATIONS_FILE), env=p.target)
         validation_id = record.validation_id
     release = ReleaseRecord(
@@ -216,7 +204,7 @@ def carry_out(promotion: Promotion, *, validate: bool, state_dir: Path,
 
 def _who(root: Path) -> str:
     try:
-        email = _git(root, "config", "user.email")
+        email = git(root, "config", "user.email")
     except (OSError, subprocess.SubprocessError):
         email = ""
     return email or getpass.getuser()
@@ -238,7 +226,7 @@ def running(envs: list[str], *, root: Path, state_dir: Path,
     for env in envs:
         try:
             target = org_target(env, root=root, state_dir=state_dir, environ=environ)
-            deployer = _deployer(target, lambda _m: None)
+            deployer = deployer_for(target)
             deployer.checked_org_id(env)
             out.append(Running(env, deployer.running_release()))
         except (SyncError, StackConfigError, OSError) as exc:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from simple_salesforce.api import Salesforce
 from devenv.salesforce import SalesforceStandIn
 from devenv.salesforce.billing import OrgProfile
 from infra.lambda_package import PACKAGE_VAR, Package
+from infra.release import git
 from sfbilling.cli import main
 from sfbilling.demo_promotion import stack_repo
 from sfbilling.promotion import RELEASES_FILE, ReleaseLog
@@ -54,11 +54,6 @@ def orgs(salesforce: SalesforceStandIn, prod_server: SalesforceStandIn,
         monkeypatch.setenv(f"SFBILLING_{env}_SF_PRIVATE_KEY_FILE",
                            str(server.app.private_key_file))
     return {"sandbox": salesforce, "prod": prod_server}
-
-
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
-                          text=True).stdout
 
 
 @pytest.fixture
@@ -123,8 +118,7 @@ def test_apply_promote_validate_quick_deploy(orgs: dict[str, SalesforceStandIn],
         "sandbox", "prod", validations[0]["validation_id"], "release-manager@example.com")
     assert record.release == _stamp(orgs["sandbox"])
     # The commit promoted from (clean: the stack file is written after it is read).
-    assert record.release_id.split(".")[0] == _git(repo, "rev-parse", "--short=12",
-                                                   "HEAD").strip()
+    assert record.release_id.split(".")[0] == git(repo, "rev-parse", "--short=12", "HEAD")
     # The quick deploy: production now runs exactly the sandbox's release.
     code, _out, err = _cli(capsys, "apply", "--env", "prod", "--root", root, "--validated",
                            record.validation_id or "")
@@ -204,7 +198,7 @@ def test_a_refreshed_sandbox_is_refused(orgs: dict[str, SalesforceStandIn], repo
     assert _cli(capsys, "apply", "--env", "sandbox", "--root", root)[0] == 0
     # The sandbox was refreshed: the stack still names the org id it had before.
     write_keys(repo / "Pulumi.sandbox.yaml", {"sfbilling:salesforceOrgId": "00D5g000004OLDaEAO"})
-    _git(repo, "commit", "-qam", "the org id before the refresh")
+    git(repo, "commit", "-qam", "the org id before the refresh")
     before = (repo / "Pulumi.prod.yaml").read_text()
     code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--root",
                            root)
