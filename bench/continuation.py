@@ -29,7 +29,6 @@ from metadata.deployer import OrgDeployer
 from metadata.render import render_release
 from stackconfig.resolve import resolve
 from stackconfig.stackfile import RawValue
-from sync_lambda import handler
 from sync_lambda.adapters import secrets as secrets_module
 from sync_lambda.adapters.dynamodb_state import create_table
 from sync_lambda.adapters.salesforce_connection import SalesforceConnection, SalesforceCredentials
@@ -93,7 +92,6 @@ def _run(work: Path, info: dict[str, Any], stripe_api: StripeStandIn, aws: AwsSt
         return Context(remaining=lambda: deadline - time.monotonic())
 
     queue = AsyncQueue(context=context)
-    queue.handler = handler.make_handler(continuation=queue.continuation)
     queue.pending.append({})
     t = time.perf_counter()
     runs = queue.drain(limit=200)

@@ -27,7 +27,6 @@ from moto.iam.access_control import IAMPolicy, PermissionResult
 from devenv.aws import REGION
 from devenv.stripe.samples import create_customer
 from infra.org_config import OrgConfigProvider
-from sync_lambda import handler
 from sync_lambda.adapters import secrets as secrets_module
 from sync_lambda.adapters.dynamodb_state import create_table
 from tests.infra.program import Cloud, plain, run_program, stack_config
@@ -161,7 +160,6 @@ def test_the_functions_policy_allows_every_call_it_makes_and_grants_nothing_unus
         create_customer(client, name=f"Backfill {i:03d}")
     queue = AsyncQueue(context=lambda: Context(
         remaining=_deadline(stripe_api, 50), function_arn=function_arn))
-    queue.handler = handler.make_handler(continuation=queue.continuation)
     requests.put(f"{salesforce.url}/_admin/faults", json={"bulk_fail_jobs": 1},
                  timeout=10).raise_for_status()
     recorder.calls.clear()  # from here on, only the handler's calls

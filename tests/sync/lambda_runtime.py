@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sync_lambda.adapters.lambda_continuation import ACTION
+from sync_lambda.handler import make_handler
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -50,13 +51,17 @@ class Invocation:
 
 @dataclass
 class AsyncQueue:
-    """Lambda's async invoke queue for one function with reserved concurrency 1."""
+    """Lambda's async invoke queue for one function with reserved concurrency 1, running the
+    real handler, whose continuations come back into this queue."""
 
-    handler: Callable[[dict[str, Any], Any], dict[str, Any]] | None = None
     context: Callable[[], Context] = Context
     pending: list[dict[str, Any]] = field(default_factory=list)
     done: list[Invocation] = field(default_factory=list)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (IAM action, resource ARN)
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.handler = make_handler(continuation=self.continuation)
 
     def continuation(self, _settings: Settings, function_arn: str) -> Continuation:
         """The `Continuation` port, as the handler builds it: an async self-invoke."""
@@ -71,7 +76,6 @@ class AsyncQueue:
 
     def step(self) -> Invocation:
         """Run the next queued event."""
-        assert self.handler is not None
         event = self.pending.pop(0)
         started = time.monotonic()
         result = self.handler(event, self.context())

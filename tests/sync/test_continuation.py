@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from sync_lambda import handler
 from tests.sync.lambda_runtime import FUNCTION_ARN, AsyncQueue, Context
 
 if TYPE_CHECKING:
@@ -42,14 +41,19 @@ def _pm_listings(world: World) -> int:
     return sum(n for route, n in routes.items() if "payment_methods" in route)
 
 
+def _backfill(world: World, monkeypatch: pytest.MonkeyPatch,
+              n: int) -> tuple[list[str], AsyncQueue]:
+    """`n` new Stripe customers, and a queue whose invocations each have a tiny deadline."""
+    monkeypatch.setenv("SFB_DEADLINE_RESERVE_S", str(int(RESERVE)))
+    customers = [world.customer(name=f"Backfill {i:03d}")[0] for i in range(n)]
+    world.stripe_api.stats(reset=True)
+    return customers, AsyncQueue(context=_deadline(world))
+
+
 def test_a_long_first_import_continues_at_once_until_done(
         lambda_env: World, monkeypatch: pytest.MonkeyPatch) -> None:
     world = lambda_env
-    monkeypatch.setenv("SFB_DEADLINE_RESERVE_S", str(int(RESERVE)))
-    customers = [world.customer(name=f"Backfill {i:03d}")[0] for i in range(250)]
-    world.stripe_api.stats(reset=True)
-    queue = AsyncQueue(context=_deadline(world))
-    queue.handler = handler.make_handler(continuation=queue.continuation)
+    customers, queue = _backfill(world, monkeypatch, 250)
     # One trigger from the schedule; everything after it is a continuation.
     queue.pending.append({})
     runs = queue.drain()
@@ -70,11 +74,7 @@ def test_a_long_first_import_continues_at_once_until_done(
 def test_a_late_trigger_or_a_duplicate_continuation_does_no_harm(
         lambda_env: World, monkeypatch: pytest.MonkeyPatch) -> None:
     world = lambda_env
-    monkeypatch.setenv("SFB_DEADLINE_RESERVE_S", str(int(RESERVE)))
-    customers = [world.customer(name=f"Backfill {i:03d}")[0] for i in range(200)]
-    world.stripe_api.stats(reset=True)
-    queue = AsyncQueue(context=_deadline(world))
-    queue.handler = handler.make_handler(continuation=queue.continuation)
+    customers, queue = _backfill(world, monkeypatch, 200)
     queue.pending.append({})
     queue.step()  # the first segment; its continuation is queued
     # The schedule fires again mid-backfill, and Lambda delivers the continuation twice.
@@ -101,7 +101,6 @@ def test_a_confirmation_of_held_deactivations_carries_through_continuations(
     monkeypatch.setenv("SFB_DEADLINE_RESERVE_S", str(int(RESERVE)))
     ids = [world.customer(name=f"Gone {i:02d}")[0] for i in range(30)]
     queue = AsyncQueue()
-    queue.handler = handler.make_handler(continuation=queue.continuation)
     queue.pending.append({})
     queue.drain()
     for cus in ids:
