@@ -244,10 +244,14 @@ def _env_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True,
                    help="environment: settings from Pulumi.<env>.yaml; `local` targets the "
                         "stand-ins of `sfbilling local up`")
+    _root_args(p)
+
+
+def _root_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--root", type=Path, default=Path(),
                    help="the repository: stack files and releases/ (default: here)")
     p.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
-                   help="the local environment's state directory (for --env local)")
+                   help="the local environment's state directory (for local stacks)")
 
 
 COMMANDS = {
@@ -348,10 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--reason", help="why --force (recorded)")
     promote.add_argument("--allow-dirty", action="store_true",
                          help="promote from a git tree with uncommitted changes")
-    promote.add_argument("--root", type=Path, default=Path(),
-                         help="the repository: stack files and releases/ (default: here)")
-    promote.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
-                         help="the local environment's state directory (for local stacks)")
+    _root_args(promote)
     promote.set_defaults(func=_promote)
     releases = sub.add_parser(
         "releases", help="list the promotions recorded, and what each org runs now",
@@ -359,9 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "stamp. Changes nothing.")
     releases.add_argument("--envs", nargs="+", default=["sandbox", "prod"],
                           help="environments to read (default: sandbox prod)")
-    releases.add_argument("--root", type=Path, default=Path(),
-                          help="the repository (default: here)")
-    releases.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
+    _root_args(releases)
     releases.set_defaults(func=_releases)
     return parser
 
