@@ -171,7 +171,9 @@ def prepare(source: str, target: str, *, root: Path, state_dir: Path,
             f"{target} would render release {release.content_hash[:12]}, not {source}'s "
             f"{verified.content_hash[:12]}: a key that changes the org config is not "
             "promotable (a schema defect; report it)")
-    plan = deployer_for(dst, progress=progress).plan(release)
+    dst_deployer = deployer_for(dst, progress=progress)
+    dst_deployer.checked_org_id(target)  # a refreshed or wrong production org: stop here
+    plan = dst_deployer.plan(release)
     return Promotion(source, target, root, changes, release, after, plan,
                      _files_diff(render_release(dst.config), release), force_reason)
 

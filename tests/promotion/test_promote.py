@@ -214,3 +214,20 @@ def test_unknown_stacks_are_clear_errors(repo: Path, capsys: pytest.CaptureFixtu
                            str(repo))
     assert code == 2
     assert "Pulumi.staging.yaml not found" in err
+
+
+def test_a_production_org_that_is_not_the_stacks_is_refused(
+        orgs: dict[str, SalesforceStandIn], repo: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(repo)
+    assert _cli(capsys, "apply", "--env", "sandbox", "--root", root)[0] == 0
+    write_keys(repo / "Pulumi.prod.yaml", {"sfbilling:salesforceOrgId": "00D5g000004XXXaEAO"})
+    git(repo, "commit", "-qam", "a production org id that is not the org's")
+    before = (repo / "Pulumi.prod.yaml").read_text()
+    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--root",
+                           root)
+    assert code == 2
+    assert f"the org is {PROD_ORG}, but sfbilling:salesforceOrgId is 00D5g000004XXXaEAO" in err
+    assert (repo / "Pulumi.prod.yaml").read_text() == before
+    assert not (repo / RELEASES_FILE).exists()
+    del orgs
