@@ -38,10 +38,11 @@ from packaging.markers import Marker
 from packaging.tags import Tag, compatible_tags, cpython_tags, sys_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from infra.paths import ROOT, env_path
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-ROOT: Final = Path(__file__).resolve().parents[1]
 LOCK: Final = ROOT / "requirements" / "lambda.lock"
 WHEELS: Final = ROOT / ".cache" / "wheels"
 OUT: Final = ROOT / "build" / "lambda.zip"
@@ -237,10 +238,17 @@ def load(path: Path) -> Package:
 
 def for_program(environ: Mapping[str, str]) -> Package:
     """The package the Pulumi program deploys: the zip named by `PACKAGE_VAR` (built once by
-    the release job, or by the tests), else a build from the lock (PackageError says what to
-    run)."""
-    prebuilt = environ.get(PACKAGE_VAR)
-    return load(Path(prebuilt)) if prebuilt else build()
+    the release job, or by the tests; a relative path is taken from the project root), else a
+    build from the lock (PackageError says what to run)."""
+    prebuilt = env_path(environ, PACKAGE_VAR)
+    if prebuilt is None:
+        return build()
+    if not prebuilt.is_file():
+        given = environ[PACKAGE_VAR].strip()
+        raise PackageError(f"{PACKAGE_VAR}={given!r} resolves to {prebuilt} (a relative path is "
+                           f"taken from the project root, {ROOT}): no such file; build it with "
+                           "`make package`, or give the path of the zip the release job built")
+    return load(prebuilt)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,7 @@ from pulumi.dynamic import (
 )
 
 import metadata.config as org_settings
+from infra.paths import ROOT
 from metadata.deployer import OrgConfigError, OrgDeployer
 from metadata.render import Release, content_hash, render_release
 from metadata.validations import VALIDATIONS_FILE, ValidationLog, now_utc
@@ -46,7 +47,6 @@ from sync_lambda.adapters.salesforce_connection import SalesforceConnection, Sal
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-ROOT: Final = Path(__file__).resolve().parents[1]
 VALIDATIONS_VAR: Final = "SFBILLING_VALIDATIONS_FILE"
 PRODUCTION: Final = "production"
 SECRET_INPUTS: Final = ("private_key", "consumer_secret")
@@ -59,11 +59,21 @@ DRIFTED: Final = "drifted:"
 OUTPUTS: Final = ("deployed_org_id", "applied", "drift", "deploy_mode")
 
 
-def validation_log() -> ValidationLog:
-    """The validation record of this checkout (`VALIDATIONS_VAR` names another file: tests, or
-    a release job that keeps it elsewhere). Commit it after `pulumi up`: it is how the next
-    production deploy finds the validation to quick-deploy."""
-    return ValidationLog(Path(os.environ.get(VALIDATIONS_VAR) or ROOT / VALIDATIONS_FILE))
+def validation_log(environ: Mapping[str, str] = os.environ) -> ValidationLog:
+    """The validation record of this checkout (`VALIDATIONS_VAR` names another file, by an
+    absolute path: tests, or a release job that keeps it elsewhere). Commit it after `pulumi
+    up`: it is how the next production deploy finds the validation to quick-deploy.
+
+    A relative value is refused (OrgConfigError): the plugin once read it against infra/ and
+    wrote production's record there, silently, where neither the CLI nor the next deploy
+    looked."""
+    given = environ.get(VALIDATIONS_VAR, "").strip()
+    if given and not Path(given).expanduser().is_absolute():
+        raise OrgConfigError(
+            f"{VALIDATIONS_VAR}={given!r} is a relative path: give an absolute one, or unset it "
+            f"to use {ROOT / VALIDATIONS_FILE} (the file `sfbilling validate` and `promote` "
+            "write)")
+    return ValidationLog(Path(given).expanduser() if given else ROOT / VALIDATIONS_FILE)
 
 
 def _progress(message: str) -> None:
@@ -97,11 +107,12 @@ def _deployer(props: Mapping[str, Any]) -> OrgDeployer:
 def _apply(props: Mapping[str, Any]) -> dict[str, Any]:
     """Bring the org to the release; the outputs to store."""
     release = release_of(props)
+    production = props["environment_kind"] == PRODUCTION
+    log = validation_log() if production else None  # a bad path stops before any call
     deployer = _deployer(props)
     org_id = deployer.checked_org_id(props["env"])
     validated_id, mode = None, "deploy"
-    if props["environment_kind"] == PRODUCTION:
-        log = validation_log()
+    if log is not None:
         record = log.latest(release=release.content_hash, org_id=org_id, now=now_utc())
         if record is None and deployer.plan(release).metadata_changed:
             _progress(f"validating release {release.content_hash[:12]} first (production)")

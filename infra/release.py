@@ -4,10 +4,12 @@ in one string an operator can compare between sandbox and production."""
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING
 
-ROOT: Final = Path(__file__).resolve().parents[1]
+from infra.paths import ROOT
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def git(root: Path, *args: str) -> str:

@@ -1,6 +1,7 @@
-"""Runs the Pulumi program (infra/__main__.py) under Pulumi's own mocks and records what it
-registers: every resource's inputs as the engine would receive them (camelCase, secrets
-wrapped, ints as floats), the state the mocks answer, and the stack's exports.
+"""Runs the Pulumi program (the root's __main__.py → infra/program.py) under Pulumi's own
+mocks and records what it registers: every resource's inputs as the engine would receive them
+(camelCase, secrets wrapped, ints as floats), the state the mocks answer, and the stack's
+exports.
 
 The mocks answer like AWS would: ARNs in each service's format (or the ones a test gives, e.g.
 moto's), a Role's id is its name, a Secret's id is its ARN.
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import pulumi
+from google.protobuf import json_format
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 ROOT: Final = Path(__file__).resolve().parents[2]
-MAIN: Final = ROOT / "infra" / "__main__.py"
+MAIN: Final = ROOT / "__main__.py"  # Pulumi's entry point: it runs infra/program.py
 ACCOUNT: Final = "123456789012"
 REGION: Final = "eu-west-1"
 
@@ -54,6 +56,9 @@ class Registered:
     parent: str = ""  # the parent's URN
     depends_on: list[str] = field(default_factory=list)  # URNs
     secret_outputs: list[str] = field(default_factory=list)  # additional_secret_outputs
+    # The inputs as the SDK sent them over gRPC (before the mocks deserialize them: nulls kept,
+    # secrets as their wire markers).
+    wire: dict[str, Any] = field(default_factory=dict)
 
     @property
     def type_name(self) -> str:
@@ -84,7 +89,8 @@ class Cloud(Mocks):
         request = self.requests[args.name]
         self.registered.append(Registered(
             args.typ, args.name, dict(args.inputs), state, bool(args.custom), request.parent,
-            list(request.dependencies), list(request.additionalSecretOutputs)))
+            list(request.dependencies), list(request.additionalSecretOutputs),
+            dict(json_format.MessageToDict(request.object))))
         return resource_id, state
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -154,7 +160,7 @@ def plain(value: Any) -> Any:
 
 def run_program(env: str, config: dict[str, str], secret_keys: list[str],
                 cloud: Cloud | None = None) -> ProgramRun:
-    """Run infra/__main__.py once as stack `env` with `config` (full key → text)."""
+    """Run the program once as stack `env` with `config` (full key → text)."""
     cloud = cloud or Cloud()
     runtime_settings.ROOT.set(None)  # a fresh root Stack for this run's exports
     pulumi.runtime.set_mocks(cloud, project="sfbilling", stack=env, preview=False,

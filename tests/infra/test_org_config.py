@@ -191,3 +191,16 @@ def test_the_pickled_provider_holds_nothing(salesforce: SalesforceStandIn) -> No
     assert news["private_key"].encode() not in data
     assert vars(provider) == {}
     assert news["private_key"] not in base64.b64encode(data).decode()
+
+
+def test_a_relative_validations_file_is_refused_before_any_call(
+        salesforce: SalesforceStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a relative record path (the plugin once read it against infra/, silently)
+    monkeypatch.setenv(VALIDATIONS_VAR, "releases/validations.jsonl")
+    calls_before = salesforce.api_calls
+    # WHEN production's resource is created THEN it stops, naming the variable
+    with pytest.raises(OrgConfigError, match=f"{VALIDATIONS_VAR}='releases/validations.jsonl' "
+                                             "is a relative path"):
+        OrgConfigProvider().create(props(salesforce, kind="production"))
+    assert _check_only_deploys(salesforce) == 0
+    assert salesforce.api_calls == calls_before

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from typing import TYPE_CHECKING, Any
 
 import pulumi
@@ -14,6 +15,8 @@ import pytest
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
 from infra.lambda_package import PACKAGE_VAR, build
+from infra.org_config import VALIDATIONS_VAR
+from infra.paths import ROOT
 from metadata.config import OrgConfig
 from metadata.render import render_release
 from stackconfig.resolve import lambda_environment, resolve
@@ -234,8 +237,9 @@ def test_the_org_config_resource(stack: tuple[str, ProgramRun]) -> None:
                        source="test")
     release = render_release(OrgConfig.from_stack(stackcfg))
     assert org.inputs["content_hash"] == release.content_hash
-    # (None values do not travel: an unset Card Mapping is absent.)
-    assert org.inputs["settings"] == {"Payment creation batch size": 70}
+    # What travels over gRPC keeps nulls: an unset Card Mapping is sent as null (the mocks'
+    # deserialized `inputs` drop it; the engine keeps it, tests/infra/engine).
+    assert org.wire["settings"] == {"Card Mapping": None, "Payment creation batch size": 70.0}
     assert org.inputs["environment_kind"] == {"sandbox": "sandbox", "prod": "production"}[env]
     assert org.inputs["org_id"] == config["sfbilling:salesforceOrgId"]
     assert is_rpc_secret(org.inputs["private_key"])
@@ -409,8 +413,38 @@ def test_an_unchanged_build_gives_the_same_code_hash(
 def test_a_missing_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch,
                                             tmp_path: Any) -> None:
     monkeypatch.setenv(PACKAGE_VAR, str(tmp_path / "nope.zip"))
-    with pytest.raises(pulumi.RunError, match="no such package; build it with `make package`"):
+    with pytest.raises(pulumi.RunError, match="no such file; build it with `make package`"):
         _run("sandbox")
+
+
+def test_a_relative_package_path_is_read_from_the_project_root(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any, lambda_package: Package) -> None:
+    # GIVEN a package path relative to the root, and a process that started somewhere else
+    relative = os.path.relpath(lambda_package.path, ROOT)
+    monkeypatch.setenv(PACKAGE_VAR, relative)
+    monkeypatch.chdir(tmp_path)
+    # WHEN the program runs
+    run = _run("sandbox")
+    # THEN it deploys the root's file, by its absolute path
+    assert run.function.inputs["code"].path == str(lambda_package.path)
+    assert run.exports["packageSha256"] == lambda_package.sha256
+
+
+def test_a_missing_relative_package_names_the_given_and_the_resolved_path(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv(PACKAGE_VAR, "build/no-such.zip")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(pulumi.RunError) as caught:
+        _run("sandbox")
+    message = str(caught.value)
+    assert "'build/no-such.zip'" in message
+    assert str(ROOT / "build" / "no-such.zip") in message
+
+
+def test_a_relative_validations_file_stops_the_program(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(VALIDATIONS_VAR, "releases/validations.jsonl")
+    with pytest.raises(pulumi.RunError, match=f"{VALIDATIONS_VAR}=.* is a relative path"):
+        _run("prod")
 
 
 def test_the_region_is_the_stacks() -> None:

@@ -1,0 +1,70 @@
+"""The Pulumi program: one stack = one environment's scheduled import on AWS and its
+Salesforce org configuration, previewed and applied together.
+
+    pulumi stack select sandbox && pulumi preview && pulumi up     (README "Deploy")
+
+The root's __main__.py calls `main()` (Pulumi.yaml says why the entry point is there). It reads
+the stack's config once through the schema (a bad stack fails here, before any resource is
+registered), composes the components and exports what an operator needs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pulumi
+
+from infra.alarms import Alarms, AlarmsArgs
+from infra.config import read_config
+from infra.lambda_package import PackageError, for_program
+from infra.org_config import OrgConfig, OrgConfigArgs, validation_log
+from infra.release import git_commit, release_id
+from infra.schedule import longest_gap_s
+from infra.sync_function import SyncFunction, SyncFunctionArgs
+from metadata.deployer import OrgConfigError
+
+
+def main() -> None:
+    """Register this stack's resources and exports."""
+    cfg = read_config()
+    try:
+        package = for_program(os.environ)
+    except PackageError as exc:
+        raise pulumi.RunError(f"the Lambda package: {exc}") from None
+    # Where the package came from, resolved: a relative SFBILLING_LAMBDA_PACKAGE is read from
+    # the project root, and the preview says which file that was.
+    pulumi.log.info(f"Lambda package {package.path} ({len(package.data) / 2**20:.1f} MB, "
+                    f"sha256 {package.sha256[:12]})")
+    try:
+        validation_log(os.environ)  # a relative SFBILLING_VALIDATIONS_FILE stops the preview
+    except OrgConfigError as exc:
+        raise pulumi.RunError(str(exc)) from None
+    tags = {"project": "sfbilling", "environment": cfg.env}
+
+    sync = SyncFunction("sync", SyncFunctionArgs(
+        function_name=cfg.function_name, table_name=cfg.table_name, resource_prefix=cfg.prefix,
+        package_path=str(package.path), package_hash=package.code_hash,
+        memory_mb=cfg["lambdaMemoryMb"], timeout_s=cfg["lambdaTimeoutSeconds"],
+        log_retention_days=int(cfg["logRetentionDays"]), schedule=cfg["schedule"],
+        environment=cfg.lambda_environment, stripe_api_key=cfg.require_secret("stripeApiKey"),
+        salesforce_credential=cfg.salesforce_credential(), production=cfg.production, tags=tags))
+
+    alarms = Alarms("alarms", AlarmsArgs(
+        function_name=sync.function.name, service=cfg.function_name,
+        dead_letter_queue_name=sync.dead_letters.name, timeout_s=cfg["lambdaTimeoutSeconds"],
+        deadline_reserve_s=cfg["deadlineReserveSeconds"],
+        schedule_gap_s=longest_gap_s(cfg["schedule"]), email=cfg["alarmEmail"], tags=tags))
+
+    org = OrgConfig("org-config", OrgConfigArgs(
+        config=cfg.org, env=cfg.env, environment_kind=cfg.stack.kind, org_id=cfg["salesforceOrgId"],
+        credentials=cfg.org_credentials, private_key=cfg.org_secret("salesforcePrivateKey"),
+        consumer_secret=cfg.org_secret("salesforceConsumerSecret")))
+
+    pulumi.export("functionName", sync.function.name)
+    pulumi.export("functionArn", sync.function.arn)
+    pulumi.export("scheduleName", sync.schedule.name)
+    pulumi.export("tableName", sync.table.name)
+    pulumi.export("alarmTopicArn", alarms.topic.arn)
+    pulumi.export("orgReleaseHash", org.content_hash)
+    pulumi.export("packageSha256", package.sha256)
+    pulumi.export("releaseId", release_id(git_commit(), cfg.config_hash, package.sha256))
