@@ -32,7 +32,15 @@ from sync_lambda.report import Report
 from sync_lambda.state import LedgerEntry, LedgerStatus, PendingDeactivation, RowResult, SyncState
 
 if TYPE_CHECKING:
-    from sync_lambda.models import Event, EventListing, Mode, PlanOptions, Segment, Snapshot
+    from sync_lambda.models import (
+        Event,
+        EventListing,
+        Mode,
+        OrgFacts,
+        PlanOptions,
+        Segment,
+        Snapshot,
+    )
     from sync_lambda.planning import Plan, PmWrite
     from sync_lambda.ports import BillingSink, StateStore, StripeSource
 
@@ -148,6 +156,7 @@ class SyncService:
              allow_mass_deactivation: bool) -> None:
         state = self._state.load()
         if state.jobs and not dry_run:
+            self._org(dry_run=dry_run)
             self._guard()
             self._sink.settle(state.jobs)
             state = state.with_jobs(())
@@ -195,6 +204,9 @@ class SyncService:
 
     # -- full ------------------------------------------------------------------------------
     def _full(self, state: SyncState, report: Report, *, dry_run: bool, restart: bool) -> bool:
+        # A full run always reads the org (at the latest for the customers Stripe no longer
+        # lists): check it is the right one before anything, the state included, changes.
+        self._org(dry_run=dry_run)
         continuing = state.full_cursor is not None and not restart
         if not continuing:
             # Changes up to now are in the state about to be read: the checkpoint at the end is
@@ -300,7 +312,7 @@ class SyncService:
             return True
         changed = {e.customer_id for e in events if e.customer_id} | set(pending)
         created = {e.customer_id for e in events if e.type == names.EVENT_CUSTOMER_CREATED}
-        if self._full_is_cheaper(len(changed), len(created)):
+        if self._full_is_cheaper(len(changed), len(created), dry_run=dry_run):
             report.kind = "full"
             report.message = (f"{len(changed)} customers changed since the checkpoint: a full "
                               "reconcile costs less (continued across runs if needed)")
@@ -331,13 +343,14 @@ class SyncService:
             first = False
         return True
 
-    def _full_is_cheaper(self, changed: int, created: int) -> bool:
+    def _full_is_cheaper(self, changed: int, created: int, *, dry_run: bool) -> bool:
         """Hand a backlog to the full path when reading every customer takes less time than
         reading the changed ones (Stripe customers are at least the linked Accounts plus the
         ones created since the checkpoint), judged only when the backlog does not fit in this
         invocation (so an ordinary run makes no extra call)."""
         if changed <= self._capacity():
             return False
+        self._org(dry_run=dry_run)  # a count of the wrong org would decide for it
         known = self._sink.count_linked_accounts() + created
         full_calls = math.ceil(known / names.STRIPE_PAGE_LIMIT) + known * (
             self._stripe.cost_per_customer - 1)
@@ -359,6 +372,14 @@ class SyncService:
         state = replace(state, checkpoint=checkpoint, seen_event_ids=tuple(keep))
         self._state.save(state)
         return state
+
+    def _org(self, *, dry_run: bool) -> OrgFacts:
+        """Both org checks, before this run's first Salesforce read, count or write, whatever
+        path the run takes: the org is the one the stack names (`sink.facts` stops otherwise),
+        and the one the state was written for (`_check_org`)."""
+        facts = self._sink.facts()
+        self._check_org(facts.org_id, dry_run=dry_run)
+        return facts
 
     def _check_org(self, org_id: str, *, dry_run: bool) -> None:
         """Stop before writing when the state was written for another org (a refreshed
@@ -388,10 +409,9 @@ class SyncService:
         from sync_lambda.planning import build_plan  # noqa: PLC0415
 
         options = replace(self._config.options, reconcile=True)
+        facts = self._org(dry_run=dry_run)
         self._progress("reading Salesforce", 0, len(snapshots))
         view = self._sink.view(snapshots, detached, options)
-        facts = self._sink.facts()
-        self._check_org(facts.org_id, dry_run=dry_run)
         plan = build_plan(snapshots, view, facts, options, detached=detached)
         report.add_plan(plan)
         if dry_run:
@@ -431,6 +451,7 @@ class SyncService:
             held = list({w.sf_id: w for w in (*held, *self._dry_held)}.values())
         if not held:
             return
+        self._org(dry_run=dry_run)
         limit = self._config.deactivation_limit
         # Under the absolute count no share can exceed the limit: no need to ask the org.
         active = self._sink.count_active_payment_methods() if len(held) > limit.count else 0
