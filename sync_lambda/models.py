@@ -196,7 +196,15 @@ class EventListing:
 
     `stripe_time` (from the response's Date header) is what checkpoints are taken from, so a host
     clock running ahead of Stripe's can never make a checkpoint skip events.
+
+    `complete` is False when a page budget stopped the listing first: Stripe lists newest
+    first, so what was listed is the newest part of the window and the checkpoint cannot move
+    on it; `oldest_page_s` (the seconds the last, oldest page listed spans) then tells how
+    dense the window is where the listing stopped.
     """
 
     events: tuple[Event, ...]
     stripe_time: int
+    complete: bool = True
+    pages: int = 1
+    oldest_page_s: int | None = None

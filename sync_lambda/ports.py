@@ -33,10 +33,14 @@ class StripeSource(Protocol):
         cannot find come back with an error)."""
         ...
 
-    def events_since(self, created_gte: int, *, newest_s: int | None = None) -> EventListing:
-        """customer.* and payment_method.* events created at or after a second, oldest first,
-        with Stripe's clock at the start of the listing; with `newest_s`, only the pages
-        holding events of the last `newest_s` seconds by that clock (newest come first)."""
+    def events_since(self, created_gte: int, *, newest_s: int | None = None,
+                     created_lt: int | None = None,
+                     max_pages: int | None = None) -> EventListing:
+        """customer.* and payment_method.* events created at or after a second (and before
+        `created_lt`), oldest first, with Stripe's clock at the start of the listing; with
+        `newest_s`, only the pages holding events of the last `newest_s` seconds by that clock
+        (newest come first); with `max_pages`, at most that many pages (the listing says
+        whether it is complete)."""
         ...
 
 

@@ -56,6 +56,13 @@ CLOCK_SKEW_S = 2
 # At most this many applied event ids are remembered (the bookmark is one DynamoDB item of at
 # most 400 KB); older ones are just read again, which is harmless.
 MAX_SEEN_EVENTS = 5000
+# A backlog of events is listed in windows: a window may take this share of the time left (the
+# rest applies it), and is sized to fill this share of that (a backlog's density varies).
+LISTING_SHARE = 0.75
+WINDOW_FILL = 0.8
+# The open listing (everything up to Stripe's clock) may take this share of that: an ordinary
+# run lists a page or two, and a backlog too large for it shows its density in these pages.
+OPEN_SHARE = 0.25
 Progress = Callable[[str, int, int | None], None]
 
 
@@ -297,51 +304,141 @@ class SyncService:
 
     # -- incremental -----------------------------------------------------------------------
     def _incremental(self, state: SyncState, report: Report, *, dry_run: bool) -> bool:
+        """Apply the events since the checkpoint. Normally one listing up to Stripe's clock; a
+        backlog too large to list and apply in the time left goes in windows of `created`
+        seconds, oldest first, each applied and checkpointed before the next is listed (Stripe
+        lists newest first, so a checkpoint can only move on a window listed whole)."""
         assert state.checkpoint is not None
-        listing = self._stripe.events_since(state.checkpoint)
-        applied = set(state.seen_event_ids)
-        events = [e for e in listing.events if e.id not in applied]
         pending = sorted({e.customer_id for e in self._state.ledger()
                           if e.status is LedgerStatus.PENDING})
-        report.events = len(events)
-        if not events and not pending:
-            report.kind = "noop"
-            report.message = "no Stripe changes since the checkpoint and no failed rows pending"
-            if not dry_run:
-                self._save_checkpoint(state, listing, applied, boundary=None)
-            return True
-        changed = {e.customer_id for e in events if e.customer_id} | set(pending)
-        created = {e.customer_id for e in events if e.type == names.EVENT_CUSTOMER_CREATED}
-        if self._full_is_cheaper(len(changed), len(created), dry_run=dry_run):
-            report.kind = "full"
-            report.message = (f"{len(changed)} customers changed since the checkpoint: a full "
-                              "reconcile costs less (continued across runs if needed)")
-            return self._full(state, report, dry_run=dry_run, restart=True)
+        first = True
+        while True:
+            found = self._event_window(state, dry_run=dry_run)
+            if found is None:
+                self._stop(report, f"{report.events} events" if report.events else
+                           "listing a backlog of events")
+                return False
+            listing, end, page_s = found
+            applied = set(state.seen_event_ids)
+            events = [e for e in listing.events if e.id not in applied]
+            report.events += len(events)
+            if first and end is None:
+                if not events and not pending:
+                    report.kind = "noop"
+                    report.message = "no Stripe changes since the checkpoint and no failed " \
+                                     "rows pending"
+                    self._advance(state, listing, applied, boundary=None, page_s=None,
+                                  dry_run=dry_run)
+                    return True
+                changed = {e.customer_id for e in events if e.customer_id} | set(pending)
+                created = {e.customer_id for e in events
+                           if e.type == names.EVENT_CUSTOMER_CREATED}
+                if self._full_is_cheaper(len(changed), len(created), dry_run=dry_run):
+                    report.kind = "full"
+                    report.message = (f"{len(changed)} customers changed since the checkpoint: "
+                                      "a full reconcile costs less (continued across runs if "
+                                      "needed)")
+                    return self._full(state, report, dry_run=dry_run, restart=True)
+            state, finished = self._apply_events(state, listing, events,
+                                                 pending if first else [], (end, page_s),
+                                                 report, dry_run=dry_run)
+            if not finished:
+                return False
+            if end is None:
+                return True
+            first = False
+
+    def _listing_pages(self) -> int | None:
+        """Pages of events this invocation may list and still have time to apply them
+        (None: no deadline)."""
+        left = self._seconds_left()
+        return None if left is None else max(1, int(left * self._stripe.rate * LISTING_SHARE))
+
+    def _time_for_a_window(self) -> bool:
+        """Whether there is time to list one page and read one customer: a window listed
+        with less is listed again by the next run, for nothing."""
+        left = self._seconds_left()
+        return left is None or left * self._stripe.rate >= 1 + self._stripe.cost_per_customer
+
+    def _event_window(self, state: SyncState, *,
+                      dry_run: bool) -> tuple[EventListing, int | None, float | None] | None:
+        """The events of the oldest window [checkpoint, end) listed whole within the page
+        budget, its end (None: up to Stripe's clock) and the density it showed (seconds of
+        events one page holds; None when the listing reached Stripe's clock); None when time
+        ran out first.
+
+        With no backlog known the window is open (one listing, as an ordinary run makes). With
+        one, the window is sized from its density to fill the page budget. A window too dense
+        to list in the time left is at least halved, narrower still when its oldest page shows
+        it is denser than that, and listed again; the density learnt is kept for the next run
+        even when no window fit in this one."""
+        assert state.checkpoint is not None
+        start, page_s = state.checkpoint, state.event_page_s
+        cap: int | None = None  # after a miss, the next window ends at most halfway
+        while self._time_for_a_window():
+            pages = self._listing_pages()
+            end: int | None = None
+            if pages is not None and (page_s is not None or cap is not None):
+                end = start + max(1, int(pages * (page_s or 0) * WINDOW_FILL))
+                end = end if cap is None else min(end, cap)
+            elif pages is not None:
+                pages = max(1, int(pages * OPEN_SHARE))  # what a miss may cost, at most
+            listing = self._stripe.events_since(start, created_lt=end, max_pages=pages)
+            if listing.complete:
+                if end is None or end > listing.stripe_time:
+                    return listing, None, None
+                measured = (end - start) / listing.pages
+                # An empty stretch says little of what follows: grow at most sixteenfold.
+                return listing, end, measured if page_s is None else min(measured, 16 * page_s)
+            top = end if end is not None else listing.stripe_time + 1
+            if top - start <= 1:
+                if not self._time_left():
+                    break
+                # One second is the finest window Stripe filters on: list it whole.
+                return self._stripe.events_since(start, created_lt=start + 1), start + 1, \
+                    page_s
+            # The pages listed are the newest of the window; the oldest of them is the nearest
+            # to what is left, and its span tells that part's density.
+            page_s = float(listing.oldest_page_s or 1)
+            cap = start + max(1, (top - start) // 2)
+        if page_s != state.event_page_s and not dry_run:
+            self._state.save(replace(state, event_page_s=page_s))
+        return None
+
+    def _apply_events(self, state: SyncState, listing: EventListing, events: list[Event],
+                      pending: list[str], window: tuple[int | None, float | None],
+                      report: Report, *, dry_run: bool) -> tuple[SyncState, bool]:
+        """Fetch and write the customers the events name, in segments sized by the time left;
+        the checkpoint moves after each (to the window's end after the last). `window`: its
+        end (None: Stripe's clock) and the density it showed."""
+        end, page_s = window
+        applied = set(state.seen_event_ids)
         done: set[str] = set()
         first = True
         rest = events
         while first or rest:
             if not self._time_left():
                 self._stop(report, f"{len(done)} changed customers")
-                return False
+                return state, False
             segment, rest = _segment(rest, self._capacity())
             customers = {e.customer_id for e in segment if e.customer_id} - done
             if first:
                 customers |= set(pending)
             detached = {e.object_id for e in segment if e.type == names.EVENT_PM_DETACHED}
             self._progress("fetching changed customers from Stripe", len(done),
-                           len(changed))
+                           len(done) + len(customers) + len({e.customer_id for e in rest}))
             self._batch(self._stripe.fetch(sorted(customers)), report, dry_run=dry_run,
                         detached=detached)
             done |= customers
             applied |= {e.id for e in segment}
-            if not dry_run:
-                # Every event older than the first one left is applied (a second may be split:
-                # the applied events of that second are remembered by id).
-                boundary = rest[0].created if rest else None
-                state = self._save_checkpoint(state, listing, applied, boundary=boundary)
+            # Every event older than the first one left is applied (a second may be split: the
+            # applied events of that second are remembered by id). A window applied whole
+            # moves the checkpoint to its end.
+            boundary = rest[0].created if rest else end
+            state = self._advance(state, listing, applied, boundary=boundary, page_s=page_s,
+                                  dry_run=dry_run)
             first = False
-        return True
+        return state, True
 
     def _full_is_cheaper(self, changed: int, created: int, *, dry_run: bool) -> bool:
         """Hand a backlog to the full path when reading every customer takes less time than
@@ -356,12 +453,13 @@ class SyncService:
             self._stripe.cost_per_customer - 1)
         return full_calls < changed * self._stripe.cost_per_customer
 
-    def _save_checkpoint(self, state: SyncState, listing: EventListing, applied: set[str], *,
-                         boundary: int | None) -> SyncState:
-        """Move the checkpoint as far as this run's work allows: to the end of the applied
-        segment (`boundary`), or, when every listed event is applied, to Stripe's clock at the
-        listing; never past Stripe's clock minus the margin. Applied events at or after the
-        checkpoint are remembered, so they are not applied again."""
+    def _advance(self, state: SyncState, listing: EventListing, applied: set[str], *,
+                 boundary: int | None, page_s: float | None, dry_run: bool) -> SyncState:
+        """Move the checkpoint as far as this run's work allows: to `boundary` (the first event
+        not applied yet, or the end of a window applied whole), or, when every listed event is
+        applied, to Stripe's clock at the listing; never past Stripe's clock minus the margin.
+        Applied events at or after the checkpoint are remembered, so they are not applied
+        again. Saved unless this is a dry run (which still moves on, in memory)."""
         assert state.checkpoint is not None
         limit = listing.stripe_time - EVENT_MARGIN_S
         checkpoint = max(state.checkpoint, min(limit, boundary if boundary is not None
@@ -369,8 +467,12 @@ class SyncService:
         created = {e.id: e.created for e in listing.events}
         keep = sorted((i for i in applied if created.get(i, checkpoint) >= checkpoint),
                       key=lambda i: (created.get(i, 0), i))[-MAX_SEEN_EVENTS:]
-        state = replace(state, checkpoint=checkpoint, seen_event_ids=tuple(keep))
-        self._state.save(state)
+        if boundary is not None and boundary > limit:
+            page_s = None  # the window reached Stripe's clock: the next listing is open again
+        state = replace(state, checkpoint=checkpoint, seen_event_ids=tuple(keep),
+                        event_page_s=page_s)
+        if not dry_run:
+            self._state.save(state)
         return state
 
     def _org(self, *, dry_run: bool) -> OrgFacts:

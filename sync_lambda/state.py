@@ -16,6 +16,10 @@ class SyncState:
     `full_cursor` / `full_started_at`: a full import in progress (continued by the next run);
     `full_listed`: its listing is done and only the customers Stripe no longer lists remain.
     `jobs`: Bulk API jobs submitted but not yet settled (a crashed run's jobs are waited for).
+    `event_page_s`: a backlog of events too large to list in one invocation is applied in
+    windows of `created` seconds, oldest first; this is how many seconds of the backlog one
+    page of events held where it was last listed, which sizes the next window (None: no
+    backlog, one listing up to Stripe's clock).
     """
 
     checkpoint: int | None = None
@@ -25,6 +29,7 @@ class SyncState:
     full_listed: bool = False  # the full import read every customer; gone ones remain
     last_full_at: int | None = None
     jobs: tuple[str, ...] = ()
+    event_page_s: float | None = None
 
     def with_jobs(self, jobs: tuple[str, ...]) -> SyncState:
         """A copy with another in-flight job list."""

@@ -63,6 +63,13 @@ class StripeStandIn(ChildStandIn):
         r.raise_for_status()
         return list(r.json()["customers"])
 
+    def history(self, events: list[dict[str, Any]]) -> int:
+        """Backdated `customer.updated` events (see `POST /_config/history`)."""
+        r = self._http.post(self.api_base + "/_config/history", json={"events": events},
+                            timeout=600)
+        r.raise_for_status()
+        return int(r.json()["events"])
+
     def stats(self, *, reset: bool = False) -> dict[str, Any]:
         """Requests counted per route since the last reset."""
         method = self._http.delete if reset else self._http.get

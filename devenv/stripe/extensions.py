@@ -302,7 +302,10 @@ def _events_list(cls: type[Any], /, url: str, type: Any = None, types: Any = Non
                     or ("lte" in bounds and c > bounds["lte"]))
 
     li = _list_all(cls, url, limit=limit, starting_after=starting_after)
-    li._list = [ev for ev in li._list if keep(ev)]
+    # Newest first by `created`, as Stripe lists them (a stable sort keeps the newer of two
+    # events of one second first): events made in the past (`seed_history`) sort in place.
+    li._list = sorted((ev for ev in li._list if keep(ev)), key=lambda ev: ev.created,
+                      reverse=True)
     return li
 
 
@@ -325,6 +328,15 @@ def seed_customers(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "default_payment_method": pms[int(default)]})
         made.append({"id": cus.id, "payment_methods": pms})
     return made
+
+
+def seed_history(specs: list[dict[str, Any]]) -> int:
+    """`customer.updated` events of existing customers, stamped in the past; how many."""
+    for spec in specs:
+        customer = ls.store[f"customer:{spec['customer']}"]
+        event = ls.Event("customer.updated", customer)
+        event.created = int(spec["created"])
+    return len(specs)
 
 
 def install() -> None:

@@ -8,6 +8,7 @@ Control routes (no API key needed, like localstripe's own /_config routes):
     GET/PUT/DELETE /_config/faults
     GET/DELETE /_config/stats
     POST /_config/seed        many customers with cards in one call (benchmarks, demos)
+    POST /_config/history     past `customer.updated` events of existing customers (backlogs)
 """
 
 from __future__ import annotations
@@ -122,6 +123,20 @@ async def _seed(request: web.Request) -> web.Response:
     return web.json_response({"customers": made})
 
 
+async def _history(request: web.Request) -> web.Response:
+    """Events Stripe would have emitted in the past (a backlog for tests; not a Stripe API).
+
+    Body: {"events": [{"customer": "cus_…", "created": epoch seconds}]}: one `customer.updated`
+    event per entry, carrying the customer as it is now, stamped `created`.
+    """
+    body = await request.json()
+    try:
+        made = extensions.seed_history(body.get("events", []))
+    except KeyError as exc:
+        return web.json_response({"error": f"no such customer: {exc}"}, status=400)
+    return web.json_response({"events": made})
+
+
 async def _stats(request: web.Request) -> web.Response:
     body = _state["stats"].to_json()
     if request.method == "DELETE":  # answer with what was counted, then start over
@@ -146,6 +161,7 @@ def build_app() -> web.Application:
     app.router.add_route("*", "/_config/faults", _faults)
     app.router.add_route("*", "/_config/stats", _stats)
     app.router.add_post("/_config/seed", _seed)
+    app.router.add_post("/_config/history", _history)
     return app
 
 

@@ -183,7 +183,8 @@ class DynamoStateStore:
             full_cursor=item["full_cursor"]["S"] if "full_cursor" in item else None,
             full_started_at=num("full_started_at"),
             full_listed=bool(item.get("full_listed", {}).get("BOOL", False)),
-            last_full_at=num("last_full_at"), jobs=strs("jobs"))
+            last_full_at=num("last_full_at"), jobs=strs("jobs"),
+            event_page_s=float(item["event_page_s"]["N"]) if "event_page_s" in item else None)
 
     def save(self, state: SyncState) -> None:
         item: dict[str, Any] = {**self._key(_STATE, "bookmark"),
@@ -194,6 +195,8 @@ class DynamoStateStore:
             value = getattr(state, name)
             if value is not None:
                 item[name] = _n(value)
+        if state.event_page_s is not None:  # a fraction of a second is a real density
+            item["event_page_s"] = {"N": f"{state.event_page_s:.6g}"}
         if state.full_cursor is not None:
             item["full_cursor"] = _s(state.full_cursor)
         self._transact([self._put(item)])

@@ -177,23 +177,35 @@ class StripeSourceAdapter:
         with ThreadPoolExecutor(self._concurrency) as pool:
             return list(pool.map(self._fetch_one, ids))
 
-    def events_since(self, created_gte: int, *,
-                     newest_s: int | None = None) -> EventListing:
+    def events_since(self, created_gte: int, *, newest_s: int | None = None,
+                     created_lt: int | None = None,
+                     max_pages: int | None = None) -> EventListing:
         events: list[Event] = []
         after: str | None = None
         stripe_time: int | None = None
+        created: dict[str, int] = {"gte": created_gte}
+        if created_lt is not None:
+            created["lt"] = created_lt
+        pages, complete, oldest_page_s = 0, True, None
         while True:
-            params: dict[str, Any] = {"types": list(names.EVENT_TYPES),
-                                      "created": {"gte": created_gte},
+            params: dict[str, Any] = {"types": list(names.EVENT_TYPES), "created": created,
                                       "limit": names.STRIPE_PAGE_LIMIT}
             if after:
                 params["starting_after"] = after
             page = self._call(self._client.v1.events.list, params=params)
+            pages += 1
             if stripe_time is None:
                 stripe_time = _stripe_time(page.last_response)
             raw = [e.to_dict() for e in page.data]
             events.extend(ev for ev in (event_from(r) for r in raw) if ev is not None)
+            if raw:
+                # Seconds from its newest to its oldest event (a page of a second counts 1).
+                oldest_page_s = max(1, int(raw[0].get("created") or 0)
+                                    - int(raw[-1].get("created") or 0))
             if not page.has_more or not raw:
+                break
+            if max_pages is not None and pages >= max_pages:
+                complete = False  # the rest (older) is not listed: the caller narrows
                 break
             if newest_s is not None and stripe_time is not None and \
                     int(raw[-1].get("created") or 0) < stripe_time - newest_s:
@@ -203,4 +215,5 @@ class StripeSourceAdapter:
             # No Date header: the newest event is the latest moment Stripe vouched for.
             stripe_time = max((e.created for e in events), default=created_gte)
         # Stripe lists newest first; apply oldest first.
-        return EventListing(tuple(sorted(events, key=lambda e: (e.created, e.id))), stripe_time)
+        return EventListing(tuple(sorted(events, key=lambda e: (e.created, e.id))), stripe_time,
+                            complete=complete, pages=pages, oldest_page_s=oldest_page_s)

@@ -4,7 +4,9 @@ resume where they stopped, with nothing lost and nothing fetched twice."""
 
 from __future__ import annotations
 
+import itertools
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sync_lambda import names
@@ -103,3 +105,37 @@ def test_the_reconcile_of_gone_customers_resumes_across_invocations(world: World
     assert not any(p[names.PM_ACTIVE] for p in world.payment_methods().values())
     assert world.state().load().full_cursor is None
     assert world.state().seen() == set()
+
+
+def test_an_event_backlog_longer_than_an_invocation_moves_in_windows(world: World) -> None:
+    # GIVEN an imported customer, and a checkpoint an hour old with 5,000 events since, 50 a
+    # second for 100 seconds (Stripe lists 100 a page, newest first: 50 pages)
+    cus, _ = world.customer(name="Busy")
+    world.run()
+    start = int(time.time()) - 3600
+    world.save_state(replace(world.state().load(), checkpoint=start, seen_event_ids=()))
+    world.stripe_api.history([{"customer": cus, "created": start + i // 50}
+                              for i in range(5000)])
+    world.stripe_api.stats(reset=True)
+    # WHEN each invocation has time for 20 Stripe requests: the backlog is about 3
+    # invocations' worth (50 pages to list, and the customer to read after each window)
+    checkpoints = [start]
+    reports = [_invoke(world, 20)]
+    checkpoints.append(_checkpoint(world))
+    while reports[-1].continued:
+        assert len(reports) < 8, f"no progress: checkpoints {checkpoints}"
+        reports.append(_invoke(world, 20))
+        checkpoints.append(_checkpoint(world))
+    # THEN it finished in 3 or 4 invocations, each moving the checkpoint forward
+    assert 3 <= len(reports) <= 4, [r.message for r in reports]
+    assert all(b > a for a, b in itertools.pairwise(checkpoints)), checkpoints
+    assert reports[-1].outcome is Outcome.OK
+    # ... and nothing is left: the next run lists once and finds nothing new
+    assert world.run().kind == "noop"
+    assert world.state().load().event_page_s is None
+
+
+def _checkpoint(world: World) -> int:
+    checkpoint = world.state().load().checkpoint
+    assert checkpoint is not None
+    return checkpoint
