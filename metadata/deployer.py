@@ -24,7 +24,7 @@ from metadata.validations import (
     now_utc,
 )
 from sync_lambda import names
-from sync_lambda.errors import SyncError
+from sync_lambda.errors import OrgIdentityError, SyncError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,7 +43,14 @@ _MD = "http://soap.sforce.com/2006/04/metadata"
 
 
 class OrgConfigError(SyncError):
-    """The org cannot take the release as configured (say what to change)."""
+    """The org cannot take the release as configured (say what to change). `after_changes`:
+    raised after `apply` had already changed the org (so it is not "nothing was called")."""
+
+    after_changes: bool = False
+
+
+class WrongOrgError(OrgConfigError, OrgIdentityError):
+    """The credentials reach another org than the stack's `salesforceOrgId`: nothing changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +138,7 @@ class OrgDeployer:
         self._timeout = poll_timeout_s
         self._progress = progress
         self._now = now
+        self.changed = False  # whether the last apply changed the org
 
     # -- reading the org -------------------------------------------------------------------
     def _describe(self, obj: str) -> dict[str, dict[str, Any]]:
@@ -331,8 +339,19 @@ class OrgDeployer:
 
         With `validated_id`, the metadata goes in by quick deploy of that validation, which
         `validations` must show was run for this release and this org within Salesforce's
-        10-day window: checked before any request that changes the org.
+        10-day window: checked before any request that changes the org. An OrgConfigError
+        raised once something was changed says so (`after_changes`).
         """
+        self.changed = False
+        try:
+            return self._apply(release, validated_id=validated_id, validations=validations,
+                               env=env)
+        except OrgConfigError as exc:
+            exc.after_changes = self.changed
+            raise
+
+    def _apply(self, release: Release, *, validated_id: str | None,
+               validations: ValidationLog | None, env: str) -> Plan:
         org_id = self.checked_org_id(env)
         if validated_id is not None:
             if validations is None:
@@ -357,10 +376,14 @@ class OrgDeployer:
             else:
                 self._progress("deploying the metadata package")
                 self._wait(self._deploy(bundle(release.metadata_files), check_only=False))
+            self.changed = True
         if any(i.kind == "assignment" and i.action == "create" for i in plan.items):
             self._progress(f"assigning {release.config.permission_set} to {self._assignee}")
             self._assign(release.config.permission_set)
+            self.changed = True
         self._update_settings(release, plan)
+        self.changed = self.changed or any(i.kind == "setting" and i.action == "update"
+                                           for i in plan.items)
         if plan.stamp_changed:
             self._progress("stamping the release")
             self._wait(self._deploy(bundle(release.stamp_files), check_only=False))
@@ -372,7 +395,14 @@ class OrgDeployer:
         org_id = self.org_id()
         expected = self._expected_org_id
         if expected and org_id[:15] != expected[:15]:
-            raise OrgConfigError(
+            if not self._sandbox:  # production is never refreshed: these are wrong credentials
+                raise WrongOrgError(
+                    f"the org is {org_id}, but sfbilling:salesforceOrgId is {expected}: the "
+                    f"credentials of {env} reach another org than production's. Nothing was "
+                    f"changed. Check salesforceLoginUrl and salesforceUsername in "
+                    f"Pulumi.{env}.yaml, and the key of SFBILLING_{env.upper()}_SF_"
+                    "PRIVATE_KEY_FILE")
+            raise WrongOrgError(
                 f"the org is {org_id}, but sfbilling:salesforceOrgId is {expected}: a refreshed "
                 "sandbox gets a new org id and carries production's data. Nothing was changed. "
                 f"If this is the org you mean: confirm the refresh, set sfbilling:salesforceOrgId "

@@ -11,29 +11,37 @@ import os
 import signal
 import sys
 import time
+from dataclasses import asdict
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as metadata_version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from devenv.local import (
     DEFAULT_STATE_DIR,
     ENDPOINTS_FILE,
-    LocalEnvError,
     load_endpoints,
     run_until_stopped,
     stop_running,
 )
-from metadata.deployer import DeployFailedError, OrgConfigError, OrgDeployer, summarize
+from metadata.deployer import OrgDeployer, Plan, summarize
 from metadata.render import Release, bundle, render_release
 from metadata.schema import validate_files
 from metadata.validations import VALIDATIONS_FILE, ValidationLog
 from sfbilling.environments import (
     LOCAL,
+    PREVIEW,
+    OrgTarget,
     deployer_for,
     local_overrides,
     org_config,
     org_target,
+    refused_later,
+    require_state_table,
     sync_target,
 )
+from sfbilling.exits import Exit, table
+from sfbilling.outcome import Result, report_error
 from sfbilling.progress import ProgressLine
 from sfbilling.promotion import (
     RELEASES_FILE,
@@ -44,9 +52,8 @@ from sfbilling.promotion import (
     running,
 )
 from stackconfig.describe import as_json, describe, render_table
-from stackconfig.errors import StackConfigError
-from stackconfig.stackfile import read_stack_file, stack_path
-from sync_lambda.errors import ConfigError, SyncError
+from stackconfig.stackfile import find_root, read_stack_file, stack_path
+from sync_lambda.errors import ConfigError
 from sync_lambda.report import Outcome
 from sync_lambda.wiring import build_service
 
@@ -70,14 +77,36 @@ examples:
                                               carry what the sandbox runs to production
   sfbilling releases                          promotions recorded, what each org runs
 
-exit codes: 0 done; 1 done, with failed or quarantined rows; 2 bad config or input (nothing
-was called); 3 the run stopped (Stripe or Salesforce failed or refused; a deploy failed);
-4 deactivations held back for confirmation; 5 another run holds the lease, or took it.
-"""
+Every command takes --json: one JSON document on stdout at exit (human output then goes to
+stderr).
 
-EXIT = {Outcome.OK: 0, Outcome.FAILED_ROWS: 1, Outcome.HELD_BACK: 4, Outcome.SKIPPED: 5,
-        Outcome.LEASE_LOST: 5}
+exit codes (every command):
+""" + table() + "\n"
+
+EXIT = {Outcome.OK: Exit.OK, Outcome.FAILED_ROWS: Exit.FAILED_ROWS,
+        Outcome.HELD_BACK: Exit.HELD_BACK, Outcome.SKIPPED: Exit.LEASE,
+        Outcome.LEASE_LOST: Exit.LEASE}
 DEFAULT_TIME_LIMIT_S = 3600
+# Deploying render's package.zip with the Salesforce CLI: a zip of one package needs
+# --single-package (make sf-cli-tour runs this very line).
+SF_DEPLOY_HINT: Final = ("sf project deploy start --metadata-dir {out}/package.zip "
+                         "--single-package --target-org <alias> --wait 30")
+
+
+class Out:
+    """Where human output goes: stdout, or stderr when --json owns stdout."""
+
+    def __init__(self, json_mode: bool) -> None:
+        self.json = json_mode
+
+    def say(self, text: str = "") -> None:
+        """A line for the person at the terminal."""
+        print(text, file=sys.stderr if self.json else sys.stdout)
+
+    @staticmethod
+    def progress(message: str) -> None:
+        """A progress line (stderr, always)."""
+        print(f"… {message}", file=sys.stderr)
 
 
 def _print_endpoints(doc: dict[str, Any]) -> None:
@@ -96,30 +125,39 @@ def _print_endpoints(doc: dict[str, Any]) -> None:
     print("Press Ctrl-C or run `sfbilling local down` to stop.", flush=True)
 
 
-def _local(args: argparse.Namespace) -> int:
+def _local(args: argparse.Namespace, out: Out) -> Result:
     if args.action == "up":
-        run_until_stopped(args.state_dir, args.json, _print_endpoints)
-    else:
-        pid = stop_running(args.state_dir)
-        print(f"stopped the local environment (pid {pid})")
-    return 0
+        # A server, not a document: --json PATH writes its endpoints to a file.
+        run_until_stopped(args.state_dir, args.endpoints, _print_endpoints)
+        return Result(Exit.OK, {"action": "up"})
+    pid = stop_running(args.state_dir)
+    out.say(f"stopped the local environment (pid {pid})")
+    return Result(Exit.OK, {"action": "down", "pid": pid})
 
 
-def _sync(args: argparse.Namespace) -> int:
+def _sync(args: argparse.Namespace, out: Out) -> Result:
+    if args.json_path is not None:
+        print("sfbilling: `sync --json PATH` is deprecated and goes away in the next release: "
+              "use --json-file PATH (or --json for the document on stdout)", file=sys.stderr)
+    json_file = args.json_file or args.json_path
     target = sync_target(args.env, root=args.root, state_dir=args.state_dir)
+    if args.env != LOCAL:
+        require_state_table(target.settings, args.env)
     progress = ProgressLine()
     deadline = time.monotonic() + args.time_limit
     try:
         service = build_service(target.settings, target.secrets, progress=progress,
-                                remaining_s=lambda: deadline - time.monotonic())
+                                remaining_s=lambda: deadline - time.monotonic(),
+                                fail_fast=True)
         report = service.run(full=args.full, dry_run=args.dry_run,
                              allow_mass_deactivation=args.allow_mass_deactivation)
     finally:
         progress.close()
-    if args.json:
-        args.json.write_text(json.dumps(report.to_dict(), indent=2))
-    print(report.render())
-    return EXIT[report.outcome]
+    doc = report.to_dict()
+    if json_file:
+        json_file.write_text(json.dumps(doc, indent=2))
+    out.say(report.render())
+    return Result(EXIT[report.outcome], {"env": args.env, "report": doc})
 
 
 def _checked(release: Release) -> Release:
@@ -130,7 +168,7 @@ def _checked(release: Release) -> Release:
     return release
 
 
-def _render(args: argparse.Namespace) -> int:
+def _render(args: argparse.Namespace, out: Out) -> Result:
     release = _checked(render_release(org_config(args.env, root=args.root)))
     for path, text in release.files.items():
         target = args.out / path
@@ -140,104 +178,174 @@ def _render(args: argparse.Namespace) -> int:
             "stamp.zip": bundle(release.stamp_files)}
     for name, data in zips.items():
         (args.out / name).write_bytes(data)
-    print(f"rendered {len(release.files)} files to {args.out} (release "
-          f"{release.content_hash[:12]}, config {release.config.config_version})")
-    for name, data in zips.items():
-        print(f"  {args.out / name}  sha256 {hashlib.sha256(data).hexdigest()}")
-    print("package.zip holds the fields, permission set and release type in Metadata API "
-          "format (`sf project deploy start --metadata-dir package.zip`, or Workbench); the "
-          "package settings are data, not metadata (data/billing-config.json: `sfbilling "
-          "apply` writes them); stamp.zip goes last")
-    return 0
+    out.say(f"rendered {len(release.files)} files to {args.out} (release "
+            f"{release.content_hash[:12]}, config {release.config.config_version})")
+    hashes = {name: hashlib.sha256(data).hexdigest() for name, data in zips.items()}
+    for name, digest in hashes.items():
+        out.say(f"  {args.out / name}  sha256 {digest}")
+    out.say("package.zip holds the fields, permission set and release type in Metadata API "
+            "format; the package settings are data, not metadata (data/billing-config.json: "
+            "`sfbilling apply` writes them); stamp.zip goes last. To deploy it yourself:")
+    out.say(f"  {SF_DEPLOY_HINT.format(out=args.out)}")
+    return Result(Exit.OK, {"env": args.env, "out": str(args.out),
+                            "release": release.content_hash,
+                            "config_version": release.config.config_version,
+                            "files": sorted(release.files), "zips": hashes})
 
 
-def _deployer(args: argparse.Namespace) -> tuple[OrgDeployer, Release]:
+def _deployer(args: argparse.Namespace, out: Out) -> tuple[OrgDeployer, Release, OrgTarget]:
     target = org_target(args.env, root=args.root, state_dir=args.state_dir)
     release = _checked(render_release(target.config))
-    deployer = deployer_for(target, progress=lambda m: print(f"… {m}", file=sys.stderr))
-    return deployer, release
+    deployer = deployer_for(target, progress=out.progress)
+    return deployer, release, target
 
 
-def _config(args: argparse.Namespace) -> int:
+def _config(args: argparse.Namespace, out: Out) -> Result:
     raw = read_stack_file(args.env, args.root)
     overrides = None
     if args.env == LOCAL and (args.state_dir / ENDPOINTS_FILE).exists():
         overrides = local_overrides(load_endpoints(args.state_dir))
-    rows, problems = describe(raw, env=args.env, source=str(stack_path(args.env, args.root)),
-                              overrides=overrides)
-    if args.json:
-        print(json.dumps(as_json(rows, problems), indent=2))
-    else:
-        print(f"{stack_path(args.env, args.root)} (secrets show as set or unset):")
-        print(render_table(rows))
-        for problem in problems:
-            print(f"  problem: {problem}", file=sys.stderr)
-    return 2 if problems else 0
+    path = stack_path(args.env, args.root)
+    rows, problems = describe(raw, env=args.env, source=str(path), overrides=overrides)
+    refusals = {} if problems else refused_later(raw, env=args.env, source=str(path),
+                                                   overrides=overrides)
+    out.say(f"{path} (secrets show as set or unset):")
+    out.say(render_table(rows))
+    for problem in problems:
+        print(f"  problem: {problem}", file=sys.stderr)
+    for who, reasons in refusals.items():
+        for reason in reasons:
+            print(f"  {who} will refuse: {reason}", file=sys.stderr)
+    doc = {"env": args.env, "stack_file": str(path), **as_json(rows, problems),
+           "refused_by": refusals}
+    # The stack file's own problems, and what `pulumi preview` refuses in it, fail; missing CLI
+    # credentials are said, but this machine may simply not be where they live.
+    failed = bool(problems or refusals.get(PREVIEW))
+    return Result(Exit.CONFIG if failed else Exit.OK, doc)
 
 
-def _org(args: argparse.Namespace) -> int:
-    deployer, release = _deployer(args)
+def _plan_doc(plan: Plan) -> dict[str, Any]:
+    return {"changes": [{"kind": i.kind, "name": i.name, "action": i.action,
+                         "detail": i.detail or None} for i in plan.changes],
+            "drift": list(plan.drift), "metadata_changed": plan.metadata_changed}
+
+
+def _plan(args: argparse.Namespace, out: Out) -> Result:
+    deployer, release, _ = _deployer(args, out)
+    org_id = deployer.checked_org_id(args.env)  # another org's "no changes" would mislead
+    plan = deployer.plan(release)
+    out.say(f"plan for release {release.content_hash[:12]} on {args.env} (org {org_id}):")
+    out.say(plan.render())
+    differs = bool(plan.changes or plan.drift)
+    return Result(Exit.DIFFERENCES if differs else Exit.OK,
+                  {"env": args.env, "org_id": org_id, "release": release.content_hash,
+                   **_plan_doc(plan)})
+
+
+def _confirm(args: argparse.Namespace, question: str) -> None:
+    """Ask before a production write; without a terminal, --yes is the answer."""
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError(f"{question}: no terminal to confirm on; pass --yes to go ahead "
+                          "(nothing was changed)")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise ConfigError("not confirmed: nothing was changed")
+
+
+def _apply(args: argparse.Namespace, out: Out) -> Result:
+    deployer, release, target = _deployer(args, out)
+    if target.stack.kind == "production":
+        _confirm(args, f"apply release {release.content_hash[:12]} to production "
+                       f"({args.env})")
     log = ValidationLog(args.root / VALIDATIONS_FILE)
-    if args.command == "plan":
-        print(f"plan for release {release.content_hash[:12]} on {args.env}:")
-        print(deployer.plan(release).render())
-        return 0
-    if args.command == "apply":
-        plan = deployer.apply(release, validated_id=args.validated, validations=log,
-                              env=args.env)
-        print(f"applied release {release.content_hash[:12]} to {args.env}:")
-        print(plan.render())
-        return 0
-    if args.command == "validate":
-        record = deployer.validate(release, validations=log, env=args.env)
-        print(f"validated release {release.content_hash[:12]} on {args.env} (org "
-              f"{record.org_id}): {record.validation_id}, recorded in {log.path}")
-        print(f"quick deploy within 10 days: sfbilling apply --env {args.env} "
-              f"--validated {record.validation_id}")
-        return 0
+    plan = deployer.apply(release, validated_id=args.validated, validations=log, env=args.env)
+    out.say(f"applied release {release.content_hash[:12]} to {args.env}:")
+    out.say(plan.render())
+    return Result(Exit.OK, {"env": args.env, "release": release.content_hash,
+                            "validation_id": args.validated, **_plan_doc(plan)})
+
+
+def _validate(args: argparse.Namespace, out: Out) -> Result:
+    deployer, release, _ = _deployer(args, out)
+    log = ValidationLog(args.root / VALIDATIONS_FILE)
+    record = deployer.validate(release, validations=log, env=args.env)
+    out.say(f"validated release {release.content_hash[:12]} on {args.env} (org "
+            f"{record.org_id}): {record.validation_id}, recorded in {log.path}")
+    out.say(f"quick deploy within 10 days: sfbilling apply --env {args.env} "
+            f"--validated {record.validation_id}")
+    return Result(Exit.OK, {"env": args.env, "release": release.content_hash,
+                            "org_id": record.org_id, "validation_id": record.validation_id,
+                            "validated_at": record.validated_at,
+                            "test_level": record.test_level})
+
+
+def _doctor(args: argparse.Namespace, out: Out) -> Result:
+    deployer, release, _ = _deployer(args, out)
+    org_id = deployer.checked_org_id(args.env)  # "ok" about another org would mislead
     checks = deployer.doctor(release)
-    print(f"doctor for {args.env}:")
-    print(summarize(checks))
-    return 0 if all(c.ok for c in checks) else 1
+    out.say(f"doctor for {args.env} (org {org_id}):")
+    out.say(summarize(checks))
+    ok = all(c.ok for c in checks)
+    return Result(Exit.OK if ok else Exit.FAILED_ROWS,
+                  {"env": args.env, "org_id": org_id, "ok": ok,
+                   "checks": [{"ok": c.ok, "what": c.what, "fix": c.fix or None}
+                              for c in checks]})
 
 
-def _promote(args: argparse.Namespace) -> int:
-    def progress(message: str) -> None:
-        print(f"… {message}", file=sys.stderr)
-
+def _promote(args: argparse.Namespace, out: Out) -> Result:
     if args.force and not args.reason:
         raise PromotionRefusedError("--force needs --reason \"why\": it is recorded")
     promotion = prepare(args.source, args.target, root=args.root, state_dir=args.state_dir,
                         force_reason=args.reason if args.force else None,
-                        allow_dirty=args.allow_dirty, progress=progress)
-    print(promotion.render())
+                        allow_dirty=args.allow_dirty, progress=out.progress)
+    out.say(promotion.render())
+    doc: dict[str, Any] = {
+        "from": args.source, "to": args.target, "dry_run": args.dry_run,
+        "release": promotion.release.content_hash,
+        "keys": [{"key": c.key, "old": c.old, "new": c.new} for c in promotion.changes],
+        **_plan_doc(promotion.plan), "forced_reason": promotion.forced_reason,
+        "release_id": None, "validation_id": None}
+    if args.dry_run:
+        out.say("\ndry run: nothing was written")
+        return Result(Exit.OK, doc)
+    _confirm(args, f"write {len(promotion.changes)} key(s) to "
+                   f"{stack_path(args.target, args.root).name}"
+                   + (f" and validate against {args.target}" if args.validate else ""))
     record = carry_out(promotion, validate=args.validate, state_dir=args.state_dir,
-                       progress=progress)
-    print()
-    print(f"wrote {len(promotion.changes)} key(s) to "
-          f"{stack_path(args.target, args.root).name}; recorded release {record.release_id} "
-          f"in {RELEASES_FILE}")
+                       progress=out.progress)
+    out.say()
+    out.say(f"wrote {len(promotion.changes)} key(s) to "
+            f"{stack_path(args.target, args.root).name}; recorded release {record.release_id} "
+            f"in {RELEASES_FILE}")
     if record.validation_id:
-        print(f"validated against {args.target}: {record.validation_id} (recorded in "
-              f"{VALIDATIONS_FILE}); quick deploy within 10 days: `pulumi up` on the "
-              f"{args.target} stack, or `sfbilling apply --env {args.target} --validated "
-              f"{record.validation_id}`")
-    print("commit the stack file and the records under releases/")
-    return 0
+        out.say(f"validated against {args.target}: {record.validation_id} (recorded in "
+                f"{VALIDATIONS_FILE}); quick deploy within 10 days: `pulumi up` on the "
+                f"{args.target} stack, or `sfbilling apply --env {args.target} --validated "
+                f"{record.validation_id}`")
+    out.say("commit the stack file and the records under releases/")
+    doc.update(release_id=record.release_id, validation_id=record.validation_id)
+    return Result(Exit.OK, doc)
 
 
-def _releases(args: argparse.Namespace) -> int:
+def _releases(args: argparse.Namespace, out: Out) -> Result:
     records = ReleaseLog(args.root / RELEASES_FILE).records()
-    print(f"{len(records)} release(s) in {RELEASES_FILE}:")
-    for r in records:
-        forced = f"  forced: {r.forced_reason}" if r.forced_reason else ""
-        print(f"  {r.when}  {r.from_env} → {r.to_env}  {r.release_id}  org release "
-              f"{r.release[:12]}  validation {r.validation_id or '-'}  by {r.who}{forced}")
-    print("running now:")
-    for now in running(args.envs, root=args.root, state_dir=args.state_dir):
-        what = now.release[:12] if now.release else "nothing applied yet"
-        print(f"  {now.env}: " + (f"unknown ({now.problem})" if now.problem else what))
-    return 0
+    out.say(f"{len(records)} release(s) in {RELEASES_FILE}:")
+    for rec in records:
+        forced = f"  forced: {rec.forced_reason}" if rec.forced_reason else ""
+        out.say(f"  {rec.when}  {rec.from_env} → {rec.to_env}  {rec.release_id}  org release "
+                f"{rec.release[:12]}  validation {rec.validation_id or '-'}  by "
+                f"{rec.who}{forced}")
+    out.say("running now:")
+    now = running(args.envs, root=args.root, state_dir=args.state_dir)
+    for r in now:
+        what = r.release[:12] if r.release else "nothing applied yet"
+        out.say(f"  {r.env}: " + (f"unknown ({r.problem})" if r.problem else what))
+    return Result(Exit.OK, {
+        "releases": [asdict(r) for r in records],
+        "running": [{"env": r.env, "release": r.release, "problem": r.problem or None}
+                    for r in now]})
 
 
 def _env_args(p: argparse.ArgumentParser) -> None:
@@ -248,25 +356,38 @@ def _env_args(p: argparse.ArgumentParser) -> None:
 
 
 def _root_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--root", type=Path, default=Path(),
-                   help="the repository: stack files and releases/ (default: here)")
+    p.add_argument("--root", type=Path, default=None,
+                   help="the repository: stack files and releases/ (default: the nearest "
+                        "directory holding Pulumi.yaml, from here up)")
     p.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
                    help="the local environment's state directory (for local stacks)")
 
 
-COMMANDS = {
+def _json_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true",
+                   help="one JSON document on stdout at exit (human output goes to stderr)")
+
+
+def _yes_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--yes", action="store_true",
+                   help="go ahead without asking (needed when there is no terminal)")
+
+
+ORG_COMMANDS: dict[str, tuple[str, str, Any]] = {
     "plan": ("show what apply would change in the org, and drift since the last apply",
-             "Reads the org (describe, queries); changes nothing."),
+             "Checks the org is the stack's first. Reads the org (describe, queries); changes "
+             "nothing. Exit 8 when there are changes or drift.", _plan),
     "apply": ("deploy the org config: fields, permission set and its assignment, package "
               "settings, release stamp",
               "Changes only what differs from the release. Never deletes a field, record or "
-              "permission; never touches Accounts or payment methods."),
+              "permission; never touches Accounts or payment methods. Production asks first "
+              "(--yes without a terminal).", _apply),
     "validate": ("check-only deploy of the org config; records the validation for a quick "
                  "deploy",
                  "Changes nothing in the org. Appends a line to releases/validations.jsonl "
-                 "(commit it)."),
+                 "(commit it).", _validate),
     "doctor": ("check the org is ready for the import; say what to fix",
-               "Reads the org; changes nothing."),
+               "Checks the org is the stack's first. Reads the org; changes nothing.", _doctor),
 }
 
 
@@ -274,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     parser = argparse.ArgumentParser(prog="sfbilling", description=USAGE,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"sfbilling {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     local = sub.add_parser(
         "local", help="run the local stand-ins (Salesforce, Stripe, AWS)",
@@ -281,18 +403,21 @@ def build_parser() -> argparse.ArgumentParser:
                     "AWS on 127.0.0.1. Touches nothing outside this machine; writes its "
                     "endpoints and throwaway credentials to the state directory.")
     local.add_argument("action", choices=("up", "down"))
-    local.add_argument("--json", type=Path, help="also write endpoints and credentials here")
+    local.add_argument("--json", dest="endpoints", type=Path, metavar="PATH",
+                       help="up: also write endpoints and credentials to PATH (a server, not "
+                            "a document)")
     local.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
                        help="where certificates, logs and the pid file live (default .local)")
-    local.set_defaults(func=_local)
+    local.set_defaults(func=_local, json=False)
     sync = sub.add_parser(
         "sync", help="run the Stripe → Salesforce Billing import once",
         description="Import Stripe customers and payment methods into Salesforce Billing "
                     "once: creates or links Accounts, inserts and updates payment methods, "
                     "deactivates the ones Stripe no longer has. Never deletes anything in "
                     "Salesforce, never writes card numbers, never writes to Stripe. "
-                    "Secrets come from SFBILLING_STRIPE_API_KEY and "
-                    "SFBILLING_SF_PRIVATE_KEY_FILE or SFBILLING_SF_CONSUMER_SECRET.")
+                    "Secrets come from SFBILLING_<ENV>_STRIPE_API_KEY and "
+                    "SFBILLING_<ENV>_SF_PRIVATE_KEY_FILE or SFBILLING_<ENV>_SF_CONSUMER_SECRET "
+                    "(or the same names without <ENV>_).")
     _env_args(sync)
     sync.add_argument("--dry-run", action="store_true",
                       help="plan only: write nothing (not even the checkpoint)")
@@ -304,16 +429,21 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT_S, metavar="S",
                       help="stop at a segment boundary after about S seconds, saving progress "
                            f"for the next run (default {DEFAULT_TIME_LIMIT_S})")
-    sync.add_argument("--json", type=Path, help="also write the report as JSON here")
+    sync.add_argument("--json", nargs="?", const=True, default=False, metavar="PATH",
+                      help="the report as one JSON document on stdout (`--json PATH`, writing "
+                           "it to a file, is deprecated: use --json-file)")
+    sync.add_argument("--json-file", type=Path, metavar="PATH",
+                      help="also write the report as JSON to PATH")
     sync.set_defaults(func=_sync)
     config = sub.add_parser(
         "config", help="show an environment's resolved settings, and every problem",
         description="Show every key of an environment's stack file: value, source (stack file "
-                    "or default), scope and consumers, and every problem of the file. Secrets "
-                    "show as set or unset, never their value. Reads only the stack file; "
-                    "changes nothing.")
+                    "or default), scope and consumers, every problem of the file, and what "
+                    "`pulumi preview` or the CLI will refuse. Secrets show as set or unset, "
+                    "never their value. Reads only the stack file and the environment; changes "
+                    "nothing.")
     _env_args(config)
-    config.add_argument("--json", action="store_true", help="the table and problems as JSON")
+    _json_arg(config)
     config.set_defaults(func=_config)
     render = sub.add_parser(
         "render", help="render the org config to files and deployable zips (no org needed)",
@@ -322,16 +452,19 @@ def build_parser() -> argparse.ArgumentParser:
                     "credentials.")
     _env_args(render)
     render.add_argument("--out", type=Path, required=True, help="output directory")
+    _json_arg(render)
     render.set_defaults(func=_render)
-    for name, (text, touches) in COMMANDS.items():
+    for name, (text, touches, func) in ORG_COMMANDS.items():
         cmd = sub.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}. "
                                                          f"{touches}")
         _env_args(cmd)
+        _json_arg(cmd)
         if name == "apply":
             cmd.add_argument("--validated", metavar="ID",
                              help="quick-deploy this validation (recorded by `validate` for "
                                   "this release and org, within 10 days) instead of deploying")
-        cmd.set_defaults(func=_org)
+            _yes_arg(cmd)
+        cmd.set_defaults(func=func)
     promote = sub.add_parser(
         "promote", help="carry the sandbox's verified config to production",
         description="Copy the promotable keys of --from's stack file into --to's, after "
@@ -339,7 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "commit; show the change (keys, the plan against --to's org with its drift, "
                     "the rendered files' diff); write only those keys (every other line of the "
                     "stack file stays byte for byte); with --validate, run a check-only deploy "
-                    "against --to's org and record it; append a release record. Credentials "
+                    "against --to's org and record it; append a release record. Asks before "
+                    "writing (--yes without a terminal); --dry-run writes nothing. Credentials "
                     "of both orgs: SFBILLING_<ENV>_SF_PRIVATE_KEY_FILE (or _SF_CONSUMER_SECRET) "
                     "per environment.")
     promote.add_argument("--from", dest="source", required=True, help="e.g. sandbox")
@@ -347,11 +481,15 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--validate", action="store_true",
                          help="check-only deploy against --to's org, recorded for a quick "
                               "deploy")
+    promote.add_argument("--dry-run", action="store_true",
+                         help="show the promotion, write nothing")
     promote.add_argument("--force", action="store_true",
                          help="promote although --from's org runs another release")
     promote.add_argument("--reason", help="why --force (recorded)")
     promote.add_argument("--allow-dirty", action="store_true",
                          help="promote from a git tree with uncommitted changes")
+    _yes_arg(promote)
+    _json_arg(promote)
     _root_args(promote)
     promote.set_defaults(func=_promote)
     releases = sub.add_parser(
@@ -360,39 +498,64 @@ def build_parser() -> argparse.ArgumentParser:
                     "stamp. Changes nothing.")
     releases.add_argument("--envs", nargs="+", default=["sandbox", "prod"],
                           help="environments to read (default: sandbox prod)")
+    _json_arg(releases)
     _root_args(releases)
     releases.set_defaults(func=_releases)
     return parser
 
 
+def version() -> str:
+    """The installed distribution's version."""
+    try:
+        return metadata_version("sfbilling-stripe")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `sfbilling` console script."""
     try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (already printed)
         try:
-            args = build_parser().parse_args(argv)
-        except SystemExit as exc:  # --help, or a usage error (already printed)
             sys.stdout.flush()
-            return exc.code if isinstance(exc.code, int) else 2
-        code = int(args.func(args))
-        sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
-        return code
-    except (LocalEnvError, ConfigError, OrgConfigError, StackConfigError,
-            PromotionRefusedError) as exc:
-        print(f"sfbilling: {exc}", file=sys.stderr)
-        return 2
-    except DeployFailedError as exc:
-        print(f"sfbilling: {exc}", file=sys.stderr)
-        return 3
-    except SyncError as exc:
-        print(f"sfbilling: the run stopped: {exc}", file=sys.stderr)
-        return 3
+        except BrokenPipeError:
+            return _quiet_pipe()
+        return exc.code if isinstance(exc.code, int) else int(Exit.CONFIG)
+    if getattr(args, "json_file", None) is None and isinstance(getattr(args, "json", None), str):
+        args.json_path, args.json = Path(args.json), False  # the deprecated `--json PATH`
+    elif hasattr(args, "json_file"):
+        args.json_path = None
+    if hasattr(args, "root"):
+        args.root = find_root(Path.cwd()) if args.root is None else args.root
+    out = Out(args.json is True)
+    doc: dict[str, Any] = {"command": args.command}
+    try:
+        result = args.func(args, out)
+        code = result.code
+        doc.update(result.doc)
     except BrokenPipeError:
-        # The reader went away (`sfbilling plan | head`): stop quietly, with the status of a
-        # process ended by SIGPIPE, as Unix tools do; stdout goes nowhere from here on, so the
-        # interpreter's own flush at exit cannot fail again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 128 + signal.SIGPIPE
+        return _quiet_pipe()
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - every error: one line
+        code, message = report_error(exc)
+        doc["error"] = message
+    doc["exit_code"] = int(code)
+    try:
+        if out.json:
+            print(json.dumps(doc, indent=2, sort_keys=True, default=str))
+        sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
+    except BrokenPipeError:
+        return _quiet_pipe()
+    return int(code)
+
+
+def _quiet_pipe() -> int:
+    # The reader went away (`sfbilling plan | head`): stop quietly, with the status of a process
+    # ended by SIGPIPE, as Unix tools do; stdout goes nowhere from here on, so the
+    # interpreter's own flush at exit cannot fail again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -17,21 +17,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from devenv.local import DEFAULT_STATE_DIR, load_endpoints
 from metadata.config import OrgConfig
 from metadata.deployer import OrgDeployer
+from stackconfig.errors import StackConfigError
 from stackconfig.resolve import StackConfig, lambda_environment, require_login, resolve
 from stackconfig.schema import key
-from stackconfig.stackfile import read_stack_file, stack_path
+from stackconfig.stackfile import RawValue, read_stack_file, stack_path
 from sync_lambda.adapters.dynamodb_state import create_table
 from sync_lambda.adapters.salesforce_connection import (
     SalesforceConnection,
     SalesforceCredentials,
 )
-from sync_lambda.errors import ConfigError
-from sync_lambda.settings import Secrets, Settings
+from sync_lambda.errors import ConfigError, UnreachableError
+from sync_lambda.settings import Secrets, Settings, stripe_key_problems
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, MutableMapping
@@ -52,6 +53,11 @@ def _secret_env(environ: Mapping[str, str], base: str, env: str) -> tuple[str, s
         if environ.get(name):
             return name, environ[name]
     return base, None
+
+
+def stripe_key_from_env(environ: Mapping[str, str], env: str) -> tuple[str, str | None]:
+    """The variable holding `env`'s Stripe key, and the key (None when neither is set)."""
+    return _secret_env(environ, STRIPE_KEY_VAR, env)
 
 
 def local_overrides(doc: Mapping[str, Any]) -> dict[str, str]:
@@ -123,10 +129,76 @@ def sync_target(env: str, *, root: Path = Path(), state_dir: Path = DEFAULT_STAT
     stack, doc = load_stack(env, root=root, state_dir=state_dir)
     settings = import_settings(stack)
     secrets = use_local_environment(doc, environ) if doc else secrets_from_env(environ, env)
+    if not doc:
+        check_secrets(secrets, settings, env, stripe=True)
     secrets.check(settings)
     if doc:
         ensure_state_table(settings)
     return SyncTarget(stack, settings, secrets)
+
+
+def require_state_table(settings: Settings, env: str) -> None:
+    """The deployed state table is there and readable (UnreachableError naming the table, the
+    region and what to do otherwise: the one line instead of botocore's traceback)."""
+    region = settings.aws_region
+    client = boto3.client("dynamodb", region_name=region,
+                          endpoint_url=settings.aws_endpoint_url)
+    where = f"the state table {settings.table_name} in {region}"
+    try:
+        client.describe_table(TableName=settings.table_name)
+    except NoCredentialsError:
+        raise UnreachableError(f"AWS: no credentials to read {where}: set AWS_PROFILE (or SSO, "
+                               "or the AWS_* variables) for the account of the stack") from None
+    except EndpointConnectionError as exc:
+        raise UnreachableError(f"AWS: cannot reach {where} ({exc}); check aws:region and "
+                               "awsEndpointUrl in the stack file") from None
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
+            raise UnreachableError(
+                f"AWS: {where} does not exist: deploy the {env} stack first (`pulumi up`), or "
+                "check aws:region and resourcePrefix in the stack file") from None
+        raise UnreachableError(f"AWS refused to read {where}: {code}: "
+                               f"{exc.response.get('Error', {}).get('Message', '')}") from None
+
+
+def check_secrets(secrets: Secrets, settings: Settings, env: str, *, stripe: bool) -> None:
+    """The CLI's credentials for `env` are there and usable, each problem naming the variable
+    to set (ConfigError, before any network call)."""
+    problems = []
+    if stripe:
+        var = secret_variable(STRIPE_KEY_VAR, env)
+        problems += [f"{var} (or {STRIPE_KEY_VAR}): {p}"
+                     for p in stripe_key_problems(secrets.stripe_api_key,
+                                                  settings.environment_kind)]
+    if settings.salesforce_auth == "jwt":
+        var = f"{secret_variable(SF_PRIVATE_KEY_FILE_VAR, env)} (or {SF_PRIVATE_KEY_FILE_VAR})"
+        if not secrets.salesforce_private_key:
+            problems.append(f"{var} is not set: the connected app's private key file "
+                            "(sfbilling:salesforceAuth is jwt)")
+        elif not private_key_readable(secrets.salesforce_private_key):
+            problems.append(f"{var} does not name a PEM private key (-----BEGIN PRIVATE "
+                            "KEY-----): the one whose certificate the connected app holds")
+    elif not secrets.salesforce_consumer_secret:
+        var = f"{secret_variable(SF_CONSUMER_SECRET_VAR, env)} (or {SF_CONSUMER_SECRET_VAR})"
+        problems.append(f"{var} is not set: the connected app's consumer secret "
+                        "(sfbilling:salesforceAuth is client_credentials)")
+    if problems:
+        raise ConfigError(f"credentials of {env}:\n  " + "\n  ".join(problems))
+
+
+def private_key_readable(pem: str) -> bool:
+    """Whether `pem` loads as a private key (a malformed one would fail the login later, in
+    the middle of a run)."""
+    from cryptography.hazmat.primitives.serialization import (  # noqa: PLC0415 - CLI only
+        load_pem_private_key,
+    )
+
+    try:
+        load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +224,8 @@ def org_target(env: str, *, root: Path = Path(), state_dir: Path = DEFAULT_STATE
         secrets_from_env(environ, env, stripe=False)
     require_login(stack)
     settings = import_settings(stack)
+    if not doc:
+        check_secrets(secrets, settings, env, stripe=False)
     secrets.check_salesforce(settings)
     return OrgTarget(stack, OrgConfig.from_stack(stack),
                      SalesforceCredentials.of(settings, secrets))
@@ -161,10 +235,38 @@ def deployer_for(target: OrgTarget, *,
                  progress: Callable[[str], None] = lambda _m: None) -> OrgDeployer:
     """The org-config deployer of one environment: logs in as its integration user, checks
     the org is the one its stack names, deploys as production when it is production."""
-    return OrgDeployer(SalesforceConnection(target.credentials),
+    return OrgDeployer(SalesforceConnection(target.credentials, fail_fast=True),
                        assignee=target.credentials.username, progress=progress,
                        sandbox=target.stack.kind != "production",
                        expected_org_id=target.stack["salesforceOrgId"])
+
+
+PREVIEW: Final = "pulumi preview"
+CLI_COMMANDS: Final = "sfbilling plan, apply, sync"
+
+
+def refused_later(raw: Mapping[str, RawValue], *, env: str, source: str,
+                  overrides: Mapping[str, str] | None = None,
+                  environ: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """What a stack that resolves cleanly will still be refused for: by `pulumi preview` (its
+    secrets unset, the login keys), and by the CLI's commands (their credential variables on
+    this machine). Empty for the local environment."""
+    environ = os.environ if environ is None else environ
+    stack = resolve(raw, env=env, source=source, overrides=overrides)
+    if stack.kind == LOCAL:
+        return {}
+    out: dict[str, list[str]] = {}
+    try:
+        require_login(resolve(raw, env=env, source=source, overrides=overrides,
+                              require_secrets=True))
+    except StackConfigError as exc:
+        out[PREVIEW] = exc.problems
+    try:
+        check_secrets(secrets_from_env(environ, env), import_settings(stack), env, stripe=True)
+    except (ConfigError, StackConfigError) as exc:
+        lines = str(exc).splitlines()
+        out[CLI_COMMANDS] = [line.strip() for line in lines[1:]] or lines
+    return out
 
 
 def secrets_from_env(environ: Mapping[str, str], env: str, *, stripe: bool = True) -> Secrets:

@@ -24,16 +24,17 @@ from infra.release import git, git_commit, release_id
 from metadata.config import OrgConfig
 from metadata.render import Release, render_release
 from metadata.validations import VALIDATIONS_FILE, ValidationLog, now_utc
-from sfbilling.environments import deployer_for, org_target
+from sfbilling.environments import deployer_for, org_target, stripe_key_from_env
 from stackconfig.errors import StackConfigError
 from stackconfig.promotion import KeyChange, promotable_changes
 from stackconfig.resolve import StackConfig, resolve
 from stackconfig.stackfile import RawValue, read_stack_file, stack_path
 from stackconfig.stackwrite import write_keys
 from sync_lambda.errors import SyncError
+from sync_lambda.settings import stripe_key_problems
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, MutableMapping
+    from collections.abc import Callable, Mapping, MutableMapping
     from pathlib import Path
 
     from metadata.deployer import Plan
@@ -123,6 +124,16 @@ def _check_clean(root: Path) -> None:
             "was promoted: commit them first, or pass --allow-dirty\n" + dirty)
 
 
+def _check_stripe_key(environ: Mapping[str, str], env: str, kind: str) -> None:
+    """A live key for a sandbox, or a test key for production, is refused here too, when the
+    environment's key is on this machine (the promotion carries keys between the two)."""
+    var, key = stripe_key_from_env(environ, env)
+    if key:
+        problems = stripe_key_problems(key, kind)
+        if problems:
+            raise PromotionRefusedError(f"{var}: {problems[0]}")
+
+
 def _files_diff(before: Release, after: Release) -> str:
     out: list[str] = []
     for path in sorted(set(before.files) | set(after.files)):
@@ -146,6 +157,8 @@ def prepare(source: str, target: str, *, root: Path, state_dir: Path,
         _check_clean(root)
     src = org_target(source, root=root, state_dir=state_dir, environ=environ)
     dst = org_target(target, root=root, state_dir=state_dir, environ=environ)
+    for env, stack in ((source, src.stack), (target, dst.stack)):
+        _check_stripe_key(environ, env, stack.kind)
     if src.stack.kind == "production":
         raise PromotionRefusedError(f"{source} is a production stack: promote from the sandbox "
                                     "the change was verified in")

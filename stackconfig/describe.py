@@ -22,7 +22,7 @@ class Row:
     """One key of one stack."""
 
     key: str
-    value: str
+    value: str | None  # None: unset (shown as a dash, null in JSON)
     source: str
     scope: str
     consumers: str
@@ -30,9 +30,9 @@ class Row:
     problem: str = ""
 
 
-def _text(value: object) -> str:
+def _text(value: object) -> str | None:
     if value is None:
-        return "—"
+        return None
     if isinstance(value, dict | list):
         return repr(value)
     return str(value)
@@ -59,6 +59,7 @@ def describe(raw: Mapping[str, RawValue], *, env: str, source: str,
             shown, origin = entry.value, STACK_FILE
         else:
             shown, origin = k.default, DEFAULT
+        text: str | None
         if k.secret:
             text = "set" if entry is not None and entry.secure else "unset"
         else:
@@ -73,8 +74,11 @@ def describe(raw: Mapping[str, RawValue], *, env: str, source: str,
 def render_table(rows: list[Row]) -> str:
     """The rows as an aligned text table."""
     head = ("key", "value", "source", "scope", "consumers")
-    cells = [head] + [(r.key, r.value if len(r.value) <= 48 else r.value[:45] + "…", r.source,
-                       r.scope, r.consumers) for r in rows]
+    def shown(value: str | None) -> str:
+        text = "—" if value is None else value
+        return text if len(text) <= 48 else text[:45] + "…"
+
+    cells = [head] + [(r.key, shown(r.value), r.source, r.scope, r.consumers) for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(head))]
     lines = ["  ".join(c[i].ljust(widths[i]) for i in range(len(head))).rstrip()
              for c in cells]

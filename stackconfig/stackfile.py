@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,13 +40,34 @@ def _plain(node: object) -> object:
     return node
 
 
+def stack_names(root: Path) -> list[str]:
+    """The environments with a stack file under `root`."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+
+
+def find_root(start: Path) -> Path:
+    """The project root: `start` or the nearest directory above it holding Pulumi.yaml (`start`
+    itself when there is none, so the error names the directory the user is in)."""
+    here = start.resolve()
+    for directory in (here, *here.parents):
+        if (directory / "Pulumi.yaml").is_file():
+            return directory
+    return start
+
+
 def read_stack_file(env: str, root: Path) -> dict[str, RawValue]:
     """The `config:` entries of `Pulumi.<env>.yaml` (StackConfigError naming the exact path
     when it is missing or not a stack file)."""
     path = stack_path(env, root)
     if not path.is_file():
-        raise StackConfigError(str(path), [f"{path.resolve()} not found: every environment has a "
-                                           f"stack file (start from Pulumi.sandbox.yaml)"])
+        known = stack_names(root)
+        close = difflib.get_close_matches(env, known, n=1, cutoff=0.4) or \
+            [k for k in known if env.startswith(k) or k.startswith(env)][:1]
+        hint = f"; did you mean `--env {close[0]}`?" if close else ""
+        listed = ", ".join(known) or "none"
+        raise StackConfigError(str(path), [
+            f"{path.resolve()} not found: no stack {env!r} (stacks here: {listed}){hint} "
+            "Every environment has a stack file; start a new one from Pulumi.sandbox.yaml"])
     try:
         # BaseLoader: every scalar is a string, as in Pulumi's own reading of the file.
         doc = yaml.load(path.read_text(), Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects

@@ -15,6 +15,17 @@ class FatalSyncError(SyncError):
     """The run cannot go on (authentication refused, gateway missing, daily limit used up)."""
 
 
+class OrgIdentityError(FatalSyncError):
+    """The org reached is not the one the stack names, or not the one the state was written
+    for: nothing was written. The message says how to confirm or correct it."""
+
+
+class UnreachableError(FatalSyncError):
+    """An endpoint cannot be reached or trusted (name not resolved, certificate not trusted,
+    connection refused), or AWS refuses or lacks the credentials; the message names the
+    endpoint and the config key behind it."""
+
+
 class RetriableSyncError(SyncError):
     """A transient failure outlasted its retries (Stripe 429/5xx, Salesforce 503); the next
     scheduled run picks up from the last checkpoint."""

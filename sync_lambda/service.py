@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sync_lambda import names
-from sync_lambda.errors import FatalSyncError, LeaseLostError
+from sync_lambda.errors import LeaseLostError, OrgIdentityError
 from sync_lambda.lease import LeaseKeeper
 from sync_lambda.report import Report
 from sync_lambda.state import LedgerEntry, LedgerStatus, PendingDeactivation, RowResult, SyncState
@@ -491,7 +491,7 @@ class SyncService:
             return
         recorded = self._state.recorded_org()
         if recorded and recorded[:15] != org_id[:15] and not self._explicit_full:
-            raise FatalSyncError(
+            raise OrgIdentityError(
                 f"the import's state was written for org {recorded}, but this is org {org_id} "
                 "(a refreshed sandbox?): nothing was written. Confirm the refresh: apply the "
                 "org config, then run a full reconcile (`sfbilling sync --env ENV --full`, or "

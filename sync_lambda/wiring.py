@@ -81,8 +81,10 @@ def run_config(settings: Settings) -> RunConfig:
 def build_service(settings: Settings, secrets: Secrets, *,
                   remaining_s: Callable[[], float | None] = lambda: None,
                   progress: Progress | None = None,
-                  clock: Callable[[], float] = time.time) -> SyncService:
-    """Adapters wired to the service; nothing connects until the run needs it."""
+                  clock: Callable[[], float] = time.time,
+                  fail_fast: bool = False) -> SyncService:
+    """Adapters wired to the service; nothing connects until the run needs it. `fail_fast`
+    (the CLI): an org that cannot be reached or trusted is said at once, not retried."""
     secrets.check(settings)
     stripe = StripeSourceAdapter.connect(
         secrets.stripe_api_key, api_base=settings.stripe_api_base, rate=settings.stripe_rate,
@@ -92,7 +94,7 @@ def build_service(settings: Settings, secrets: Secrets, *,
         # The lazy edge: imported only when the run has something to read or write there.
         from sync_lambda.adapters.salesforce_sink import SalesforceSink  # noqa: PLC0415
 
-        return SalesforceSink(settings, secrets, remaining_s=remaining_s)
+        return SalesforceSink(settings, secrets, remaining_s=remaining_s, fail_fast=fail_fast)
 
     sink = LazySink(salesforce)
     state = DynamoStateStore(

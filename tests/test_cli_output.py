@@ -15,6 +15,7 @@ from metadata.render import bundle, render_release
 from sfbilling import cli
 from sfbilling.cli import main
 from sfbilling.environments import org_config
+from sfbilling.exits import Exit, table
 from sync_lambda.report import Outcome
 
 REPO = Path(__file__).resolve().parents[1]
@@ -25,7 +26,8 @@ def test_help_is_for_users(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "examples:" in out
     assert "sfbilling sync --env sandbox --dry-run" in out
-    assert "exit codes:" in out
+    assert "exit codes (every command):" in out
+    assert table() in out
     assert "No logic lives here" not in out
 
 
@@ -74,3 +76,10 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, argv: list[str]) -> None:
 def test_exit_codes_follow_the_outcome() -> None:
     assert cli.EXIT == {Outcome.OK: 0, Outcome.FAILED_ROWS: 1, Outcome.HELD_BACK: 4,
                         Outcome.SKIPPED: 5, Outcome.LEASE_LOST: 5}
+
+
+def test_the_readmes_exit_code_table_is_the_codes() -> None:
+    # The README shows the table `sfbilling --help` prints, line for line.
+    readme = (REPO / "README.md").read_text()
+    assert table() in readme
+    assert [int(code) for code in Exit] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 130]

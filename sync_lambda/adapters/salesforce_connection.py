@@ -29,7 +29,7 @@ from simple_salesforce.login import SalesforceLogin
 from simple_salesforce.util import exception_handler
 
 from sync_lambda.adapters.retry import backoff
-from sync_lambda.errors import FatalSyncError, RetriableSyncError
+from sync_lambda.errors import FatalSyncError, RetriableSyncError, UnreachableError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -78,10 +78,13 @@ class LoginHostAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def login_session(login_url: str) -> tuple[requests.Session, str | None]:
-    """A session for `login_url`, and the simple-salesforce `domain` to use with it (None means
-    the host is not a Salesforce one and the session redirects to it)."""
-    session = requests.Session()
+def login_session(login_url: str,
+                  timeout_s: float = 30.0) -> tuple[requests.Session, str | None]:
+    """A session for `login_url` whose requests time out (the token request too: a login that
+    never answers would otherwise hold the run, and its lease, forever), and the
+    simple-salesforce `domain` to use with it (None means the host is not a Salesforce one and
+    the session redirects to it)."""
+    session = TimeoutSession(timeout_s)
     host = urlsplit(login_url).hostname or ""
     if host.endswith(SALESFORCE_SUFFIX):
         return session, host[: -len(SALESFORCE_SUFFIX)]
@@ -92,7 +95,7 @@ def login_session(login_url: str) -> tuple[requests.Session, str | None]:
 def login(credentials: SalesforceCredentials) -> tuple[str, str]:
     """(session id, instance host[:port])."""
     c = credentials
-    session, domain = login_session(c.login_url)
+    session, domain = login_session(c.login_url, c.timeout_s)
     if c.flow == "jwt":
         return SalesforceLogin(
             username=c.username, consumer_key=c.consumer_key, privatekey=c.private_key,
@@ -105,8 +108,8 @@ def login(credentials: SalesforceCredentials) -> tuple[str, str]:
 
 
 class TimeoutSession(requests.Session):
-    """A session whose requests time out by default: simple-salesforce's own calls (query,
-    describe, Metadata SOAP) would otherwise wait forever on a hung connection."""
+    """A session whose requests time out by default: simple-salesforce's own calls (login,
+    query, describe, Metadata SOAP) would otherwise wait forever on a hung connection."""
 
     def __init__(self, timeout_s: float) -> None:
         super().__init__()
@@ -122,9 +125,13 @@ class SalesforceConnection:
     """One org, one session at a time (renewed when Salesforce says it expired)."""
 
     def __init__(self, credentials: SalesforceCredentials, *,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, fail_fast: bool = False) -> None:
         self._credentials = credentials
         self._sleep = sleep
+        # An operator at a terminal (the CLI) wants an unreachable or untrusted org said at
+        # once; the Lambda keeps retrying, as a transient outage deserves.
+        self._fail_fast = fail_fast
+        self._reached = False
         self._sf: Salesforce | None = None
         self._calls = 0
         self.version = credentials.api_version
@@ -157,7 +164,9 @@ class SalesforceConnection:
             try:
                 sf = self._sf or self.login()
                 self._calls += 1
-                return fn(sf)
+                result = fn(sf)
+                self._reached = True
+                return result
             except SalesforceExpiredSession:
                 relogins += 1
                 if relogins > 2:
@@ -181,12 +190,27 @@ class SalesforceConnection:
                     raise
                 last = exc
             except (requests.ConnectionError, requests.Timeout) as exc:
+                if self._fail_fast and not self._reached:
+                    raise UnreachableError(self._unreachable(exc)) from None
                 last = exc
             except SalesforceMalformedRequest as exc:
                 # A query or write the org refuses outright: retrying cannot help.
                 raise FatalSyncError(f"Salesforce refused a request: {exc.content!r}") from exc
             self._sleep(backoff(attempt, base=0.5, cap=15))
         raise RetriableSyncError(f"Salesforce kept failing after {MAX_ATTEMPTS} attempts: {last}")
+
+    def _unreachable(self, exc: Exception) -> str:
+        text = repr(exc)
+        reason = ("its certificate is not trusted (set REQUESTS_CA_BUNDLE for a private CA)"
+                  if isinstance(exc, requests.exceptions.SSLError) else
+                  "its name does not resolve" if "NameResolution" in text
+                  or "Name or service not known" in text else
+                  "the connection was refused" if "Connection refused" in text
+                  or "ConnectionRefused" in text else
+                  "it did not answer in time" if isinstance(exc, requests.Timeout) else
+                  f"the connection failed ({type(exc).__name__})")
+        return (f"cannot reach Salesforce at {self._credentials.login_url}: {reason}; check "
+                "sfbilling:salesforceLoginUrl")
 
     def url(self, sf: Salesforce, path: str) -> str:
         """The REST URL of `path` on this org."""

@@ -27,7 +27,7 @@ from sync_lambda.adapters.salesforce_connection import (
     SalesforceConnection,
     SalesforceCredentials,
 )
-from sync_lambda.errors import FatalSyncError, RetriableSyncError
+from sync_lambda.errors import FatalSyncError, OrgIdentityError, RetriableSyncError
 from sync_lambda.matching import AccountIndex, metadata_ids, names_to_look_up, normalize_name
 from sync_lambda.models import OrgFacts, PlanOptions, SfAccount, SfPaymentMethod, Snapshot
 from sync_lambda.planning import Plan, PmWrite, SalesforceView
@@ -69,13 +69,14 @@ class SalesforceSink:
 
     def __init__(self, settings: Settings, secrets: Secrets, *,
                  sleep: Callable[[float], None] = time.sleep,
-                 remaining_s: Callable[[], float | None] = lambda: None) -> None:
+                 remaining_s: Callable[[], float | None] = lambda: None,
+                 fail_fast: bool = False) -> None:
         self._settings = settings
         self._secrets = secrets
         self._sleep = sleep
         self._remaining_s = remaining_s
         self._api = SalesforceConnection(SalesforceCredentials.of(settings, secrets),
-                                         sleep=sleep)
+                                         sleep=sleep, fail_fast=fail_fast)
         self._facts: OrgFacts | None = None
         self._guard: Callable[[], None] = lambda: None
 
@@ -172,7 +173,7 @@ class SalesforceSink:
         org_id = str(rows[0]["Id"])
         expected = self._settings.salesforce_org_id
         if expected and org_id[:15] != expected[:15]:
-            raise FatalSyncError(
+            raise OrgIdentityError(
                 f"this org is {org_id}, but sfbilling:salesforceOrgId (SFB_SF_ORG_ID) is "
                 f"{expected}: a refreshed sandbox gets a new org id and carries production's "
                 "data, so nothing was written. If this is the org you mean: set "

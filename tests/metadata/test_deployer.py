@@ -250,7 +250,7 @@ def test_cli_plan_apply_doctor(salesforce: SalesforceStandIn, tmp_path: Path,
         monkeypatch.setenv(name, os.environ.get(name, ""))
     common = ["--env", "local", "--root", str(REPO), "--state-dir",
               str(_local_state(salesforce, tmp_path))]
-    assert main(["plan", *common]) == 0
+    assert main(["plan", *common]) == 8  # changes to make
     assert "Payment creation batch size: 50 → 70" in capsys.readouterr().out
     assert main(["doctor", *common]) == 1
     assert "Payment Center cannot create a payment method" in capsys.readouterr().out

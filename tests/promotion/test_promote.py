@@ -20,6 +20,7 @@ from infra.release import git
 from sfbilling.cli import main
 from sfbilling.demo_promotion import stack_repo
 from sfbilling.promotion import RELEASES_FILE, ReleaseLog
+from sfbilling.shapes import COMMON, SHAPES
 from stackconfig.stackwrite import write_keys
 from tests.conftest import session_id
 
@@ -84,6 +85,11 @@ def _stamp(server: SalesforceStandIn) -> str | None:
     return rows[0]["Content_Hash__c"] if rows else None
 
 
+def _promote(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`promote` as a pipeline runs it: no terminal, so --yes."""
+    return _cli(capsys, "promote", "--yes", *args)
+
+
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out = capsys.readouterr()
@@ -95,8 +101,8 @@ def test_apply_promote_validate_quick_deploy(orgs: dict[str, SalesforceStandIn],
     root = str(repo)
     prod_file = (repo / "Pulumi.prod.yaml").read_text()
     assert _cli(capsys, "apply", "--env", "sandbox", "--root", root)[0] == 0
-    code, out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--validate",
-                          "--root", root)
+    code, out, err = _promote(capsys, "--from", "sandbox", "--to", "prod", "--validate",
+                              "--root", root)
     assert code == 0, err
     # The change for production, shown: keys, the plan against the prod org, the files.
     assert "sfbilling:paymentCreationBatchSize: 50 → 70" in out
@@ -120,8 +126,8 @@ def test_apply_promote_validate_quick_deploy(orgs: dict[str, SalesforceStandIn],
     # The commit promoted from (clean: the stack file is written after it is read).
     assert record.release_id.split(".")[0] == git(repo, "rev-parse", "--short=12", "HEAD")
     # The quick deploy: production now runs exactly the sandbox's release.
-    code, _out, err = _cli(capsys, "apply", "--env", "prod", "--root", root, "--validated",
-                           record.validation_id or "")
+    code, _out, err = _cli(capsys, "apply", "--yes", "--env", "prod", "--root", root,
+                           "--validated", record.validation_id or "")
     assert code == 0, err
     assert _batch_size(orgs["prod"]) == 70.0
     assert _stamp(orgs["prod"]) == _stamp(orgs["sandbox"])
@@ -138,18 +144,18 @@ def test_refused_while_the_sandbox_runs_another_release(orgs: dict[str, Salesfor
                                                         ) -> None:
     root = str(repo)
     before = (repo / "Pulumi.prod.yaml").read_text()
-    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--root",
+    code, _out, err = _promote(capsys, "--from", "sandbox", "--to", "prod", "--root",
                            root)
     assert code == 2
     assert "the sandbox org runs release none" in err
     assert "sfbilling apply --env sandbox" in err
     assert (repo / "Pulumi.prod.yaml").read_text() == before
     assert not (repo / RELEASES_FILE).exists()
-    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--force",
+    code, _out, err = _promote(capsys, "--from", "sandbox", "--to", "prod", "--force",
                            "--root", root)
     assert code == 2
     assert "--force needs --reason" in err
-    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--force",
+    code, _out, err = _promote(capsys, "--from", "sandbox", "--to", "prod", "--force",
                            "--reason", "sandbox org down for maintenance", "--root", root)
     assert code == 0, err
     (record,) = ReleaseLog(repo / RELEASES_FILE).records()
@@ -162,13 +168,13 @@ def test_drift_in_production_is_shown_before_promotion(orgs: dict[str, Salesforc
                                                        capsys: pytest.CaptureFixture[str]
                                                        ) -> None:
     root = str(repo)
-    assert _cli(capsys, "apply", "--env", "prod", "--root", root)[0] == 0
+    assert _cli(capsys, "apply", "--yes", "--env", "prod", "--root", root)[0] == 0
     sf = _sf(orgs["prod"])
     rid = sf.query("SELECT Id FROM blng__BillingConfig__c WHERE Name = "
                    "'PAYMENT_CREATION_BATCH_SIZE'")["records"][0]["Id"]
     sf.blng__BillingConfig__c.update(rid, {"blng__NumberValue__c": 45})
     assert _cli(capsys, "apply", "--env", "sandbox", "--root", root)[0] == 0
-    code, out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--root",
+    code, out, err = _promote(capsys, "--from", "sandbox", "--to", "prod", "--root",
                           root)
     assert code == 0, err
     assert "drift: Payment creation batch size changed in Setup since release" in out
@@ -181,11 +187,11 @@ def test_a_dirty_tree_is_refused_unless_allowed(orgs: dict[str, SalesforceStandI
     assert _cli(capsys, "apply", "--env", "sandbox", "--root", root)[0] == 0
     sandbox = repo / "Pulumi.sandbox.yaml"
     sandbox.write_text(sandbox.read_text() + "# an uncommitted edit\n")
-    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--root",
+    code, _out, err = _promote(capsys, "--from", "sandbox", "--to", "prod", "--root",
                            root)
     assert code == 2
     assert "uncommitted changes" in err and "--allow-dirty" in err
-    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod",
+    code, _out, err = _promote(capsys, "--from", "sandbox", "--to", "prod",
                            "--allow-dirty", "--root", root)
     assert code == 0, err
     assert ReleaseLog(repo / RELEASES_FILE).records()[0].commit.endswith("-dirty")
@@ -200,9 +206,9 @@ def test_a_refreshed_sandbox_is_refused(orgs: dict[str, SalesforceStandIn], repo
     write_keys(repo / "Pulumi.sandbox.yaml", {"sfbilling:salesforceOrgId": "00D5g000004OLDaEAO"})
     git(repo, "commit", "-qam", "the org id before the refresh")
     before = (repo / "Pulumi.prod.yaml").read_text()
-    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--root",
+    code, _out, err = _promote(capsys, "--from", "sandbox", "--to", "prod", "--root",
                            root)
-    assert code == 2
+    assert code == 6  # org identity
     assert "but sfbilling:salesforceOrgId is 00D5g000004OLDaEAO" in err
     assert "refreshed sandbox" in err
     assert (repo / "Pulumi.prod.yaml").read_text() == before
@@ -210,10 +216,12 @@ def test_a_refreshed_sandbox_is_refused(orgs: dict[str, SalesforceStandIn], repo
 
 
 def test_unknown_stacks_are_clear_errors(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "staging", "--root",
-                           str(repo))
+    code, _out, err = _promote(capsys, "--from", "sandbox", "--to", "production",
+                           "--root", str(repo))
     assert code == 2
-    assert "Pulumi.staging.yaml not found" in err
+    assert "Pulumi.production.yaml not found" in err
+    assert "did you mean `--env prod`?" in err
+    assert "(stacks here: " in err
 
 
 def test_a_production_org_that_is_not_the_stacks_is_refused(
@@ -224,10 +232,72 @@ def test_a_production_org_that_is_not_the_stacks_is_refused(
     write_keys(repo / "Pulumi.prod.yaml", {"sfbilling:salesforceOrgId": "00D5g000004XXXaEAO"})
     git(repo, "commit", "-qam", "a production org id that is not the org's")
     before = (repo / "Pulumi.prod.yaml").read_text()
-    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--root",
+    code, _out, err = _promote(capsys, "--from", "sandbox", "--to", "prod", "--root",
                            root)
-    assert code == 2
+    assert code == 6  # org identity
     assert f"the org is {PROD_ORG}, but sfbilling:salesforceOrgId is 00D5g000004XXXaEAO" in err
+    # production is never refreshed: wrong credentials, and the message says so
+    assert "refreshed" not in err
+    assert "reach another org than production's" in err
     assert (repo / "Pulumi.prod.yaml").read_text() == before
     assert not (repo / RELEASES_FILE).exists()
+    del orgs
+
+
+def _tree(repo: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(repo)): p.read_bytes() for p in sorted(repo.rglob("*"))
+            if p.is_file() and ".git" not in p.parts}
+
+
+def test_a_dry_run_writes_nothing_byte_for_byte(orgs: dict[str, SalesforceStandIn], repo: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(repo)
+    assert _cli(capsys, "apply", "--env", "sandbox", "--root", root)[0] == 0
+    before = _tree(repo)
+    checks_before = sum(1 for d in orgs["prod"].metadata.deployments.values() if d.check_only)
+    # WHEN the promotion is shown as JSON, without --yes and without a terminal
+    code, out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--validate",
+                          "--dry-run", "--json", "--root", root)
+    # THEN it shows everything and writes nothing: no file, no validation in production
+    assert code == 0, err
+    doc = json.loads(out)
+    assert set(doc) == COMMON | SHAPES["promote"]
+    assert doc["dry_run"] is True
+    assert doc["keys"] == [{"key": "sfbilling:paymentCreationBatchSize", "old": "50",
+                            "new": "70"}]
+    assert (doc["release_id"], doc["validation_id"]) == (None, None)
+    assert "Payment creation batch size: 50 → 70" in err  # the human view, on stderr
+    assert _tree(repo) == before
+    assert sum(1 for d in orgs["prod"].metadata.deployments.values()
+               if d.check_only) == checks_before
+
+
+def test_without_a_terminal_promote_needs_yes(orgs: dict[str, SalesforceStandIn], repo: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(repo)
+    assert _cli(capsys, "apply", "--env", "sandbox", "--root", root)[0] == 0
+    before = _tree(repo)
+    code, _out, err = _cli(capsys, "promote", "--from", "sandbox", "--to", "prod", "--root", root)
+    assert code == 2
+    assert "pass --yes" in err
+    assert _tree(repo) == before
+    code, _out, err = _cli(capsys, "apply", "--env", "prod", "--root", root)
+    assert code == 2
+    assert "pass --yes" in err
+    assert _batch_size(orgs["prod"]) == 50.0
+
+
+@pytest.mark.parametrize(("env", "key"), [("SANDBOX", "rk_live_abc"), ("PROD", "rk_test_abc")])
+def test_promote_refuses_a_stripe_key_of_the_wrong_mode(
+        orgs: dict[str, SalesforceStandIn], repo: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], env: str, key: str) -> None:
+    root = str(repo)
+    assert _cli(capsys, "apply", "--env", "sandbox", "--root", root)[0] == 0
+    monkeypatch.setenv(f"SFBILLING_{env}_STRIPE_API_KEY", key)
+    before = _tree(repo)
+    code, _out, err = _promote(capsys, "--from", "sandbox", "--to", "prod", "--root", root)
+    assert code == 2
+    assert f"SFBILLING_{env}_STRIPE_API_KEY" in err
+    assert key not in err  # the prefix only
+    assert _tree(repo) == before
     del orgs

@@ -71,7 +71,8 @@ def test_secrets_come_from_documented_variables(world: World, tmp_path: Path,
         capsys.readouterr().err
     monkeypatch.setenv("SFBILLING_DEV_STRIPE_API_KEY", "sk_test_x")
     assert main(["sync", "--env", "dev", "--root", str(tmp_path)]) == 2
-    assert "the jwt flow needs the connected app's private key" in capsys.readouterr().err
+    assert "SFBILLING_DEV_SF_PRIVATE_KEY_FILE (or SFBILLING_SF_PRIVATE_KEY_FILE) is not set" in \
+        capsys.readouterr().err
     monkeypatch.setenv("SFBILLING_DEV_STRIPE_API_KEY", "rk_live_x")
     assert main(["sync", "--env", "dev", "--root", str(tmp_path)]) == 2
     err = capsys.readouterr().err

@@ -1,0 +1,26 @@
+"""The top-level keys of each command's `--json` document: a contract for pipelines, pinned by
+tests/test_cli_json.py and listed in docs/cli.md. Add a key freely; renaming or removing one
+breaks someone's pipeline."""
+
+from __future__ import annotations
+
+from typing import Final
+
+COMMON: Final = frozenset({"command", "exit_code"})
+ERROR: Final = COMMON | {"error"}  # a command that failed: its one line, and nothing else
+
+SHAPES: Final[dict[str, frozenset[str]]] = {
+    "config": frozenset({"env", "stack_file", "keys", "problems", "refused_by"}),
+    "render": frozenset({"env", "out", "release", "config_version", "files", "zips"}),
+    "plan": frozenset({"env", "org_id", "release", "changes", "drift", "metadata_changed"}),
+    "apply": frozenset({"env", "release", "validation_id", "changes", "drift",
+                        "metadata_changed"}),
+    "validate": frozenset({"env", "release", "org_id", "validation_id", "validated_at",
+                           "test_level"}),
+    "doctor": frozenset({"env", "org_id", "ok", "checks"}),
+    "sync": frozenset({"env", "report"}),
+    "promote": frozenset({"from", "to", "dry_run", "release", "keys", "changes", "drift",
+                          "metadata_changed", "forced_reason", "release_id",
+                          "validation_id"}),
+    "releases": frozenset({"releases", "running"}),
+}

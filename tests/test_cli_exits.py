@@ -1,0 +1,184 @@
+"""Each exit code of the table, from a real `sfbilling` process: the code, the one line, and no
+traceback. (1, 4 and 5 come from run outcomes: tests/sync covers them in-process.)"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.sync.test_cli import local_state
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from devenv.salesforce import SalesforceStandIn
+    from tests.sync.harness import World
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _stack(root: Path, salesforce: SalesforceStandIn, **keys: str) -> Path:
+    """A sandbox stack `dev` whose org is the stand-in (keys override its values)."""
+    values = {"sfbilling:environmentKind": "sandbox", "aws:region": "eu-west-1",
+              "sfbilling:salesforceLoginUrl": salesforce.url,
+              "sfbilling:salesforceUsername": salesforce.app.username,
+              "sfbilling:salesforceConsumerKey": salesforce.app.consumer_key,
+              "sfbilling:salesforceOrgId": salesforce.org.profile.org_id, **keys}
+    root.mkdir(exist_ok=True)
+    (root / "Pulumi.yaml").write_text("name: sfbilling\nruntime: python\n")
+    (root / "Pulumi.dev.yaml").write_text(
+        "config:\n" + "".join(f"  {k}: {v!r}\n".replace("'", '"') for k, v in values.items()))
+    return root
+
+
+def _env(salesforce: SalesforceStandIn, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SFBILLING_")}
+    env["SFBILLING_DEV_SF_PRIVATE_KEY_FILE"] = str(salesforce.app.private_key_file)
+    env.update(extra)
+    return env
+
+
+def _run(args: list[str], env: dict[str, str],
+         cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sfbilling.cli", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def _one_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.startswith("sfbilling: ")]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def test_0_and_8_plan(salesforce: SalesforceStandIn, tmp_path: Path) -> None:
+    root = _stack(tmp_path / "repo", salesforce)
+    done = _run(["plan", "--env", "dev", "--root", str(root)], _env(salesforce))
+    assert done.returncode == 8, done.stderr  # a fresh org: changes to make
+    assert "Payment creation batch size: 50 → 70" in done.stdout
+    done = _run(["config", "--env", "local"], _env(salesforce))
+    assert done.returncode == 0, done.stderr
+
+
+def test_2_an_unknown_stack_found_from_a_subdirectory(salesforce: SalesforceStandIn) -> None:
+    # --root defaults to the nearest directory holding Pulumi.yaml: docs/ finds the repository
+    done = _run(["plan", "--env", "production"], _env(salesforce), cwd=REPO / "docs")
+    assert done.returncode == 2
+    line = _one_line(done)
+    assert str(REPO / "Pulumi.production.yaml") in line or "Pulumi.production.yaml" in \
+        done.stderr
+    assert "did you mean `--env prod`?" in done.stderr
+
+
+def test_3_stripe_refuses(world: World, tmp_path: Path) -> None:
+    state = local_state(world, tmp_path)
+    world.stripe_api.set_faults(error_rate=1.0, error_status=403)
+    done = _run(["sync", "--env", "local", "--state-dir", str(state)], dict(os.environ))
+    assert done.returncode == 3
+    assert "the run stopped" in _one_line(done)
+
+
+def test_6_another_org(salesforce: SalesforceStandIn, tmp_path: Path) -> None:
+    root = _stack(tmp_path / "repo", salesforce,
+                  **{"sfbilling:salesforceOrgId": "00D5g000004OLDaEAO"})
+    for command in ("plan", "doctor"):
+        done = _run([command, "--env", "dev", "--root", str(root)], _env(salesforce))
+        assert done.returncode == 6, done.stderr
+        assert "but sfbilling:salesforceOrgId is 00D5g000004OLDaEAO" in _one_line(done)
+        assert "no changes" not in done.stdout
+
+
+@pytest.mark.parametrize(("case", "expect"), [
+    ("untrusted", "certificate is not trusted"),
+    ("refused", "connection was refused"),
+])
+def test_7_an_org_that_cannot_be_reached_fails_at_once(
+        salesforce: SalesforceStandIn, tmp_path: Path, case: str, expect: str) -> None:
+    env = _env(salesforce)
+    url = salesforce.url
+    if case == "untrusted":
+        env.pop("REQUESTS_CA_BUNDLE", None)  # the stand-in's CA is not trusted
+    else:
+        url = "https://127.0.0.1:9"  # nothing listens there
+    root = _stack(tmp_path / "repo", salesforce, **{"sfbilling:salesforceLoginUrl": url})
+    started = time.monotonic()
+    done = _run(["plan", "--env", "dev", "--root", str(root)], env)
+    assert done.returncode == 7, done.stderr
+    line = _one_line(done)
+    assert expect in line and url in line and "sfbilling:salesforceLoginUrl" in line
+    assert time.monotonic() - started < 15  # no minute of retries first
+
+
+def test_7_aws_without_a_state_table(world: World, tmp_path: Path) -> None:
+    root = _stack(tmp_path / "repo", world.salesforce,
+                  **{"sfbilling:awsEndpointUrl": world.aws.endpoint_url})
+    env = _env(world.salesforce, SFBILLING_DEV_STRIPE_API_KEY=world.stripe_api.api_key)
+    done = _run(["sync", "--env", "dev", "--root", str(root)], env)
+    assert done.returncode == 7, done.stderr
+    line = _one_line(done)
+    assert "sfbilling-dev-state" in line and "eu-west-1" in line and "pulumi up" in line
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """An HTTPS URL whose server accepts connections and never answers (not even TLS)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[Any] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(5)
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+def test_7_a_login_that_never_answers_times_out(salesforce: SalesforceStandIn, tmp_path: Path,
+                                                 silent_server: str) -> None:
+    # GIVEN a login URL that accepts the connection and never answers, and a 10 s timeout
+    root = _stack(tmp_path / "repo", salesforce,
+                  **{"sfbilling:salesforceLoginUrl": silent_server,
+                     "sfbilling:salesforceTimeoutSeconds": "10"})
+    started = time.monotonic()
+    done = _run(["plan", "--env", "dev", "--root", str(root)], _env(salesforce))
+    # THEN the login gives up after the timeout, not never
+    assert done.returncode == 7, done.stderr
+    assert "did not answer in time" in _one_line(done)
+    assert time.monotonic() - started < 30
+
+
+def test_130_interrupted(salesforce: SalesforceStandIn, tmp_path: Path,
+                         silent_server: str) -> None:
+    root = _stack(tmp_path / "repo", salesforce,
+                  **{"sfbilling:salesforceLoginUrl": silent_server})
+    proc = subprocess.Popen([sys.executable, "-m", "sfbilling.cli", "plan", "--env", "dev",
+                             "--root", str(root)], env=_env(salesforce), cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)  # waiting for the login's answer
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err
+    assert "nothing is half-written" in err and "the next run continues" in err
