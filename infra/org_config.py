@@ -3,27 +3,31 @@
 50 → 70` side by side, and one `pulumi up` applies both.
 
 - create / update run the deployer's apply. When `environmentKind` is production the metadata
-  goes in validated first: a recorded validation of this release on this org (the validation
-  record, releases/validations.jsonl) is quick-deployed; without one, the provider validates
-  (a check-only deploy at the configured test level, recorded) and then quick-deploys it.
+  goes in validated first: the validation the stack file records (`sfbilling:prodValidation`,
+  written by `sfbilling validate` or `promote --validate`) is quick-deployed if it ran for this
+  release on this org within Salesforce's window and is not the one this resource already
+  quick-deployed (`quick_deployed_id`, in its own outputs: Salesforce allows a quick deploy
+  once). Otherwise, or when Salesforce refuses it, the provider validates again (a check-only
+  deploy at the configured test level) and quick-deploys that. Nothing is written back to the
+  checkout.
 - diff compares the content hash (and the target org): nothing changed, no diff.
-- read (`pulumi refresh`) plans against the org; drift or a change made by hand shows in the
-  `drift` output and makes the next `pulumi up` apply the release again.
+- read (`pulumi refresh`) reads the org against the release the state holds (its hash, config
+  and settings), never re-rendering it: templates may have changed since. Drift or a change
+  made by hand shows in the `drift` output and makes the next `pulumi up` apply again.
 - delete leaves the org as it is: removing fields that hold data, or a permission set users
   hold, is not a rollback. Remove them by hand if you mean it (docs/deploy.md).
 
 The engine pickles the provider (dill, by reference: this module must import without side
-effects). It holds nothing: no client, session or secret. Credentials arrive as inputs, which
-the program marks secret; outputs of the same name are secret again in the state.
+effects, and the class stays where infra/pickled.py says). It holds nothing: no client, session
+or secret. Credentials arrive as inputs, which the program marks secret; outputs of the same
+name are secret again in the state.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pulumi
@@ -38,16 +42,19 @@ from pulumi.dynamic import (
 )
 
 import metadata.config as org_settings
-from infra.paths import ROOT
-from metadata.deployer import OrgConfigError, OrgDeployer
-from metadata.render import Release, content_hash, render_release
-from metadata.validations import VALIDATIONS_FILE, ValidationLog, now_utc
+from metadata.deployer import OrgConfigError, OrgDeployer, QuickDeployRefusedError
+from metadata.render import Release, applied_release, content_hash, render_release
+from metadata.validations import (
+    ValidationRecord,
+    ValidationRefusedError,
+    now_utc,
+    refusal,
+)
 from sync_lambda.adapters.salesforce_connection import SalesforceConnection, SalesforceCredentials
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-VALIDATIONS_VAR: Final = "SFBILLING_VALIDATIONS_FILE"
 PRODUCTION: Final = "production"
 SECRET_INPUTS: Final = ("private_key", "consumer_secret")
 # A change of any of these is a change to apply (credentials: a rotated key is stored again).
@@ -56,24 +63,7 @@ TRACKED: Final = ("content_hash", "config", "org_id", "login_url", "auth_flow", 
 # Another org is another resource.
 REPLACING: Final = ("org_id", "login_url")
 DRIFTED: Final = "drifted:"
-OUTPUTS: Final = ("deployed_org_id", "applied", "drift", "deploy_mode")
-
-
-def validation_log(environ: Mapping[str, str] = os.environ) -> ValidationLog:
-    """The validation record of this checkout (`VALIDATIONS_VAR` names another file, by an
-    absolute path: tests, or a release job that keeps it elsewhere). Commit it after `pulumi
-    up`: it is how the next production deploy finds the validation to quick-deploy.
-
-    A relative value is refused (OrgConfigError): the plugin once read it against infra/ and
-    wrote production's record there, silently, where neither the CLI nor the next deploy
-    looked."""
-    given = environ.get(VALIDATIONS_VAR, "").strip()
-    if given and not Path(given).expanduser().is_absolute():
-        raise OrgConfigError(
-            f"{VALIDATIONS_VAR}={given!r} is a relative path: give an absolute one, or unset it "
-            f"to use {ROOT / VALIDATIONS_FILE} (the file `sfbilling validate` and `promote` "
-            "write)")
-    return ValidationLog(Path(given).expanduser() if given else ROOT / VALIDATIONS_FILE)
+OUTPUTS: Final = ("deployed_org_id", "applied", "drift", "deploy_mode", "quick_deployed_id")
 
 
 def _progress(message: str) -> None:
@@ -104,32 +94,58 @@ def _deployer(props: Mapping[str, Any]) -> OrgDeployer:
                        expected_org_id=props.get("org_id"))
 
 
-def _apply(props: Mapping[str, Any]) -> dict[str, Any]:
-    """Bring the org to the release; the outputs to store."""
+def _recorded(props: Mapping[str, Any]) -> ValidationRecord | None:
+    text = props.get("validation")
+    if not text:
+        return None
+    try:
+        return ValidationRecord.from_json(str(text))
+    except ValidationRefusedError as exc:
+        raise OrgConfigError(str(exc)) from None
+
+
+def _production_apply(deployer: OrgDeployer, release: Release, props: Mapping[str, Any],
+                      org_id: str, used: str | None) -> tuple[Any, str, str | None]:
+    """Validate-first: (plan carried out, how, the validation quick-deployed)."""
+    env = props["env"]
+    if not deployer.plan(release).metadata_changed:
+        return deployer.apply(release, env=env), "no metadata deploy needed", used
+    record = _recorded(props)
+    why = "no validation recorded" if record is None else refusal(
+        record, release=release.content_hash, org_id=org_id, now=now_utc(),
+        quick_deployed_id=used)
+    if record is not None and why is None:
+        try:
+            plan = deployer.apply(release, validated=record, env=env)
+        except QuickDeployRefusedError as exc:
+            if deployer.changed:
+                raise
+            _progress(f"{exc}; validating again")
+        else:
+            return plan, f"quick deploy of recorded validation {record.validation_id}", \
+                record.validation_id
+    else:
+        _progress(f"{why}: validating release {release.content_hash[:12]} first (production)")
+    fresh = deployer.validate(release, env=env)
+    plan = deployer.apply(release, validated=fresh, env=env)
+    return plan, f"validated {fresh.validation_id}, then quick deploy", fresh.validation_id
+
+
+def _apply(props: Mapping[str, Any], olds: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Bring the org to the release; the outputs to store (`olds`: the stored outputs, on an
+    update)."""
     release = release_of(props)
-    production = props["environment_kind"] == PRODUCTION
-    log = validation_log() if production else None  # a bad path stops before any call
     deployer = _deployer(props)
     org_id = deployer.checked_org_id(props["env"])
-    validated_id, mode = None, "deploy"
-    if log is not None:
-        record = log.latest(release=release.content_hash, org_id=org_id, now=now_utc())
-        if record is None and deployer.plan(release).metadata_changed:
-            _progress(f"validating release {release.content_hash[:12]} first (production)")
-            record = deployer.validate(release, validations=log, env=props["env"])
-            mode = f"validated {record.validation_id}, then quick deploy"
-        elif record is not None:
-            mode = f"quick deploy of recorded validation {record.validation_id}"
-        validated_id = record.validation_id if record is not None else None
-        plan = deployer.apply(release, validated_id=validated_id, validations=log,
-                              env=props["env"])
+    used = (olds or {}).get("quick_deployed_id")
+    if props["environment_kind"] == PRODUCTION:
+        plan, mode, used = _production_apply(deployer, release, props, org_id, used)
     else:
-        plan = deployer.apply(release)
-    if not plan.metadata_changed:
-        mode = "no metadata deploy needed"
+        plan = deployer.apply(release, env=props["env"])
+        mode = "deploy" if plan.metadata_changed else "no metadata deploy needed"
     return {**props, "content_hash": release.content_hash, "deployed_org_id": org_id,
             "applied": [line.strip() for line in plan.render().splitlines()],
-            "drift": [], "deploy_mode": mode}
+            "drift": [], "deploy_mode": mode, "quick_deployed_id": used}
 
 
 class OrgConfigProvider(ResourceProvider):
@@ -154,13 +170,16 @@ class OrgConfigProvider(ResourceProvider):
         outs = _apply(props)
         return CreateResult(id_=outs["deployed_org_id"], outs=outs)
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         # Full outputs every time: an UpdateResult without them empties the state.
-        return UpdateResult(outs=_apply(news))
+        return UpdateResult(outs=_apply(news, olds))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Refresh: what differs between the org and the stored release."""
-        release = release_of(props)
+        """Refresh: what differs between the org and the stored release (never re-rendered:
+        the templates of this checkout may render another release by now)."""
+        stored = str(props["content_hash"]).removeprefix(DRIFTED)
+        config = org_settings.OrgConfig(**json.loads(props["config"]))
+        release = applied_release(stored, config)
         plan = _deployer(props).plan(release)
         drift = [*plan.drift, *(i.detail or f"{i.name}: {i.action}" for i in plan.changes)]
         outs = {**props, "drift": drift,
@@ -185,6 +204,7 @@ class OrgConfigArgs:
     credentials: SalesforceCredentials  # without its secrets: they come below
     private_key: pulumi.Input[str] | None
     consumer_secret: pulumi.Input[str] | None
+    validation: str | None = None  # sfbilling:prodValidation, the record to quick-deploy
 
 
 def inputs_of(args: OrgConfigArgs) -> dict[str, Any]:
@@ -202,6 +222,7 @@ def inputs_of(args: OrgConfigArgs) -> dict[str, Any]:
         "consumer_key": creds.consumer_key, "username": creds.username,
         "api_version": creds.api_version, "timeout_s": creds.timeout_s,
         "private_key": args.private_key, "consumer_secret": args.consumer_secret,
+        "validation": args.validation,
         **dict.fromkeys(OUTPUTS),
     }
 

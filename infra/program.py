@@ -17,11 +17,10 @@ import pulumi
 from infra.alarms import Alarms, AlarmsArgs
 from infra.config import read_config
 from infra.lambda_package import PackageError, for_program
-from infra.org_config import OrgConfig, OrgConfigArgs, validation_log
+from infra.org_config import OrgConfig, OrgConfigArgs
 from infra.release import git_commit, release_id
 from infra.schedule import longest_gap_s
 from infra.sync_function import SyncFunction, SyncFunctionArgs
-from metadata.deployer import OrgConfigError
 
 
 def main() -> None:
@@ -35,10 +34,6 @@ def main() -> None:
     # the project root, and the preview says which file that was.
     pulumi.log.info(f"Lambda package {package.path} ({len(package.data) / 2**20:.1f} MB, "
                     f"sha256 {package.sha256[:12]})")
-    try:
-        validation_log(os.environ)  # a relative SFBILLING_VALIDATIONS_FILE stops the preview
-    except OrgConfigError as exc:
-        raise pulumi.RunError(str(exc)) from None
     tags = {"project": "sfbilling", "environment": cfg.env}
 
     sync = SyncFunction("sync", SyncFunctionArgs(
@@ -58,7 +53,8 @@ def main() -> None:
     org = OrgConfig("org-config", OrgConfigArgs(
         config=cfg.org, env=cfg.env, environment_kind=cfg.stack.kind, org_id=cfg["salesforceOrgId"],
         credentials=cfg.org_credentials, private_key=cfg.org_secret("salesforcePrivateKey"),
-        consumer_secret=cfg.org_secret("salesforceConsumerSecret")))
+        consumer_secret=cfg.org_secret("salesforceConsumerSecret"),
+        validation=cfg["prodValidation"]))
 
     pulumi.export("functionName", sync.function.name)
     pulumi.export("functionArn", sync.function.arn)

@@ -17,12 +17,7 @@ from simple_salesforce.exceptions import SalesforceResourceNotFound
 from simple_salesforce.format import format_soql
 
 from metadata.render import RELEASE_OBJECT, RELEASE_RECORD, Release, bundle
-from metadata.validations import (
-    ValidationLog,
-    ValidationRecord,
-    ValidationRefusedError,
-    now_utc,
-)
+from metadata.validations import ValidationRecord, now_utc, refusal
 from sync_lambda import names
 from sync_lambda.errors import OrgIdentityError, SyncError
 
@@ -47,6 +42,11 @@ class OrgConfigError(SyncError):
     raised after `apply` had already changed the org (so it is not "nothing was called")."""
 
     after_changes: bool = False
+
+
+class QuickDeployRefusedError(OrgConfigError):
+    """Salesforce refused to quick-deploy a validation (used already, too old, another
+    release): nothing was deployed; validating again is the way on."""
 
 
 class WrongOrgError(OrgConfigError, OrgIdentityError):
@@ -211,7 +211,7 @@ class OrgDeployer:
             plan.items.append(PlanItem("permission_set", cfg.permission_set, "create",
                                        f"PermissionSet {cfg.permission_set}: create",
                                        "not in the org"))
-        elif not needed <= granted:
+        elif needed is not None and not needed <= granted:
             lacking = ", ".join(sorted(needed - granted))
             plan.items.append(PlanItem("permission_set", cfg.permission_set, "update",
                                        f"PermissionSet {cfg.permission_set}: grant {lacking}",
@@ -327,40 +327,43 @@ class OrgDeployer:
         return PlanItem("field", full, "unchanged")
 
     @staticmethod
-    def _needed_permissions(release: Release) -> set[str]:
-        text = release.metadata_files[f"permissionsets/{release.config.permission_set}"
-                                      ".permissionset"]
+    def _needed_permissions(release: Release) -> set[str] | None:
+        """The fields the release's permission set grants (None: a release known without its
+        files, `render.applied_release`: only the permission set's presence is checked)."""
+        text = release.metadata_files.get(f"permissionsets/{release.config.permission_set}"
+                                          ".permissionset")
+        if text is None:
+            return None
         return {part.split("</field>")[0] for part in text.split("<field>")[1:]}
 
     # -- apply -----------------------------------------------------------------------------
-    def apply(self, release: Release, *, validated_id: str | None = None,
-              validations: ValidationLog | None = None, env: str = "ENV") -> Plan:
+    def apply(self, release: Release, *, validated: ValidationRecord | None = None,
+              env: str = "ENV") -> Plan:
         """Bring the org to `release`; returns the plan that was carried out.
 
-        With `validated_id`, the metadata goes in by quick deploy of that validation, which
-        `validations` must show was run for this release and this org within Salesforce's
-        10-day window: checked before any request that changes the org. An OrgConfigError
-        raised once something was changed says so (`after_changes`).
+        With `validated`, the metadata goes in by quick deploy of that validation, which must
+        have run for this release and this org within Salesforce's 10-day window: checked
+        before any request that changes the org. An OrgConfigError raised once something was
+        changed says so (`after_changes`).
         """
         self.changed = False
         try:
-            return self._apply(release, validated_id=validated_id, validations=validations,
-                               env=env)
+            return self._apply(release, validated=validated, env=env)
         except OrgConfigError as exc:
             exc.after_changes = self.changed
             raise
 
-    def _apply(self, release: Release, *, validated_id: str | None,
-               validations: ValidationLog | None, env: str) -> Plan:
+    def _apply(self, release: Release, *, validated: ValidationRecord | None,
+               env: str) -> Plan:
         org_id = self.checked_org_id(env)
-        if validated_id is not None:
-            if validations is None:
-                raise OrgConfigError("a quick deploy needs the validation record")
-            try:
-                validations.check(validated_id, release=release.content_hash,
-                                  org_id=org_id, env=env, now=self._now())
-            except ValidationRefusedError as exc:
-                raise OrgConfigError(str(exc)) from None
+        validated_id = None
+        if validated is not None:
+            why = refusal(validated, release=release.content_hash, org_id=org_id,
+                          now=self._now())
+            if why:
+                raise OrgConfigError(f"{why}: validate again (`sfbilling validate --env "
+                                     f"{env}`), or deploy without a validation")
+            validated_id = validated.validation_id
         plan = self.plan(release)
         missing = [i for i in plan.items if i.kind == "setting" and i.action == "missing"]
         if missing:
@@ -433,18 +436,15 @@ class OrgDeployer:
         if failed:
             raise OrgConfigError(f"package settings update failed: {failed}")
 
-    def validate(self, release: Release, *, validations: ValidationLog,
-                 env: str) -> ValidationRecord:
-        """A check-only deploy at the configured test level, recorded in `validations`."""
+    def validate(self, release: Release, *, env: str) -> ValidationRecord:
+        """A check-only deploy at the configured test level; the record to keep (the caller
+        writes it into the stack file)."""
         org_id = self.checked_org_id(env)
         deploy_id = self._deploy(bundle(release.metadata_files), check_only=True,
                                  test_level=release.config.test_level)
         self._wait(deploy_id)
-        record = ValidationRecord(validation_id=deploy_id, release=release.content_hash,
-                                  org_id=org_id, env=env, test_level=release.config.test_level,
-                                  validated_at=self._now().isoformat())
-        validations.append(record)
-        return record
+        return ValidationRecord(validation_id=deploy_id, release=release.content_hash,
+                                org_id=org_id, validated_at=self._now().isoformat())
 
     # -- Metadata API ----------------------------------------------------------------------
     def _deploy(self, zip_bytes: bytes, *, check_only: bool,
@@ -493,8 +493,12 @@ class OrgDeployer:
         return status
 
     def _quick_deploy(self, validation_id: str) -> str:
-        body = self._soap("deployRecentValidation",
-                          f"<met:validationId>{escape(validation_id)}</met:validationId>")
+        try:
+            body = self._soap("deployRecentValidation",
+                              f"<met:validationId>{escape(validation_id)}</met:validationId>")
+        except OrgConfigError as exc:
+            raise QuickDeployRefusedError(f"quick deploy of {validation_id} refused: {exc}") \
+                from None
         start = body.find("<result>")
         end = body.find("</result>")
         if start < 0 or end < 0:

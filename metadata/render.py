@@ -78,6 +78,13 @@ class Release:
         return {p[len(STAMP_DIR):]: t for p, t in self.files.items() if p.startswith(STAMP_DIR)}
 
 
+def applied_release(content_hash: str, cfg: OrgConfig) -> Release:
+    """The release a stack's state says was applied, known by its hash, config and settings
+    and rendered from nothing: a refresh reads the org against it, and the templates may have
+    changed since (so a re-render would describe another release). It has no files."""
+    return Release({}, content_hash, settings_of(cfg), cfg)
+
+
 def settings_of(cfg: OrgConfig) -> tuple[SettingValue, ...]:
     """The package settings this config manages."""
     return (

@@ -27,7 +27,7 @@ from devenv.local import (
 from metadata.deployer import OrgDeployer, Plan, summarize
 from metadata.render import Release, bundle, render_release
 from metadata.schema import validate_files
-from metadata.validations import VALIDATIONS_FILE, ValidationLog
+from metadata.validations import VALIDATION_KEY, ValidationRefusedError
 from sfbilling.environments import (
     LOCAL,
     PREVIEW,
@@ -36,6 +36,8 @@ from sfbilling.environments import (
     local_overrides,
     org_config,
     org_target,
+    record_validation,
+    recorded_validation,
     refused_later,
     require_state_table,
     sync_target,
@@ -259,8 +261,17 @@ def _apply(args: argparse.Namespace, out: Out) -> Result:
     if target.stack.kind == "production":
         _confirm(args, f"apply release {release.content_hash[:12]} to production "
                        f"({args.env})")
-    log = ValidationLog(args.root / VALIDATIONS_FILE)
-    plan = deployer.apply(release, validated_id=args.validated, validations=log, env=args.env)
+    validated = None
+    if args.validated:
+        validated = recorded_validation(target.stack)
+        if validated is None or validated.validation_id != args.validated:
+            held = f"holds {validated.validation_id}" if validated else "is unset"
+            stack_file = stack_path(args.env, args.root).name
+            raise ValidationRefusedError(
+                f"validation {args.validated} is not the one {stack_file} records "
+                f"(sfbilling:{VALIDATION_KEY} {held}): run `sfbilling validate --env "
+                f"{args.env}` and quick-deploy the id it prints")
+    plan = deployer.apply(release, validated=validated, env=args.env)
     out.say(f"applied release {release.content_hash[:12]} to {args.env}:")
     out.say(plan.render())
     return Result(Exit.OK, {"env": args.env, "release": release.content_hash,
@@ -269,16 +280,18 @@ def _apply(args: argparse.Namespace, out: Out) -> Result:
 
 def _validate(args: argparse.Namespace, out: Out) -> Result:
     deployer, release, _ = _deployer(args, out)
-    log = ValidationLog(args.root / VALIDATIONS_FILE)
-    record = deployer.validate(release, validations=log, env=args.env)
+    record = deployer.validate(release, env=args.env)
+    record_validation(args.env, args.root, record)
+    stack_file = stack_path(args.env, args.root).name
     out.say(f"validated release {release.content_hash[:12]} on {args.env} (org "
-            f"{record.org_id}): {record.validation_id}, recorded in {log.path}")
-    out.say(f"quick deploy within 10 days: sfbilling apply --env {args.env} "
-            f"--validated {record.validation_id}")
+            f"{record.org_id}): {record.validation_id}, recorded in {stack_file} "
+            f"(sfbilling:{VALIDATION_KEY}: commit it)")
+    out.say(f"quick deploy within 10 days: `pulumi up` on the {args.env} stack, or "
+            f"sfbilling apply --env {args.env} --validated {record.validation_id}")
     return Result(Exit.OK, {"env": args.env, "release": release.content_hash,
                             "org_id": record.org_id, "validation_id": record.validation_id,
                             "validated_at": record.validated_at,
-                            "test_level": record.test_level})
+                            "test_level": release.config.test_level})
 
 
 def _doctor(args: argparse.Namespace, out: Out) -> Result:
@@ -321,10 +334,10 @@ def _promote(args: argparse.Namespace, out: Out) -> Result:
             f"in {RELEASES_FILE}")
     if record.validation_id:
         out.say(f"validated against {args.target}: {record.validation_id} (recorded in "
-                f"{VALIDATIONS_FILE}); quick deploy within 10 days: `pulumi up` on the "
+                f"sfbilling:{VALIDATION_KEY}); quick deploy within 10 days: `pulumi up` on the "
                 f"{args.target} stack, or `sfbilling apply --env {args.target} --validated "
                 f"{record.validation_id}`")
-    out.say("commit the stack file and the records under releases/")
+    out.say(f"commit {stack_path(args.target, args.root).name} and {RELEASES_FILE} together")
     doc.update(release_id=record.release_id, validation_id=record.validation_id)
     return Result(Exit.OK, doc)
 
@@ -384,8 +397,9 @@ ORG_COMMANDS: dict[str, tuple[str, str, Any]] = {
               "(--yes without a terminal).", _apply),
     "validate": ("check-only deploy of the org config; records the validation for a quick "
                  "deploy",
-                 "Changes nothing in the org. Appends a line to releases/validations.jsonl "
-                 "(commit it).", _validate),
+                 "Changes nothing in the org. Records the validation in the stack file "
+                 "(sfbilling:prodValidation; commit it), where `pulumi up` finds it.",
+                 _validate),
     "doctor": ("check the org is ready for the import; say what to fix",
                "Checks the org is the stack's first. Reads the org; changes nothing.", _doctor),
 }
@@ -461,8 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
         _json_arg(cmd)
         if name == "apply":
             cmd.add_argument("--validated", metavar="ID",
-                             help="quick-deploy this validation (recorded by `validate` for "
-                                  "this release and org, within 10 days) instead of deploying")
+                             help="quick-deploy this validation (the one the stack file records, "
+                                  "for this release and org, within 10 days) instead of "
+                                  "deploying")
             _yes_arg(cmd)
         cmd.set_defaults(func=func)
     promote = sub.add_parser(

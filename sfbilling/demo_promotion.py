@@ -20,8 +20,8 @@ from devenv.salesforce.billing import OrgProfile
 from infra.lambda_package import PACKAGE_VAR, build
 from infra.release import git
 from metadata.render import render_release
-from metadata.validations import VALIDATIONS_FILE, ValidationLog
-from sfbilling.environments import deployer_for, org_target
+from metadata.validations import VALIDATION_KEY
+from sfbilling.environments import deployer_for, org_target, recorded_validation
 from sfbilling.promotion import RELEASES_FILE, carry_out, prepare
 from stackconfig.stackwrite import write_keys
 
@@ -84,13 +84,15 @@ def run(sandbox: dict[str, Any], ca_bundle: str, work: Path, say: Callable[[str]
         promotion = prepare("sandbox", "prod", root=root, state_dir=work)
         show(promotion.render())
         record = carry_out(promotion, validate=True, state_dir=work)
-        say(f"Pulumi.prod.yaml: {len(promotion.changes)} key line(s) rewritten, every other "
-            "line byte for byte")
-        say(f"validated against production: {record.validation_id} "
-            f"({VALIDATIONS_FILE}); release {record.release_id} recorded in {RELEASES_FILE}")
-        production = deployer_for(org_target("prod", root=root))
-        production.apply(promotion.release, validated_id=record.validation_id,
-                         validations=ValidationLog(root / VALIDATIONS_FILE), env="prod")
+        say(f"Pulumi.prod.yaml: {len(promotion.changes)} promoted key line(s) and the "
+            "validation record written, every other line byte for byte")
+        say(f"validated against production: {record.validation_id} (Pulumi.prod.yaml, "
+            f"sfbilling:{VALIDATION_KEY}); release {record.release_id} recorded in "
+            f"{RELEASES_FILE}")
+        prod_target = org_target("prod", root=root)
+        production = deployer_for(prod_target)
+        production.apply(promotion.release, validated=recorded_validation(prod_target.stack),
+                         env="prod")
         say(f"production: quick deploy of {record.validation_id}; it runs release "
             f"{(production.running_release() or '')[:12]}, the sandbox runs "
             f"{(deployer.running_release() or '')[:12]}; a plan against production now:")

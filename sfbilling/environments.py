@@ -22,10 +22,12 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 from devenv.local import DEFAULT_STATE_DIR, load_endpoints
 from metadata.config import OrgConfig
 from metadata.deployer import OrgDeployer
+from metadata.validations import VALIDATION_KEY, ValidationRecord
 from stackconfig.errors import StackConfigError
 from stackconfig.resolve import StackConfig, lambda_environment, require_login, resolve
 from stackconfig.schema import key
 from stackconfig.stackfile import RawValue, read_stack_file, stack_path
+from stackconfig.stackwrite import write_keys
 from sync_lambda.adapters.dynamodb_state import create_table
 from sync_lambda.adapters.salesforce_connection import (
     SalesforceConnection,
@@ -229,6 +231,20 @@ def org_target(env: str, *, root: Path = Path(), state_dir: Path = DEFAULT_STATE
     secrets.check_salesforce(settings)
     return OrgTarget(stack, OrgConfig.from_stack(stack),
                      SalesforceCredentials.of(settings, secrets))
+
+
+def recorded_validation(stack: StackConfig) -> ValidationRecord | None:
+    """The validation the stack file records (`sfbilling:prodValidation`), if any."""
+    text = stack[VALIDATION_KEY]
+    return None if text is None else ValidationRecord.from_json(str(text))
+
+
+def record_validation(env: str, root: Path, record: ValidationRecord,
+                      also: Mapping[str, str | None] | None = None) -> None:
+    """Write the record into `env`'s stack file, with `also` (promoted keys), in one guarded
+    write that changes no other line."""
+    write_keys(stack_path(env, root), {**(also or {}), key(VALIDATION_KEY).full:
+                                       record.to_json()})
 
 
 def deployer_for(target: OrgTarget, *,

@@ -23,8 +23,13 @@ from infra.lambda_package import for_program
 from infra.release import git, git_commit, release_id
 from metadata.config import OrgConfig
 from metadata.render import Release, render_release
-from metadata.validations import VALIDATIONS_FILE, ValidationLog, now_utc
-from sfbilling.environments import deployer_for, org_target, stripe_key_from_env
+from metadata.validations import now_utc
+from sfbilling.environments import (
+    deployer_for,
+    org_target,
+    record_validation,
+    stripe_key_from_env,
+)
 from stackconfig.errors import StackConfigError
 from stackconfig.promotion import KeyChange, promotable_changes
 from stackconfig.resolve import StackConfig, resolve
@@ -199,14 +204,16 @@ def carry_out(promotion: Promotion, *, validate: bool, state_dir: Path,
     p = promotion
     package = for_program(environ)  # before writing: a missing package changes nothing
     commit = git_commit(p.root)  # what is promoted: the checkout before the stack file changes
-    if p.changes:
-        write_keys(stack_path(p.target, p.root), {c.key: c.new for c in p.changes})
+    keys = {c.key: c.new for c in p.changes}
     validation_id = None
-    if validate:
+    if validate:  # first: a failed validation writes nothing
         dst = org_target(p.target, root=p.root, state_dir=state_dir, environ=environ)
-        record = deployer_for(dst, progress=progress).validate(
-            p.release, validations=ValidationLog(p.root / VALIDATIONS_FILE), env=p.target)
+        record = deployer_for(dst, progress=progress).validate(p.release, env=p.target)
         validation_id = record.validation_id
+        # The promoted keys and the validation, in one guarded write.
+        record_validation(p.target, p.root, record, also=keys)
+    elif keys:
+        write_keys(stack_path(p.target, p.root), keys)
     release = ReleaseRecord(
         release_id=release_id(commit, p.target_stack.config_hash, package.sha256),
         commit=commit, config_hash=p.target_stack.config_hash,

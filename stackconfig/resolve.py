@@ -224,6 +224,10 @@ def _cross_checks(values: Mapping[str, Any], secrets: set[str], env: str, failed
                         f"{key('lambdaTimeoutSeconds').full} ({limit // 2} s), so each "
                         f"invocation has time to work before it stops for its deadline; got "
                         f"{reserve}")
+    if kind == "production" and values.get("deployTestLevel") == "NoTestRun":
+        problems.append(f"{key('deployTestLevel').full}: NoTestRun is refused in production, "
+                        "as Salesforce refuses production deploys that run no tests; use "
+                        "RunLocalTests or RunSpecifiedTests")
     if kind in ("production", "sandbox") and values.get("aws:region") is None \
             and "aws:region" not in failed:
         problems.append(f"aws:region is not set: `{key('aws:region').set_command(env)}`")

@@ -209,7 +209,13 @@ KEYS: Final[tuple[Key, ...]] = (
          "content hash", PROMOTABLE, ORG),
     _key("deployTestLevel", Choice(TEST_LEVELS), "RunLocalTests", "test level of check-only "
          "deploys (a quick deploy needs a validation that ran tests)", PER_ENV, ORG,
-         why="production requires tests for deploys; a sandbox may validate without"),
+         why="production requires tests for deploys (NoTestRun is refused there); a sandbox "
+             "may validate without"),
+    _key("prodValidation", Text(), None, "the validation production's next deploy "
+         "quick-deploys: JSON on one line, {\"id\", \"orgId\", \"release\", \"validatedAt\"}, "
+         "written by `sfbilling validate` and `promote --validate` (never by hand); used once, "
+         "for its release and org, within 10 days, else the deploy validates again",
+         PER_ENV, INFRA, why="a validation belongs to one org"),
 )
 
 BY_FULL: Final = {k.full: k for k in KEYS}

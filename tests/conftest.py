@@ -148,3 +148,22 @@ def _dummy_aws_credentials() -> Iterator[None]:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _committed_files_stay_as_they_are() -> Iterator[None]:
+    """No test may write into the repository's stack files or release records (commands that
+    write them run on copies): a test that did would leave a change to commit by accident."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+
+    def snapshot() -> dict[str, bytes]:
+        paths = [*root.glob("Pulumi*.yaml"), *(root / "releases").glob("*")]
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(paths) if p.is_file()}
+
+    before = snapshot()
+    yield
+    after = snapshot()
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    assert not changed, f"tests changed committed files: {changed}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +23,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def local(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """`--env local` arguments pointing at this test's stand-ins."""
+    """`--env local` arguments pointing at this test's stand-ins, in a copy of the stack files
+    (`validate` writes its record into the stack file)."""
     for name in ("REQUESTS_CA_BUNDLE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, os.environ.get(name, ""))
-    return ["--env", "local", "--root", str(REPO), "--state-dir",
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in ("Pulumi.yaml", "Pulumi.local.yaml"):
+        shutil.copy(REPO / name, root / name)
+    return ["--env", "local", "--root", str(root), "--state-dir",
             str(local_state(world, tmp_path))]
 
 
@@ -65,6 +71,8 @@ def test_every_org_command_writes_its_shape(world: World, local: list[str], tmp_
     code, docs["validate"], _ = _json(capsys, "validate", *local)
     assert code == 0
     assert docs["validate"]["validation_id"].startswith("0Af")
+    stack_file = (Path(local[local.index("--root") + 1]) / "Pulumi.local.yaml").read_text()
+    assert f'\\"id\\":\\"{docs["validate"]["validation_id"]}\\"' in stack_file
     world.customer(name="Ada")
     code, docs["sync"], _ = _json(capsys, "sync", *local)
     assert code == 0

@@ -83,3 +83,13 @@ def test_the_readmes_exit_code_table_is_the_codes() -> None:
     readme = (REPO / "README.md").read_text()
     assert table() in readme
     assert [int(code) for code in Exit] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 130]
+
+
+def test_make_help_lists_every_target() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    phony = next(line for line in makefile.splitlines() if line.startswith(".PHONY:"))
+    targets = set(phony.split(":", 1)[1].split())
+    shown = subprocess.run(["make", "-s", "help"], cwd=REPO, capture_output=True, text=True,
+                           timeout=60, check=True).stdout
+    listed = {line.split()[1] for line in shown.splitlines() if line.startswith("  make ")}
+    assert listed == targets

@@ -11,20 +11,18 @@ import dill
 import pytest
 from simple_salesforce.api import Salesforce
 
+from devenv.salesforce.schema import text
 from infra.org_config import (
-    VALIDATIONS_VAR,
     OrgConfigArgs,
     OrgConfigProvider,
     inputs_of,
 )
 from metadata.deployer import OrgConfigError
 from metadata.render import render_release
-from metadata.validations import ValidationLog
 from tests.conftest import session_id
 from tests.metadata.conftest import config, credentials
 
 if TYPE_CHECKING:
-    from pathlib import Path
 
     from devenv.salesforce import SalesforceStandIn
 
@@ -134,41 +132,125 @@ def test_a_rotated_credential_is_stored_again(salesforce: SalesforceStandIn) -> 
     assert provider.diff("x", outs, {**news, "private_key": "another key"}).changes is True
 
 
-def test_production_validates_first_then_quick_deploys(salesforce: SalesforceStandIn,
-                                                       tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    log = tmp_path / "validations.jsonl"
-    monkeypatch.setenv(VALIDATIONS_VAR, str(log))
+def _check_only_ids(salesforce: SalesforceStandIn) -> list[str]:
+    return [d.id for d in salesforce.metadata.deployments.values() if d.check_only]
+
+
+def test_production_validates_first_then_quick_deploys(salesforce: SalesforceStandIn) -> None:
+    # GIVEN production, and no validation recorded in its stack
     provider = OrgConfigProvider()
     news = props(salesforce, kind="production")
+    # WHEN the resource is created THEN it validates, then quick-deploys that validation
     outs = provider.create(news).outs
     assert outs is not None
-    records = ValidationLog(log).records()
-    assert [(r.release, r.org_id, r.env) for r in records] == [
-        (news["content_hash"], salesforce.org.profile.org_id, "prod")]
-    assert outs["deploy_mode"] == f"validated {records[0].validation_id}, then quick deploy"
-    assert _check_only_deploys(salesforce) == 1
+    (validation,) = _check_only_ids(salesforce)
+    assert outs["deploy_mode"] == f"validated {validation}, then quick deploy"
+    assert outs["quick_deployed_id"] == validation
     assert "Stripe_Customer_Id__c" in _account_fields(salesforce)
     assert _batch_size(salesforce) == 70.0
 
 
-def test_production_quick_deploys_a_recorded_validation(salesforce: SalesforceStandIn,
-                                                        tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """`sfbilling validate --env prod` ran before (e.g. in the change window's prep)."""
+def _unmark_external_id(salesforce: SalesforceStandIn) -> None:
+    """Someone edits the field in Setup: no longer a unique external id (drift)."""
+    salesforce.org.add_field("Account", text("Stripe_Customer_Id__c", "Stripe Customer ID", 255))
+
+
+def _external_id(salesforce: SalesforceStandIn) -> bool:
+    fields = {f["name"]: f for f in _sf(salesforce).Account.describe()["fields"]}
+    return bool(fields["Stripe_Customer_Id__c"]["externalId"])
+
+
+def _recorded(salesforce: SalesforceStandIn) -> str:
+    """`sfbilling validate --env prod` ran before: the record the stack file holds."""
     from tests.metadata.conftest import make_deployer
 
-    log = ValidationLog(tmp_path / "validations.jsonl")
-    monkeypatch.setenv(VALIDATIONS_VAR, str(log.path))
-    news = props(salesforce, kind="production")
-    record = make_deployer(salesforce).validate(render_release(config()), validations=log,
-                                                env="prod")
+    record = make_deployer(salesforce).validate(render_release(config()), env="prod")
+    return record.to_json()
+
+
+def test_production_quick_deploys_the_recorded_validation(
+        salesforce: SalesforceStandIn) -> None:
+    validation = _recorded(salesforce)
+    news = {**props(salesforce, kind="production"), "validation": validation}
     outs = OrgConfigProvider().create(news).outs
     assert outs is not None
-    assert outs["deploy_mode"] == f"quick deploy of recorded validation {record.validation_id}"
-    assert len(log.records()) == 1
-    assert _check_only_deploys(salesforce) == 1
+    (vid,) = _check_only_ids(salesforce)
+    assert outs["deploy_mode"] == f"quick deploy of recorded validation {vid}"
+    assert outs["quick_deployed_id"] == vid
     assert "Stripe_Customer_Id__c" in _account_fields(salesforce)
+
+
+def test_a_quick_deployed_validation_is_never_tried_again(
+        salesforce: SalesforceStandIn, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN production created from its recorded validation
+    provider = OrgConfigProvider()
+    news = {**props(salesforce, kind="production"), "validation": _recorded(salesforce)}
+    outs = provider.create(news).outs
+    assert outs is not None
+    first = outs["quick_deployed_id"]
+    # WHEN a field is removed by hand (drift) and the next `pulumi up` repairs it, the stack
+    # still recording the same validation
+    _unmark_external_id(salesforce)
+    drifted = provider.read("x", outs).outs
+    assert drifted is not None
+    assert drifted["drift"]
+    repaired = provider.update("x", drifted, news).outs
+    # THEN it does not quick-deploy the used validation (Salesforce would refuse it for days):
+    # it validates again and quick-deploys that one
+    assert repaired is not None
+    assert repaired["quick_deployed_id"] not in (None, first)
+    assert repaired["deploy_mode"] == (f"validated {repaired['quick_deployed_id']}, then quick "
+                                       "deploy")
+    assert _external_id(salesforce)
+    progress = capsys.readouterr().err
+    assert f"validation {first} was already quick-deployed" in progress
+    assert "refused" not in progress  # it was never sent to Salesforce
+
+
+def test_a_retry_after_a_failed_up_validates_again_when_salesforce_refuses(
+        salesforce: SalesforceStandIn, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN a validation quick-deployed by an `up` whose outputs were never stored (it failed
+    # after the quick deploy), then the metadata removed again
+    validation = _recorded(salesforce)
+    news = {**props(salesforce, kind="production"), "validation": validation}
+    OrgConfigProvider().create(news)
+    _unmark_external_id(salesforce)
+    # WHEN the retry creates the resource again, with no outputs to say the id was used
+    outs = OrgConfigProvider().create(news).outs
+    # THEN Salesforce's refusal of the used validation leads to a fresh validation, not a
+    # failed deploy
+    assert outs is not None
+    assert "refused" in capsys.readouterr().err
+    assert outs["deploy_mode"].startswith("validated ")
+    assert len(_check_only_ids(salesforce)) == 2
+    assert _external_id(salesforce)
+
+
+def test_refresh_reads_the_stored_release_after_a_template_change(
+        salesforce: SalesforceStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an applied stack
+    provider = OrgConfigProvider()
+    outs = provider.create(props(salesforce)).outs
+    assert outs is not None
+    # WHEN a template of this checkout changes (a new release renders another hash)
+    from metadata import render
+
+    original = render._render
+    monkeypatch.setattr(render, "_render",
+                        lambda template, **kw: original(template, **kw) + "\n<!-- v2 -->")
+    assert render_release(config()).content_hash != outs["content_hash"]
+    # THEN `pulumi refresh` still reads the org against the stored release: no drift
+    fresh = provider.read("x", outs).outs
+    assert fresh is not None
+    assert (fresh["drift"], fresh["content_hash"]) == ([], outs["content_hash"])
+    # ... and a change made by hand is drift against that release
+    sf = _sf(salesforce)
+    rid = sf.query("SELECT Id FROM blng__BillingConfig__c WHERE Name = "
+                   "'PAYMENT_CREATION_BATCH_SIZE'")["records"][0]["Id"]
+    sf.blng__BillingConfig__c.update(rid, {"blng__NumberValue__c": 45})
+    drifted = provider.read("x", outs).outs
+    assert drifted is not None
+    assert any("70 → 45" in d for d in drifted["drift"]), drifted["drift"]
 
 
 def test_check_reports_a_release_the_templates_do_not_render(
@@ -191,16 +273,3 @@ def test_the_pickled_provider_holds_nothing(salesforce: SalesforceStandIn) -> No
     assert news["private_key"].encode() not in data
     assert vars(provider) == {}
     assert news["private_key"] not in base64.b64encode(data).decode()
-
-
-def test_a_relative_validations_file_is_refused_before_any_call(
-        salesforce: SalesforceStandIn, monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN a relative record path (the plugin once read it against infra/, silently)
-    monkeypatch.setenv(VALIDATIONS_VAR, "releases/validations.jsonl")
-    calls_before = salesforce.api_calls
-    # WHEN production's resource is created THEN it stops, naming the variable
-    with pytest.raises(OrgConfigError, match=f"{VALIDATIONS_VAR}='releases/validations.jsonl' "
-                                             "is a relative path"):
-        OrgConfigProvider().create(props(salesforce, kind="production"))
-    assert _check_only_deploys(salesforce) == 0
-    assert salesforce.api_calls == calls_before

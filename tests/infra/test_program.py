@@ -15,7 +15,6 @@ import pytest
 from pulumi.runtime.rpc import is_rpc_secret, unwrap_rpc_secret
 
 from infra.lambda_package import PACKAGE_VAR, build
-from infra.org_config import VALIDATIONS_VAR
 from infra.paths import ROOT
 from metadata.config import OrgConfig
 from metadata.render import render_release
@@ -440,11 +439,6 @@ def test_a_missing_relative_package_names_the_given_and_the_resolved_path(
     assert "'build/no-such.zip'" in message
     assert str(ROOT / "build" / "no-such.zip") in message
 
-
-def test_a_relative_validations_file_stops_the_program(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(VALIDATIONS_VAR, "releases/validations.jsonl")
-    with pytest.raises(pulumi.RunError, match=f"{VALIDATIONS_VAR}=.* is a relative path"):
-        _run("prod")
 
 
 def test_the_region_is_the_stacks() -> None:

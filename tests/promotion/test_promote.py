@@ -4,6 +4,7 @@ the committed stack files are never rewritten."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from dataclasses import replace
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from simple_salesforce.api import Salesforce
+from yaml import safe_load as load_yaml
 
 from devenv.salesforce import SalesforceStandIn
 from devenv.salesforce.billing import OrgProfile
@@ -112,16 +114,20 @@ def test_apply_promote_validate_quick_deploy(orgs: dict[str, SalesforceStandIn],
     assert '"field": "blng__NumberValue__c", "value": 70}' in files.split("+++")[1]
     # Only the promoted line changed in Pulumi.prod.yaml.
     after = (repo / "Pulumi.prod.yaml").read_text()
-    assert after == prod_file.replace('sfbilling:paymentCreationBatchSize: "50"',
-                                      'sfbilling:paymentCreationBatchSize: "70"')
+    changed = [line for line in difflib.ndiff(prod_file.splitlines(), after.splitlines())
+               if line.startswith(("- ", "+ "))]
+    assert changed[:2] == ['- ' + '  sfbilling:paymentCreationBatchSize: "50"',
+                           '+ ' + '  sfbilling:paymentCreationBatchSize: "70"']
+    assert [line[2:].split(":")[0].strip() for line in changed[2:]] == ["sfbilling"]
+    assert "prodValidation" in changed[2]
     # Validated against production, recorded; nothing deployed there yet.
-    validations = [json.loads(line) for line in
-                   (repo / "releases/validations.jsonl").read_text().splitlines()]
-    assert [(v["env"], v["org_id"]) for v in validations] == [("prod", PROD_ORG)]
+    validation = json.loads(load_yaml(after)["config"]["sfbilling:prodValidation"])
+    assert (validation["orgId"], validation["release"]) == (PROD_ORG, _stamp(orgs["sandbox"]))
+    assert not (repo / "releases/validations.jsonl").exists()
     assert _batch_size(orgs["prod"]) == 50.0
     (record,) = ReleaseLog(repo / RELEASES_FILE).records()
     assert (record.from_env, record.to_env, record.validation_id, record.who) == (
-        "sandbox", "prod", validations[0]["validation_id"], "release-manager@example.com")
+        "sandbox", "prod", validation["id"], "release-manager@example.com")
     assert record.release == _stamp(orgs["sandbox"])
     # The commit promoted from (clean: the stack file is written after it is read).
     assert record.release_id.split(".")[0] == git(repo, "rev-parse", "--short=12", "HEAD")

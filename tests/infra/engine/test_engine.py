@@ -20,9 +20,7 @@ from pulumi.runtime.proto import engine_pb2, provider_pb2
 from simple_salesforce.api import Salesforce
 
 from infra.lambda_package import PACKAGE_VAR
-from infra.org_config import VALIDATIONS_VAR
 from infra.pickled import PICKLED_PROVIDERS
-from metadata.validations import ValidationLog
 from tests.conftest import session_id
 from tests.infra.engine.conftest import base_env, org_stack
 from tests.infra.engine.double import OUTPUT_VALUE, is_secret, secret_paths, strip_secrets
@@ -249,9 +247,8 @@ def test_a_sandbox_stack_up_and_the_org_configs_lifecycle(
 def test_a_production_stack_validates_first_then_quick_deploys(
         project: Project, salesforce: SalesforceStandIn, lambda_package: Package,
         tmp_path: Path) -> None:
-    # GIVEN the production stack, its validation record kept outside the checkout
-    record = tmp_path / "validations.jsonl"
-    env = {PACKAGE_VAR: str(lambda_package.path), VALIDATIONS_VAR: str(record)}
+    # GIVEN the production stack, with no validation recorded
+    env = {PACKAGE_VAR: str(lambda_package.path)}
     result = _program(project, "prod", salesforce, dry_run=False, extra_env=env)
     registered = _assert_registration(result, lambda_package)
     assert strip_secrets(registered)["environment_kind"] == "production"
@@ -264,14 +261,14 @@ def test_a_production_stack_validates_first_then_quick_deploys(
         checked = resource.check(registered)
         # WHEN the resource is created
         resource.create(checked)
-        # THEN the release was validated (recorded where the variable says), then quick-deployed
-        validations = ValidationLog(record).records()
-        assert [v.release for v in validations] == [checked["content_hash"]]
-        assert resource.state["deploy_mode"] == (
-            f"validated {validations[0].validation_id}, then quick deploy")
+        # THEN the release was validated, then quick-deployed; the validation used is in the
+        # resource's own outputs (nothing is written back to the checkout)
+        (validation,) = [d.id for d in salesforce.metadata.deployments.values()
+                         if d.check_only]
+        assert resource.state["deploy_mode"] == f"validated {validation}, then quick deploy"
+        assert resource.state["quick_deployed_id"] == validation
         assert _batch_size(salesforce) == 70.0
-        assert sum(1 for d in salesforce.metadata.deployments.values() if d.check_only) == 1
-        assert not (ROOT / "infra" / "releases").exists()
+        assert not (ROOT / "releases" / "validations.jsonl").exists()
         resource.refresh()
         assert resource.state["drift"] == []
     finally:
