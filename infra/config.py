@@ -79,7 +79,7 @@ class InfraConfig:
     @property
     def function_name(self) -> str:
         """The sync Lambda's name (also its metrics' `service` dimension)."""
-        return f"{self.prefix}-sync"
+        return self.stack.function_name
 
     @property
     def table_name(self) -> str:

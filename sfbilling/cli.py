@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as metadata_version
 from pathlib import Path
@@ -28,6 +29,7 @@ from metadata.deployer import OrgDeployer, Plan, summarize
 from metadata.render import Release, bundle, render_release
 from metadata.schema import validate_files
 from metadata.validations import VALIDATION_KEY, ValidationRefusedError
+from sfbilling import day2
 from sfbilling.environments import (
     LOCAL,
     PREVIEW,
@@ -361,6 +363,76 @@ def _releases(args: argparse.Namespace, out: Out) -> Result:
                     for r in now]})
 
 
+def _ago(epoch: int | None, now: float) -> str:
+    if epoch is None:
+        return "never"
+    seconds = max(0, int(now - epoch))
+    return f"{_iso(epoch)} ({seconds // 3600} h {seconds % 3600 // 60} min ago)" \
+        if seconds >= 3600 else f"{_iso(epoch)} ({seconds // 60} min {seconds % 60} s ago)"
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _target(args: argparse.Namespace) -> day2.Deployed:
+    return day2.deployed(args.env, root=args.root, state_dir=args.state_dir,
+                         environ=os.environ)
+
+
+def _status(args: argparse.Namespace, out: Out) -> Result:
+    doc = day2.status(_target(args))
+    now = time.time()
+    out.say(f"{args.env}: table {doc['table']} in {doc['region']} (org "
+            f"{doc['org_id'] or 'not recorded yet'})")
+    run = doc["last_run"]
+    if run is None:
+        out.say("  last run       none finished yet")
+    else:
+        counts = ", ".join(f"{k} {v}" for k, v in run["outcomes"].items()) or "nothing written"
+        out.say(f"  last run       {run['kind']} {run['run_id']}: {run['outcome']}"
+                f"{' (continued)' if run['continued'] else ''}, finished "
+                f"{_ago(run['finished'], now)}; {counts}")
+    age = doc["checkpoint_age_s"]
+    out.say(f"  checkpoint     {_ago(doc['checkpoint'], now)}" if age is not None
+            else "  checkpoint     none (the first run imports everything)")
+    if doc["full_run_in_progress"]:
+        out.say("  full run       in progress (continued across invocations)")
+    if doc["event_backlog"]:
+        out.say("  events         a backlog, applied in windows")
+    lease = doc["lease"]
+    out.say("  lease          free" if lease is None else
+            f"  lease          held by run {lease['run_id']} on {lease['host'] or '?'} since "
+            f"{_ago(lease['started'], now)}, until {_iso(lease['expires'])}")
+    rows = doc["failed_rows"]
+    out.say(f"  failed rows    {rows['pending']} retried each run, {rows['rejected']} rejected "
+            f"(`sfbilling failures --env {args.env}`)")
+    out.say(f"  held back      {doc['held_back_deactivations']} deactivation(s) waiting for "
+            "confirmation" + (f" (`sfbilling invoke --env {args.env} "
+                              "--allow-mass-deactivation`)"
+                              if doc["held_back_deactivations"] else ""))
+    return Result(Exit.OK, doc)
+
+
+def _failures(args: argparse.Namespace, out: Out) -> Result:
+    target = _target(args)
+    rows = day2.failures(target)
+    out.say(f"{len(rows)} failed row(s) in {target.table}:")
+    for r in rows:
+        out.say(f"  {r['status']:<8} {r['kind']:<15} {r['stripe_id']} (customer "
+                f"{r['customer_id']}), {r['attempts']} attempt(s): {r['reason']}")
+    return Result(Exit.OK, {"env": args.env, "table": target.table, "failures": rows})
+
+
+def _invoke(args: argparse.Namespace, out: Out) -> Result:
+    doc = day2.invoke(_target(args), full=args.full,
+                      allow_mass_deactivation=args.allow_mass_deactivation)
+    out.say(f"started {doc['function']} in {doc['region']} with {json.dumps(doc['payload'])}: "
+            f"request {doc['request_id']}. It runs on its own (up to its timeout, then its "
+            f"continuations); follow it with `sfbilling status --env {args.env}`")
+    return Result(Exit.OK, {"env": args.env, **doc})
+
+
 def _env_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--env", required=True,
                    help="environment: settings from Pulumi.<env>.yaml; `local` targets the "
@@ -516,6 +588,28 @@ def build_parser() -> argparse.ArgumentParser:
     _json_arg(releases)
     _root_args(releases)
     releases.set_defaults(func=_releases)
+    for name, text, func in (
+            ("status", "the deployed import: last run, checkpoint age, lease holder, failed "
+                       "rows, held-back deactivations", _status),
+            ("failures", "the deployed import's failed rows, with their reasons", _failures)):
+        cmd = sub.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}. "
+                             "Reads the environment's state table (named as `pulumi up` names "
+                             "it; AWS credentials from the default chain, region from the stack "
+                             "file); changes nothing.")
+        _env_args(cmd)
+        _json_arg(cmd)
+        cmd.set_defaults(func=func)
+    invoke = sub.add_parser(
+        "invoke", help="start one run of the deployed import, asynchronously",
+        description="Invoke the environment's deployed sync function once, asynchronously "
+                    "(a run may take its whole timeout; follow it with `sfbilling status`), "
+                    "with the handler's own payload keys. Changes what that run changes.")
+    _env_args(invoke)
+    invoke.add_argument("--full", action="store_true", help="a full reconcile")
+    invoke.add_argument("--allow-mass-deactivation", action="store_true",
+                        help="confirm the deactivations the limit held back")
+    _json_arg(invoke)
+    invoke.set_defaults(func=_invoke)
     return parser
 
 

@@ -23,4 +23,10 @@ SHAPES: Final[dict[str, frozenset[str]]] = {
                           "metadata_changed", "forced_reason", "release_id",
                           "validation_id"}),
     "releases": frozenset({"releases", "running"}),
+    "status": frozenset({"env", "table", "region", "last_run", "checkpoint",
+                         "checkpoint_age_s", "full_run_in_progress", "event_backlog", "lease",
+                         "failed_rows", "held_back_deactivations", "org_id"}),
+    "failures": frozenset({"env", "table", "failures"}),
+    "invoke": frozenset({"env", "request_id", "status_code", "payload", "function",
+                         "region"}),
 }

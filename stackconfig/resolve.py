@@ -66,6 +66,11 @@ class StackConfig:
         """The state table's name."""
         return f"{self.resource_prefix}-state"
 
+    @property
+    def function_name(self) -> str:
+        """The sync Lambda's name (also its metrics' `service` dimension)."""
+        return f"{self.resource_prefix}-sync"
+
     def secret(self, name: str) -> str | None:
         """A secret's value, where it is known (the Pulumi program); never printed."""
         return self.secret_values.get(key(name).name)

@@ -21,7 +21,7 @@ import urllib3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from sync_lambda import telemetry
+from sync_lambda import invocation, telemetry
 from sync_lambda.adapters.lambda_continuation import EVENT, LambdaContinuation
 from sync_lambda.adapters.secrets import load_secrets, provider_for
 from sync_lambda.errors import ConfigError
@@ -68,9 +68,9 @@ def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_
         service = build_service(
             settings, secrets,
             remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000.0)
-        dry_run = event.get("dry_run") is True
-        allow = event.get("allowMassDeactivation") is True
-        report = service.run(full=event.get("full") is True, dry_run=dry_run,
+        dry_run = event.get(invocation.DRY_RUN) is True
+        allow = event.get(invocation.ALLOW_MASS_DEACTIVATION) is True
+        report = service.run(full=event.get(invocation.FULL) is True, dry_run=dry_run,
                              allow_mass_deactivation=allow)
         result = report.to_dict()
         result["continuation"] = None
@@ -80,7 +80,8 @@ def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_
             # run continues from the same saved progress: only time is lost.
             # A confirmation of held-back deactivations covers the run it was given to, and
             # a continuation is that run going on.
-            following = {**EVENT, **({"allowMassDeactivation": True} if allow else {})}
+            following = {**EVENT, **({invocation.ALLOW_MASS_DEACTIVATION: True} if allow
+                                     else {})}
             try:
                 continuation(settings, context.invoked_function_arn).start_next(following)
                 result["continuation"] = "started"
@@ -93,7 +94,8 @@ def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_
         logger.info("sync finished", extra={
             "run_id": result["run_id"], "kind": result["kind"], "outcome": result["outcome"],
             "dry_run": result["dry_run"], "summary": result["message"],
-            "started_by": "continuation" if event.get("continuation") is True else "trigger",
+            "started_by": "continuation" if event.get(invocation.CONTINUATION) is True
+            else "trigger",
             "continued": result["continued"], "continuation": result["continuation"],
             "outcomes": result["outcomes"], "scenarios": result["scenarios"],
             "calls": result["calls"], "checkpoint_age_s": result["checkpoint_age_s"],

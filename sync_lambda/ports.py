@@ -156,6 +156,10 @@ class StateStore(Protocol):
         """Remember the org id the state is written for."""
         ...
 
+    def record_run(self, summary: Mapping[str, Any]) -> None:
+        """Remember the last run's summary (counts and ids only), for `sfbilling status`."""
+        ...
+
 
 class Continuation(Protocol):
     """How a run that stopped at its deadline with work left starts its successor at once."""

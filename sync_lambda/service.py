@@ -146,6 +146,8 @@ class SyncService:
             saved = self._state.load()
             report.checkpoint_age_s = 0 if saved.full_cursor is not None else \
                 None if saved.checkpoint is None else max(0, int(self._clock()) - saved.checkpoint)
+            if not dry_run:
+                self._state.record_run(_summary(report, started, self._clock()))
         except LeaseLostError as exc:
             report.lease_lost = True
             report.message = f"stopped writing: {exc}. The run that holds the lease carries " \
@@ -615,6 +617,15 @@ class SyncService:
                     and e.customer_id not in failed_customers]
         if resolved:
             self._state.clear_failures(resolved)
+
+
+def _summary(report: Report, started: float, finished: float) -> dict[str, object]:
+    """What `sfbilling status` shows of a run: counts and ids, never names or emails."""
+    d = report.to_dict()
+    return {"run_id": d["run_id"], "kind": d["kind"], "outcome": d["outcome"],
+            "continued": d["continued"], "started": int(started), "finished": int(finished),
+            "outcomes": d["outcomes"], "events": d["events"], "customers": d["customers"],
+            "checkpoint_age_s": d["checkpoint_age_s"]}
 
 
 def _segment(events: list[Event], capacity: int) -> tuple[list[Event], list[Event]]:

@@ -14,6 +14,9 @@ written 99 rows a request.
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +28,7 @@ from sync_lambda.state import LedgerEntry, LedgerStatus, PendingDeactivation, Sy
 from sync_lambda.state_table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
@@ -46,6 +49,11 @@ def _s(value: str) -> dict[str, Any]:
 
 def _n(value: float) -> dict[str, Any]:
     return {"N": str(int(value))}
+
+
+def _host() -> str:
+    """Where a run runs: the Lambda's log stream (names the container) or this machine."""
+    return os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME") or socket.gethostname()
 
 
 def _code(exc: ClientError) -> str:
@@ -77,7 +85,8 @@ class DynamoStateStore:
                 self._db.put_item(
                     TableName=self._table,
                     Item={**self._key(_STATE, "lease"), "owner": _s(owner),
-                          "expires": _n(expires)},
+                          "expires": _n(expires), "host": _s(_host()),
+                          "started": _n(now)},
                     ConditionExpression="attribute_not_exists(pk) OR expires < :now "
                                         "OR #owner = :owner",
                     ExpressionAttributeNames={"#owner": "owner"},
@@ -90,6 +99,27 @@ class DynamoStateStore:
             if self._clock() >= deadline:
                 return None
             self._sleep(min(2.0, max(0.05, deadline - self._clock())))
+
+    def lease(self) -> dict[str, Any] | None:
+        """Who holds the lease: {"run_id", "host", "started", "expires"} (None: nobody)."""
+        item = self._db.get_item(TableName=self._table, ConsistentRead=True,
+                                 Key=self._key(_STATE, "lease")).get("Item")
+        if not item:
+            return None
+        return {"run_id": item["owner"]["S"], "host": item.get("host", {}).get("S"),
+                "started": int(item["started"]["N"]) if "started" in item else None,
+                "expires": int(float(item["expires"]["N"]))}
+
+    def record_run(self, summary: Mapping[str, Any]) -> None:
+        """The last run's summary (counts and ids only), for `sfbilling status`."""
+        self._transact([self._put({**self._key(_STATE, "last_run"),
+                                   "summary": _s(json.dumps(summary, sort_keys=True))})])
+
+    def last_run(self) -> dict[str, Any] | None:
+        """The summary `record_run` wrote last (None: no run finished yet)."""
+        item = self._db.get_item(TableName=self._table, ConsistentRead=True,
+                                 Key=self._key(_STATE, "last_run")).get("Item")
+        return None if not item else dict(json.loads(item["summary"]["S"]))
 
     def holder(self) -> tuple[str, float] | None:
         item = self._db.get_item(TableName=self._table, ConsistentRead=True,

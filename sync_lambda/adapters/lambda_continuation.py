@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Final
 
+from sync_lambda.invocation import CONTINUATION
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from mypy_boto3_lambda.client import LambdaClient
 
-EVENT: Final = {"continuation": True}
+EVENT: Final = {CONTINUATION: True}
 ACTION: Final = "lambda:InvokeFunction"  # what the function's role must allow on its own ARN
 
 

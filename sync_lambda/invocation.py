@@ -1,0 +1,17 @@
+"""The keys of the Lambda's event: the handler reads them, `sfbilling invoke` and the
+continuation write them (one spelling for all three)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+FULL: Final = "full"  # a full reconcile
+DRY_RUN: Final = "dry_run"  # plan only, no writes
+ALLOW_MASS_DEACTIVATION: Final = "allowMassDeactivation"  # confirm held-back deactivations
+CONTINUATION: Final = "continuation"  # started by the previous run of the same work
+
+
+def payload(*, full: bool = False, allow_mass_deactivation: bool = False) -> dict[str, bool]:
+    """An operator's invoke: only the keys that are set."""
+    return {**({FULL: True} if full else {}),
+            **({ALLOW_MASS_DEACTIVATION: True} if allow_mass_deactivation else {})}
