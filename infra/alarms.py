@@ -9,6 +9,7 @@ for the checkpoint age, where silence means no run finished at all.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -113,11 +114,13 @@ class Alarms(pulumi.ComponentResource):
                     treat_missing_data="notBreaching")
 
     def _run_metric(self, key: str, description: str, metric: str, *, threshold: float,
-                    period: int = RUN_PERIOD_S, missing: str = "notBreaching") -> None:
+                    period: int = RUN_PERIOD_S, periods: int = 1,
+                    missing: str = "notBreaching") -> None:
         self._alarm(key, description, namespace=telemetry.NAMESPACE, metric_name=metric,
                     dimensions={"service": self._args.service}, statistic="Maximum",
-                    period=period, evaluation_periods=1, threshold=threshold,
-                    comparison_operator="GreaterThanThreshold", treat_missing_data=missing)
+                    period=period, evaluation_periods=periods, datapoints_to_alarm=periods,
+                    threshold=threshold, comparison_operator="GreaterThanThreshold",
+                    treat_missing_data=missing)
 
     def _import_alarms(self) -> None:
         self._run_metric("failed-rows", "A run left failed or quarantined rows (Salesforce "
@@ -129,10 +132,17 @@ class Alarms(pulumi.ComponentResource):
         self._run_metric("lease-lost", "A run lost its lease to another run and stopped "
                          "writing (a run outlived its lease, or a manual run overlapped).",
                          telemetry.LEASE_LOST, threshold=0)
-        # Twice the schedule's longest gap; a look-back of the same length (CloudWatch looks
-        # back one day at most). No data in that window means no run finished: breaching.
-        window = min(2 * self._args.schedule_gap_s, DAY_S)
+        # Twice the schedule's longest gap, looked back over the same length. No data in a
+        # period counts as breaching, so the alarm fires only when every period of the window
+        # breached: no run reported a fresh checkpoint in the whole window. Up to a day that is
+        # one period; beyond, whole days (a period of an hour or more may be evaluated over
+        # seven days at most: the schema refuses schedules whose window would not fit).
+        window = 2 * self._args.schedule_gap_s
+        if window <= DAY_S:
+            period, periods = max(RUN_PERIOD_S, window - window % 60), 1
+        else:
+            period, periods = DAY_S, math.ceil(window / DAY_S)
         self._run_metric("stuck", "The import's checkpoint is older than twice the schedule "
                          "period, or no run has reported in that time: the import is stuck.",
-                         telemetry.CHECKPOINT_AGE, threshold=2 * self._args.schedule_gap_s,
-                         period=max(RUN_PERIOD_S, window - window % 60), missing="breaching")
+                         telemetry.CHECKPOINT_AGE, threshold=window, period=period,
+                         periods=periods, missing="breaching")

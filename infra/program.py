@@ -19,8 +19,8 @@ from infra.config import read_config
 from infra.lambda_package import PackageError, for_program
 from infra.org_config import OrgConfig, OrgConfigArgs
 from infra.release import git_commit, release_id
-from infra.schedule import longest_gap_s
 from infra.sync_function import SyncFunction, SyncFunctionArgs
+from stackconfig.schedule import longest_gap_s
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from stackconfig.errors import StackConfigError
+from stackconfig.schedule import schedule_problem
 from stackconfig.schema import (
     BY_FULL,
     FOREIGN_NAMESPACES,
@@ -229,6 +230,11 @@ def _cross_checks(values: Mapping[str, Any], secrets: set[str], env: str, failed
                         f"{key('lambdaTimeoutSeconds').full} ({limit // 2} s), so each "
                         f"invocation has time to work before it stops for its deadline; got "
                         f"{reserve}")
+    schedule = values.get("schedule")
+    if isinstance(schedule, str):
+        problem = schedule_problem(schedule)
+        if problem:
+            problems.append(f"{key('schedule').full}: {problem}")
     if kind == "production" and values.get("deployTestLevel") == "NoTestRun":
         problems.append(f"{key('deployTestLevel').full}: NoTestRun is refused in production, "
                         "as Salesforce refuses production deploys that run no tests; use "

@@ -186,7 +186,9 @@ KEYS: Final[tuple[Key, ...]] = (
          PROMOTABLE, LAMBDA, env="SFB_MASS_DEACTIVATION_COUNT"),
     # -- the scheduled Lambda -------------------------------------------------------------------
     _key("schedule", SCHEDULE, "rate(15 minutes)", "EventBridge Scheduler expression of the "
-         "import", PROMOTABLE, INFRA),
+         "import: rate(1 minute|hour|day), rate(N minutes|hours|days) with N ≥ 2, or a 6-field "
+         "cron(); at most 84 hours between runs (the stuck alarm's look-back)", PROMOTABLE,
+         INFRA),
     _key("lambdaMemoryMb", Int(128, 10_240), "512", "memory of the import's Lambda (MB)",
          PROMOTABLE, INFRA),
     _key("lambdaTimeoutSeconds", Int(60, 900), "900", "timeout of one invocation (seconds)",

@@ -22,7 +22,8 @@ _FIELD = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]*__)?[A-Za-z][A-Za-z0-9]*(?:_[A-Za-
 _API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ORG_ID = re.compile(r"^00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
-_SCHEDULE = re.compile(r"^(?:rate\((?:1 (?:minute|hour|day)|[1-9][0-9]* (?:minutes|hours|days))\)"
+_SCHEDULE = re.compile(r"^(?:rate\((?:1 (?:minute|hour|day)|(?:[2-9]|[1-9][0-9]+) "
+                       r"(?:minutes|hours|days))\)"
                        r"|cron\((?:\S+ ){5}\S+\))$")
 _RESOURCE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
 

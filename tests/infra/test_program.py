@@ -19,6 +19,7 @@ from infra.paths import ROOT
 from metadata.config import OrgConfig
 from metadata.render import render_release
 from stackconfig.resolve import lambda_environment, resolve
+from stackconfig.schedule import longest_gap_s
 from stackconfig.schema import RESOURCE_ENV
 from stackconfig.stackfile import RawValue
 from tests.infra.program import (
@@ -226,6 +227,28 @@ def test_the_alarms(stack: tuple[str, ProgramRun]) -> None:
             stuck["treatMissingData"]) == ("checkpoint_age_seconds", 1800, 1800, "breaching")
     assert {a["treatMissingData"] for k, a in alarms.items() if k != "stuck"} == {
         "notBreaching"}
+
+
+@pytest.mark.parametrize(("schedule", "period", "periods"), [
+    ("rate(15 minutes)", 1800, 1), ("rate(36 hours)", 86_400, 3), ("rate(2 days)", 86_400, 4),
+    ("cron(0 9 ? * MON-FRI *)", 86_400, 6)])
+def test_the_stuck_alarm_looks_back_twice_the_longest_gap(schedule: str, period: int,
+                                                          periods: int) -> None:
+    # A run every 36 hours, every other day, or on weekdays only leaves whole days without a
+    # data point: the alarm fires only when every period of twice the gap breached.
+    config, secrets = stack_config("sandbox", schedule=schedule)
+    stuck = next(r for r in run_program("sandbox", config, secrets).of_type(
+        "aws:cloudwatch/metricAlarm:MetricAlarm") if r.name.endswith("-stuck")).inputs
+    assert (stuck["period"], stuck["evaluationPeriods"], stuck["datapointsToAlarm"]) == (
+        period, periods, periods)
+    assert stuck["threshold"] == 2 * longest_gap_s(schedule)
+    assert stuck["period"] * stuck["evaluationPeriods"] <= 7 * 86_400  # CloudWatch's limit
+
+
+def test_a_weekly_schedule_is_refused_before_any_resource() -> None:
+    config, secrets = stack_config("sandbox", schedule="cron(0 9 ? * MON *)")
+    with pytest.raises(pulumi.RunError, match="seven-day look-back"):
+        run_program("sandbox", config, secrets)
 
 
 def test_the_org_config_resource(stack: tuple[str, ProgramRun]) -> None:
