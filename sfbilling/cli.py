@@ -157,7 +157,7 @@ def _sync(args: argparse.Namespace, out: Out) -> Result:
                              allow_mass_deactivation=args.allow_mass_deactivation)
     finally:
         progress.close()
-    doc = report.to_dict()
+    doc = report.to_dict(whole=True)  # the terminal gets a sample, the document everything
     if json_file:
         json_file.write_text(json.dumps(doc, indent=2))
     out.say(report.render())

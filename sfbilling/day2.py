@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -75,6 +75,7 @@ def status(target: Deployed, *, now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
     state = store.load()
     ledger = store.ledger()
+    holder = store.holder()
     checkpoint = state.checkpoint
     return {
         "env": target.env, "table": target.table, "region": target.region,
@@ -83,7 +84,7 @@ def status(target: Deployed, *, now: float | None = None) -> dict[str, Any]:
         "checkpoint_age_s": None if checkpoint is None else max(0, int(now) - checkpoint),
         "full_run_in_progress": state.full_cursor is not None,
         "event_backlog": state.event_page_s is not None,
-        "lease": store.lease(),
+        "lease": None if holder is None else asdict(holder),
         "failed_rows": {"pending": sum(1 for e in ledger if e.status is LedgerStatus.PENDING),
                         "rejected": sum(1 for e in ledger
                                         if e.status is LedgerStatus.REJECTED)},

@@ -16,7 +16,8 @@ class ProgressLine:
         self._stage = ""
         self._last = 0.0
 
-    def __call__(self, stage: str, done: int, total: int | None) -> None:
+    def __call__(self, stage: str, done: int, total: int | None,
+                 eta_s: float | None = None) -> None:
         now = time.monotonic()
         if stage != self._stage:
             if self._tty and self._stage:
@@ -29,6 +30,8 @@ class ProgressLine:
             width = 30
             filled = int(width * min(done, total) / total)
             text = f"{stage}: [{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+            if eta_s is not None and done < total:
+                text += f", about {_duration(eta_s)} left"
         else:
             text = f"{stage}: {done}" if done else f"{stage}…"
         if self._tty:
@@ -42,3 +45,11 @@ class ProgressLine:
         if self._tty and self._stage:
             self._stream.write("\n")
             self._stream.flush()
+
+
+def _duration(seconds: float) -> str:
+    """`45 s`, `12 min`, `1 h 05 min`."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"

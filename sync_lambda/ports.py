@@ -10,7 +10,13 @@ if TYPE_CHECKING:
 
     from sync_lambda.models import EventListing, OrgFacts, PlanOptions, Segment, Snapshot
     from sync_lambda.planning import Plan, SalesforceView
-    from sync_lambda.state import ApplyResult, LedgerEntry, PendingDeactivation, SyncState
+    from sync_lambda.state import (
+        ApplyResult,
+        LeaseHolder,
+        LedgerEntry,
+        PendingDeactivation,
+        SyncState,
+    )
 
 
 class StripeSource(Protocol):
@@ -28,9 +34,10 @@ class StripeSource(Protocol):
         each page; `stop()` true ends the segment early (a run that is giving up)."""
         ...
 
-    def fetch(self, customer_ids: Iterable[str]) -> list[Snapshot]:
+    def fetch(self, customer_ids: Iterable[str], *,
+              on_each: Callable[[int], None] | None = None) -> list[Snapshot]:
         """Current state of these customers (deleted ones come back marked deleted, ones Stripe
-        cannot find come back with an error)."""
+        cannot find come back with an error); `on_each(n)` as the n-th one is read."""
         ...
 
     def events_since(self, created_gte: int, *, newest_s: int | None = None,
@@ -92,8 +99,8 @@ class StateStore(Protocol):
         another run keeps it."""
         ...
 
-    def holder(self) -> tuple[str, float] | None:
-        """Who holds the lease and until when (None if nobody)."""
+    def holder(self) -> LeaseHolder | None:
+        """Who holds the lease, where, since and until when (None if nobody)."""
         ...
 
     def renew(self, ttl_s: int) -> float:

@@ -122,8 +122,10 @@ class Report:
         self.failures += [{"stripe_id": r.stripe_id, "customer": r.customer_id, "kind": r.kind,
                            "reason": r.reason, "retryable": r.retryable} for r in failed]
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready; lists are capped at MAX_ITEMS (their full counts are in `outcomes`)."""
+    def to_dict(self, *, whole: bool = False) -> dict[str, Any]:
+        """JSON-ready; lists are capped at MAX_ITEMS (their full counts are in `outcomes`),
+        unless `whole` (the CLI's --json: a dry run's every planned change)."""
+        cap = None if whole else MAX_ITEMS
         self.outcomes["quarantined"] = len(self.quarantined)
         self.outcomes["skipped"] = len(self.skipped)
         self.outcomes["failed_rows"] = self.failed_rows
@@ -136,9 +138,9 @@ class Report:
             "message": self.message, "customers": self.customers, "events": self.events,
             "scenarios": dict(sorted(self.scenarios.items())),
             "outcomes": {k: v for k, v in sorted(self.outcomes.items()) if v},
-            "failures": self.failures[:MAX_ITEMS], "skipped": self.skipped[:MAX_ITEMS],
-            "quarantined": self.quarantined[:MAX_ITEMS], "notes": self.notes[:MAX_ITEMS],
-            "planned": self.planned[:MAX_ITEMS],
+            "failures": self.failures[:cap], "skipped": self.skipped[:cap],
+            "quarantined": self.quarantined[:cap], "notes": self.notes[:cap],
+            "planned": self.planned[:cap],
             "calls": {"stripe": self.stripe_calls, "salesforce": self.salesforce_calls},
             "duration_s": round(self.duration_s, 2),
             "checkpoint_age_s": self.checkpoint_age_s,

@@ -63,7 +63,8 @@ WINDOW_FILL = 0.8
 # The open listing (everything up to Stripe's clock) may take this share of that: an ordinary
 # run lists a page or two, and a backlog too large for it shows its density in these pages.
 OPEN_SHARE = 0.25
-Progress = Callable[[str, int, int | None], None]
+# (stage, done, total, seconds left at the configured rate — None when not known)
+Progress = Callable[[str, int, int | None, float | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +95,8 @@ class RunConfig:
     deactivation_limit: DeactivationLimit = DeactivationLimit()
 
 
-def _no_progress(stage: str, done: int, total: int | None) -> None:
-    del stage, done, total
+def _no_progress(stage: str, done: int, total: int | None, eta_s: float | None) -> None:
+    del stage, done, total, eta_s
 
 
 def _iso(epoch: float) -> str:
@@ -132,9 +133,12 @@ class SyncService:
         expires = self._state.acquire(run_id, self._config.lease_ttl_s, self._config.lease_wait_s)
         if expires is None:
             holder = self._state.holder()
-            until = f" until {_iso(holder[1])}" if holder else ""
+            who = "" if holder is None else (
+                f" (run {holder.run_id} on {holder.host or 'an unknown host'}"
+                + (f", since {_iso(holder.started)}" if holder.started else "")
+                + f", until {_iso(holder.expires)})")
             report.kind = "skipped"
-            report.message = f"another run holds the lease{until}; nothing done (at most one " \
+            report.message = f"another run holds the lease{who}; nothing done (at most one " \
                              "writer)"
             return report
         self._lease = LeaseKeeper(self._state, ttl_s=self._config.lease_ttl_s, expires=expires,
@@ -206,6 +210,16 @@ class SyncService:
         fits = int(left * self._stripe.rate / self._stripe.cost_per_customer)
         return max(1, min(self._config.segment_size, fits))
 
+    def _each(self, stage: str, before: int, total: int) -> Callable[[int], None]:
+        """Progress per customer read, with the time the rest takes at the configured rate."""
+        per_customer_s = self._stripe.cost_per_customer / self._stripe.rate
+
+        def report(n: int) -> None:
+            done = before + n
+            self._progress(stage, done, total, (total - done) * per_customer_s)
+
+        return report
+
     def _stop(self, report: Report, what: str) -> None:
         report.continued = True
         report.message = f"stopped before the deadline after {what}; the next run continues " \
@@ -258,7 +272,8 @@ class SyncService:
             done = len(seen_now)
             return self._stripe.read_segment(
                 after, self._capacity(), stop=stop.is_set,
-                on_page=lambda n: self._progress("reading Stripe customers", done + n, None))
+                on_page=lambda n: self._progress("reading Stripe customers", done + n, None,
+                                                 None))
 
         with ThreadPoolExecutor(1, thread_name_prefix="stripe-reader") as reader:
             if not self._time_left():
@@ -297,8 +312,9 @@ class SyncService:
                                    "longer lists")
                 return False
             segment = gone[start:start + self._capacity()]
-            self._progress("checking customers Stripe no longer lists", start, len(gone))
-            self._batch(self._stripe.fetch(segment), report, dry_run=dry_run)
+            stage = "checking customers Stripe no longer lists"
+            self._batch(self._stripe.fetch(segment, on_each=self._each(stage, start, len(gone))),
+                        report, dry_run=dry_run)
             if not dry_run:
                 self._state.add_seen(segment)
             start += len(segment)
@@ -427,10 +443,11 @@ class SyncService:
             if first:
                 customers |= set(pending)
             detached = {e.object_id for e in segment if e.type == names.EVENT_PM_DETACHED}
-            self._progress("fetching changed customers from Stripe", len(done),
-                           len(done) + len(customers) + len({e.customer_id for e in rest}))
-            self._batch(self._stripe.fetch(sorted(customers)), report, dry_run=dry_run,
-                        detached=detached)
+            total = len(done) + len(customers) + len({e.customer_id for e in rest})
+            each = self._each("fetching changed customers from Stripe", len(done), total)
+            each(0)
+            self._batch(self._stripe.fetch(sorted(customers), on_each=each), report,
+                        dry_run=dry_run, detached=detached)
             done |= customers
             applied |= {e.id for e in segment}
             # Every event older than the first one left is applied (a second may be split: the
@@ -514,7 +531,7 @@ class SyncService:
 
         options = replace(self._config.options, reconcile=True)
         facts = self._org(dry_run=dry_run)
-        self._progress("reading Salesforce", 0, len(snapshots))
+        self._progress("reading Salesforce", 0, len(snapshots), None)
         view = self._sink.view(snapshots, detached, options)
         plan = build_plan(snapshots, view, facts, options, detached=detached)
         report.add_plan(plan)
@@ -524,10 +541,10 @@ class SyncService:
         writes = plan.without_deactivations()
         result = None
         if writes.writes:
-            self._progress("writing Salesforce", 0, writes.writes)
+            self._progress("writing Salesforce", 0, writes.writes, None)
             result = self._sink.apply(writes, options, self._track_job, self._guard)
             report.add_results(writes, result.rows)
-            self._progress("writing Salesforce", writes.writes, writes.writes)
+            self._progress("writing Salesforce", writes.writes, writes.writes, None)
         self._update_ledger(plan, result.rows if result else [])
         self._hold(plan)
 
@@ -574,7 +591,7 @@ class SyncService:
         if dry_run:
             return
         plan = Plan(deactivations=sorted(held, key=lambda w: w.customer_id))
-        self._progress("deactivating payment methods", 0, len(held))
+        self._progress("deactivating payment methods", 0, len(held), None)
         result = self._sink.apply(plan, self._config.options, self._track_job, self._guard)
         report.add_results(plan, result.rows)
         self._update_ledger(plan, result.rows)

@@ -84,6 +84,16 @@ class ApplyResult:
 
 
 @dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    """The run that holds the lease: which, where, since and until when (epoch seconds)."""
+
+    run_id: str
+    host: str | None
+    started: int | None
+    expires: int
+
+
+@dataclass(frozen=True, slots=True)
 class PendingDeactivation:
     """A payment method a run decided to deactivate, held until the end of the run (or until an
     operator confirms a mass deactivation)."""

@@ -24,7 +24,13 @@ from botocore.exceptions import ClientError
 
 from sync_lambda.adapters.retry import backoff
 from sync_lambda.errors import LeaseLostError, RetriableSyncError
-from sync_lambda.state import LedgerEntry, LedgerStatus, PendingDeactivation, SyncState
+from sync_lambda.state import (
+    LeaseHolder,
+    LedgerEntry,
+    LedgerStatus,
+    PendingDeactivation,
+    SyncState,
+)
 from sync_lambda.state_table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 
 if TYPE_CHECKING:
@@ -100,16 +106,6 @@ class DynamoStateStore:
                 return None
             self._sleep(min(2.0, max(0.05, deadline - self._clock())))
 
-    def lease(self) -> dict[str, Any] | None:
-        """Who holds the lease: {"run_id", "host", "started", "expires"} (None: nobody)."""
-        item = self._db.get_item(TableName=self._table, ConsistentRead=True,
-                                 Key=self._key(_STATE, "lease")).get("Item")
-        if not item:
-            return None
-        return {"run_id": item["owner"]["S"], "host": item.get("host", {}).get("S"),
-                "started": int(item["started"]["N"]) if "started" in item else None,
-                "expires": int(float(item["expires"]["N"]))}
-
     def record_run(self, summary: Mapping[str, Any]) -> None:
         """The last run's summary (counts and ids only), for `sfbilling status`."""
         self._transact([self._put({**self._key(_STATE, "last_run"),
@@ -121,12 +117,14 @@ class DynamoStateStore:
                                  Key=self._key(_STATE, "last_run")).get("Item")
         return None if not item else dict(json.loads(item["summary"]["S"]))
 
-    def holder(self) -> tuple[str, float] | None:
+    def holder(self) -> LeaseHolder | None:
         item = self._db.get_item(TableName=self._table, ConsistentRead=True,
                                  Key=self._key(_STATE, "lease")).get("Item")
         if not item:
             return None
-        return item["owner"]["S"], float(item["expires"]["N"])
+        return LeaseHolder(item["owner"]["S"], item.get("host", {}).get("S"),
+                           int(item["started"]["N"]) if "started" in item else None,
+                           int(float(item["expires"]["N"])))
 
     def renew(self, ttl_s: int) -> float:
         owner = self._require_owner()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -172,10 +172,17 @@ class StripeSourceAdapter:
             return Snapshot(customer)
         return self._payment_methods(customer)
 
-    def fetch(self, customer_ids: Iterable[str]) -> list[Snapshot]:
+    def fetch(self, customer_ids: Iterable[str], *,
+              on_each: Callable[[int], None] | None = None) -> list[Snapshot]:
         ids = sorted(set(customer_ids))
+        if not ids:
+            return []
         with ThreadPoolExecutor(self._concurrency) as pool:
-            return list(pool.map(self._fetch_one, ids))
+            futures = [pool.submit(self._fetch_one, i) for i in ids]
+            if on_each is not None:
+                for n, _done in enumerate(as_completed(futures), 1):
+                    on_each(n)
+            return [f.result() for f in futures]
 
     def events_since(self, created_gte: int, *, newest_s: int | None = None,
                      created_lt: int | None = None,

@@ -140,6 +140,13 @@ def test_apply_promote_validate_quick_deploy(orgs: dict[str, SalesforceStandIn],
     code, out, _ = _cli(capsys, "releases", "--root", root)
     assert code == 0
     assert f"sandbox → prod  {record.release_id}" in out
+    code, as_json, _ = _cli(capsys, "releases", "--root", root, "--json")
+    doc = json.loads(as_json)
+    assert code == 0
+    assert set(doc) == COMMON | SHAPES["releases"]
+    assert [r["release_id"] for r in doc["releases"]] == [record.release_id]
+    assert {r["env"]: r["release"] for r in doc["running"]} == {
+        "sandbox": record.release, "prod": record.release}
     assert f"sandbox: {record.release[:12]}" in out
     assert f"prod: {record.release[:12]}" in out
 

@@ -4,6 +4,7 @@ started meanwhile does nothing, and a run whose lease was taken stops writing.""
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from dataclasses import replace
@@ -51,7 +52,8 @@ def test_a_second_run_during_a_long_first_one_writes_nothing(world: World) -> No
     # THEN the second run did nothing: the first kept its lease by renewing it
     assert second.kind == "skipped"
     assert second.outcome is Outcome.SKIPPED
-    assert "another run holds the lease until 20" in second.message
+    assert "another run holds the lease (run " in second.message
+    assert ", until 20" in second.message and ", since 20" in second.message
     assert second.salesforce_calls == 0
     assert results["first"].duration_s > 5.0
     assert results["first"].outcome is Outcome.OK
@@ -69,8 +71,9 @@ def test_a_run_whose_lease_was_taken_stops_writing(world: World) -> None:
     db = boto3.client("dynamodb", **world.aws.client_kwargs())
     segments: list[int] = []
 
-    def steal_after_first_segment(stage: str, done: int, total: int | None) -> None:
-        del total
+    def steal_after_first_segment(stage: str, done: int, total: int | None,
+                                  eta_s: float | None) -> None:
+        del total, eta_s
         if stage == "writing Salesforce" and done == 0:
             segments.append(1)
             if len(segments) == 1:
@@ -110,5 +113,8 @@ def test_the_cli_reports_the_lease_holder(world: World, tmp_path: Path,
     code = main(["sync", "--env", "local", "--root", str(REPO),
                  "--state-dir", str(local_state(world, tmp_path))])
     assert code == 5
-    assert "another run holds the lease until 20" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"another run holds the lease (run other-run on {socket.gethostname()}, since 20" \
+        in out
+    assert ", until 20" in out
     holder.release()

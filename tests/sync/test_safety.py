@@ -134,8 +134,8 @@ def test_a_host_clock_ahead_of_stripe_loses_no_event(world: World) -> None:
     world.customer(name="Ada")
     made: list[str] = []
 
-    def during_the_run(stage: str, done: int, total: int | None) -> None:
-        del done, total
+    def during_the_run(stage: str, done: int, total: int | None, eta_s: float | None) -> None:
+        del done, total, eta_s
         if stage == "writing Salesforce" and not made:
             made.append(world.customer(name="Arrived mid-run")[0])
 

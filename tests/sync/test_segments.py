@@ -9,6 +9,8 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import pytest
+
 from sync_lambda import names
 from sync_lambda.report import Outcome
 from sync_lambda.wiring import build_service
@@ -139,3 +141,26 @@ def _checkpoint(world: World) -> int:
     checkpoint = world.state().load().checkpoint
     assert checkpoint is not None
     return checkpoint
+
+
+def test_progress_moves_per_customer_with_an_eta_from_the_configured_rate(
+        world: World) -> None:
+    # GIVEN 12 imported customers, then a change to each (an incremental run reads all 12)
+    ids = [world.customer(name=f"Progress {i:02d}")[0] for i in range(12)]
+    world.run()
+    for cus in ids:
+        world.stripe.v1.customers.update(cus, {"email": f"{cus}@example.com"})
+    seen: list[tuple[int, int | None, float | None]] = []
+
+    def progress(stage: str, done: int, total: int | None, eta_s: float | None) -> None:
+        if stage == "fetching changed customers from Stripe":
+            seen.append((done, total, eta_s))
+
+    # WHEN the run reads them
+    build_service(world.settings(), world.secrets, progress=progress).run()
+    # THEN the count moves one customer at a time, and the ETA is what the rest costs at the
+    # configured rate (2 requests a customer at 500 a second)
+    assert [done for done, _, _ in seen] == list(range(13))
+    assert {total for _, total, _ in seen} == {12}
+    assert seen[0][2] == pytest.approx(12 * 2 / RATE)
+    assert seen[-1][2] == 0
