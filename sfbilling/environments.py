@@ -277,11 +277,18 @@ def refused_later(raw: Mapping[str, RawValue], *, env: str, source: str,
                               require_secrets=True))
     except StackConfigError as exc:
         out[PREVIEW] = exc.problems
+    cli: list[str] = []
     try:
-        check_secrets(secrets_from_env(environ, env), import_settings(stack), env, stripe=True)
+        secrets = secrets_from_env(environ, env, stripe=False)
+        if not secrets.stripe_api_key:
+            cli.append(f"{secret_variable(STRIPE_KEY_VAR, env)} (or {STRIPE_KEY_VAR}) is not "
+                       "set: the Stripe restricted key of this environment")
+        check_secrets(secrets, import_settings(stack), env, stripe=bool(secrets.stripe_api_key))
     except (ConfigError, StackConfigError) as exc:
         lines = str(exc).splitlines()
-        out[CLI_COMMANDS] = [line.strip() for line in lines[1:]] or lines
+        cli += [line.strip() for line in lines[1:]] or lines
+    if cli:
+        out[CLI_COMMANDS] = cli
     return out
 
 

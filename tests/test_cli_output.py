@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -93,3 +94,30 @@ def test_make_help_lists_every_target() -> None:
                            timeout=60, check=True).stdout
     listed = {line.split()[1] for line in shown.splitlines() if line.startswith("  make ")}
     assert listed == targets
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("sfbilling 0.")
+
+
+def test_config_says_what_preview_and_the_cli_will_refuse(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a sandbox stack whose secrets were never set, and no CLI credentials here
+    for name in [n for n in os.environ if n.startswith("SFBILLING_")]:
+        monkeypatch.delenv(name)
+    (tmp_path / "Pulumi.dev.yaml").write_text(
+        "config:\n  sfbilling:environmentKind: sandbox\n  aws:region: eu-west-1\n"
+        "  sfbilling:salesforceUsername: u@example.com\n"
+        "  sfbilling:salesforceConsumerKey: 3MVG9key\n")
+    # WHEN config checks it THEN it fails as `pulumi preview` would, naming the commands
+    assert main(["config", "--env", "dev", "--root", str(tmp_path), "--json"]) == 2
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert doc["problems"] == []
+    assert any("sfbilling:stripeApiKey is not set" in p
+               for p in doc["refused_by"]["pulumi preview"])
+    assert any("SFBILLING_DEV_SF_PRIVATE_KEY_FILE" in p
+               for p in doc["refused_by"]["sfbilling plan, apply, sync"])
+    assert "pulumi preview will refuse: sfbilling:stripeApiKey is not set" in captured.err
