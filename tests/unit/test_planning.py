@@ -243,6 +243,20 @@ def test_a_full_run_deactivates_what_is_no_longer_attached() -> None:
     assert plan.deactivations == [PmWrite("pm_gone", "cus_1", OFF, "a0P9")]
 
 
+def test_a_type_turned_off_is_not_imported_and_never_deactivated() -> None:
+    # GIVEN an ACH row imported while bank accounts were on, then includeBankAccounts off:
+    # Stripe's listing no longer asks for bank accounts, so the row's method is not listed
+    sf = view([ACME], row("a0P1", "pm_1"), row("a0PB", "pm_b", pm=bank("pm_b")),
+              row("a0P9", "pm_gone"))
+    # WHEN a full run plans the customer with bank accounts off
+    plan = _plan([_snap("cus_1", card("pm_1"))], sf, opts=options(banks=False))
+    # THEN the ACH row stays as it is; only the card Stripe no longer has is deactivated
+    assert plan.deactivations == [PmWrite("pm_gone", "cus_1", OFF, "a0P9")]
+    # ... and with bank accounts on, a bank account Stripe no longer has is deactivated
+    plan = _plan([_snap("cus_1", card("pm_1"))], sf, opts=options(banks=True))
+    assert sorted(w.stripe_id for w in plan.deactivations) == ["pm_b", "pm_gone"]
+
+
 def test_without_reconcile_nothing_missing_is_deactivated() -> None:
     sf = view([ACME], row("a0P1", "pm_1"), row("a0P9", "pm_gone"))
     plan = _plan([_snap("cus_1", card("pm_1"))], sf, opts=options(reconcile=False))
@@ -265,9 +279,12 @@ def test_bank_accounts_are_left_out_unless_enabled() -> None:
 
 
 def test_a_bank_row_is_not_deactivated_while_banks_are_off() -> None:
+    # Stripe still holds it (the snapshot has it), but bank accounts are not imported: it is
+    # neither written nor deactivated (this once deactivated it: review item 5).
     sf = view([ACME], row("a0P1", "pm_b", pm=bank("pm_b")))
     plan = _plan([_snap("cus_1", bank("pm_b"))], sf)
-    assert [w.stripe_id for w in plan.deactivations] == ["pm_b"]  # no longer imported
+    assert plan.deactivations == []
+    assert plan.pm_inserts == [] and plan.pm_updates == []
 
 
 # -- 3. two customers resolving to one Account --------------------------------------------------
