@@ -30,6 +30,7 @@ from simple_salesforce.util import exception_handler
 
 from sync_lambda.adapters.retry import backoff
 from sync_lambda.errors import FatalSyncError, RetriableSyncError, UnreachableError
+from sync_lambda.redact import redact
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -142,10 +143,10 @@ class SalesforceConnection:
         try:
             session_id, instance = login(self._credentials)
         except SalesforceError as exc:
-            raise FatalSyncError(f"Salesforce login failed: {exc}") from exc
+            raise FatalSyncError(f"Salesforce login failed: {redact(str(exc))}") from None
         except Exception as exc:
             if type(exc).__name__ == "SalesforceAuthenticationFailed":
-                raise FatalSyncError(f"Salesforce login failed: {exc}") from exc
+                raise FatalSyncError(f"Salesforce login failed: {redact(str(exc))}") from None
             raise
         self._sf = Salesforce(session_id=session_id, instance=instance, version=self.version,
                               session=TimeoutSession(self.timeout_s))
@@ -175,8 +176,8 @@ class SalesforceConnection:
                 continue
             except SalesforceRefusedRequest as exc:
                 if "REQUEST_LIMIT_EXCEEDED" not in repr(exc.content):
-                    raise FatalSyncError(f"Salesforce refused the request: {exc.content!r}") \
-                        from exc
+                    raise FatalSyncError("Salesforce refused the request: "
+                                         f"{redact(repr(exc.content))}") from None
                 last: Exception = exc
             except SalesforceGeneralError as exc:
                 if "INVALID_SESSION_ID" in repr(exc.content):
@@ -187,7 +188,8 @@ class SalesforceConnection:
                     self.login()
                     continue
                 if exc.status not in (500, 502, 503, 504):
-                    raise
+                    raise FatalSyncError(f"Salesforce answered {exc.status}: "
+                                         f"{redact(repr(exc.content))}") from None
                 last = exc
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if self._fail_fast and not self._reached:
@@ -195,9 +197,14 @@ class SalesforceConnection:
                 last = exc
             except SalesforceMalformedRequest as exc:
                 # A query or write the org refuses outright: retrying cannot help.
-                raise FatalSyncError(f"Salesforce refused a request: {exc.content!r}") from exc
+                raise FatalSyncError("Salesforce refused a request: "
+                                     f"{redact(repr(exc.content))}") from None
             self._sleep(backoff(attempt, base=0.5, cap=15))
-        raise RetriableSyncError(f"Salesforce kept failing after {MAX_ATTEMPTS} attempts: {last}")
+        # The errors name the operation and ids, never the query or the URL that carried
+        # customer names (and `from None`: the chained original would print them again).
+        detail = redact(repr(last.content) if isinstance(last, SalesforceError) else str(last))
+        raise RetriableSyncError(f"Salesforce kept failing after {MAX_ATTEMPTS} attempts: "
+                                 f"{type(last).__name__}: {detail}") from None
 
     def _unreachable(self, exc: Exception) -> str:
         text = repr(exc)
