@@ -240,11 +240,12 @@ def recorded_validation(stack: StackConfig) -> ValidationRecord | None:
 
 
 def record_validation(env: str, root: Path, record: ValidationRecord,
-                      also: Mapping[str, str | None] | None = None) -> None:
+                      also: Mapping[str, str | None] | None = None, *,
+                      expected: bytes | None = None) -> None:
     """Write the record into `env`'s stack file, with `also` (promoted keys), in one guarded
-    write that changes no other line."""
+    write that changes no other line (`expected`: the file as it was read)."""
     write_keys(stack_path(env, root), {**(also or {}), key(VALIDATION_KEY).full:
-                                       record.to_json()})
+                                       record.to_json()}, expected=expected)
 
 
 def deployer_for(target: OrgTarget, *,

@@ -75,11 +75,21 @@ class ReleaseLog:
         self.path = path
 
     def records(self) -> list[ReleaseRecord]:
-        """Every record, oldest first."""
+        """Every record, oldest first (PromotionRefusedError naming the line that is not one:
+        a merge conflict or a hand edit)."""
         if not self.path.exists():
             return []
-        return [ReleaseRecord(**json.loads(line))
-                for line in self.path.read_text().splitlines() if line.strip()]
+        out = []
+        for n, line in enumerate(self.path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(ReleaseRecord(**json.loads(line)))
+            except (ValueError, TypeError) as exc:
+                raise PromotionRefusedError(
+                    f"{self.path}:{n} is not a release record ({exc}): fix or remove that line "
+                    "(each line is one JSON object written by `sfbilling promote`)") from None
+        return out
 
     def append(self, record: ReleaseRecord) -> None:
         """Add one record at the end."""
@@ -101,6 +111,7 @@ class Promotion:
     plan: Plan  # the release against the target org: settings, metadata, drift
     files_diff: str  # the target's rendered files, before → after
     forced_reason: str | None
+    target_file: bytes = b""  # the target's stack file as it was read: written only if unchanged
 
     def render(self) -> str:
         """The change for the target, as reviewers read it."""
@@ -179,6 +190,7 @@ def prepare(source: str, target: str, *, root: Path, state_dir: Path,
             f"`pulumi up` on the {source} stack), or promote anyway with --force --reason "
             "\"why\"")
     changes = promotable_changes(src.stack, dst.stack)
+    target_file = stack_path(target, root).read_bytes()
     raw = read_stack_file(target, root)
     for c in changes:
         raw[c.key] = RawValue(c.new)
@@ -193,7 +205,8 @@ def prepare(source: str, target: str, *, root: Path, state_dir: Path,
     dst_deployer.checked_org_id(target)  # a refreshed or wrong production org: stop here
     plan = dst_deployer.plan(release)
     return Promotion(source, target, root, changes, release, after, plan,
-                     _files_diff(render_release(dst.config), release), force_reason)
+                     _files_diff(render_release(dst.config), release), force_reason,
+                     target_file)
 
 
 def carry_out(promotion: Promotion, *, validate: bool, state_dir: Path,
@@ -211,9 +224,9 @@ def carry_out(promotion: Promotion, *, validate: bool, state_dir: Path,
         record = deployer_for(dst, progress=progress).validate(p.release, env=p.target)
         validation_id = record.validation_id
         # The promoted keys and the validation, in one guarded write.
-        record_validation(p.target, p.root, record, also=keys)
+        record_validation(p.target, p.root, record, also=keys, expected=p.target_file)
     elif keys:
-        write_keys(stack_path(p.target, p.root), keys)
+        write_keys(stack_path(p.target, p.root), keys, expected=p.target_file)
     release = ReleaseRecord(
         release_id=release_id(commit, p.target_stack.config_hash, package.sha256),
         commit=commit, config_hash=p.target_stack.config_hash,

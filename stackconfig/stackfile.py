@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -29,14 +29,40 @@ def stack_path(env: str, root: Path) -> Path:
     return root / f"Pulumi.{env}.yaml"
 
 
+_NULLS = ("", "~", "null", "Null", "NULL")
+
+
+class _DuplicateKeyError(ValueError):
+    """A mapping names a key twice."""
+
+
+class _StackLoader(yaml.BaseLoader):
+    """YAML as Pulumi reads a stack file: every scalar is text, except a *plain* null or empty
+    value (a quoted "null" or "~" is that text); a key given twice is an error, with both
+    lines, where a plain YAML reader would keep the last silently."""
+
+    def construct_scalar(self, node: yaml.ScalarNode) -> Any:
+        value = super().construct_scalar(node)
+        return None if node.style is None and value in _NULLS else value
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise _DuplicateKeyError(f"{key} is given twice (lines {seen[key]} and {line}): "
+                                         "Pulumi would read one of them; keep one")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def _plain(node: object) -> object:
-    """YAML text as Pulumi reads it: scalars stay text; null and an empty value are None."""
+    """YAML text as Pulumi reads it (the loader already made plain nulls None)."""
     if isinstance(node, dict):
         return {str(k): _plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_plain(v) for v in node]
-    if node in ("", "~", "null", "Null", "NULL"):
-        return None
     return node
 
 
@@ -69,10 +95,12 @@ def read_stack_file(env: str, root: Path) -> dict[str, RawValue]:
             f"{path.resolve()} not found: no stack {env!r} (stacks here: {listed}){hint} "
             "Every environment has a stack file; start a new one from Pulumi.sandbox.yaml"])
     try:
-        # BaseLoader: every scalar is a string, as in Pulumi's own reading of the file.
-        doc = yaml.load(path.read_text(), Loader=yaml.BaseLoader)  # noqa: S506 - BaseLoader builds no objects
+        # Every scalar is a string, as in Pulumi's own reading of the file.
+        doc = yaml.load(path.read_text(), Loader=_StackLoader)  # noqa: S506 - builds no objects
     except yaml.YAMLError as exc:
         raise StackConfigError(str(path), [f"not valid YAML: {exc}"]) from None
+    except _DuplicateKeyError as exc:
+        raise StackConfigError(str(path), [str(exc)]) from None
     if doc in (None, ""):
         return {}
     if not isinstance(doc, dict):

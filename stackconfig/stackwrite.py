@@ -10,19 +10,24 @@ does with an unusual file.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import io
+import os
 import re
+import stat
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 
 from stackconfig.errors import StackConfigError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from pathlib import Path
 
 
 def _yaml() -> YAML:
@@ -48,7 +53,12 @@ def _key_line(line: str, keys: set[str]) -> bool:
 def set_keys(text: str, changes: Mapping[str, str | None], *, source: str) -> str:
     """`text` with each key of `changes` under `config:` set to its text (None: removed)."""
     yaml = _yaml()
-    doc = yaml.load(text)
+    try:
+        doc = yaml.load(text)
+    except DuplicateKeyError as exc:
+        raise StackConfigError(source, [f"a key is given twice, so nothing was written: "
+                                        f"{str(exc).splitlines()[0]} ({exc.problem_mark})"]) \
+            from None
     if doc is None or "config" not in doc or not hasattr(doc["config"], "items"):
         raise StackConfigError(source, ["no `config:` mapping to write into"])
     config = doc["config"]
@@ -81,7 +91,37 @@ def _check_only_keys_changed(before: str, after: str, keys: set[str], source: st
             "the file by hand: " + "; ".join(stray[:5])])
 
 
-def write_keys(path: Path, changes: Mapping[str, str | None]) -> None:
-    """Set keys in the stack file at `path` (see `set_keys`)."""
-    text = path.read_text()
-    path.write_text(set_keys(text, changes, source=str(path)))
+def write_keys(path: Path, changes: Mapping[str, str | None], *,
+               expected: bytes | None = None) -> None:
+    """Set keys in the stack file at `path` (see `set_keys`), byte for byte elsewhere, line
+    endings included, as one atomic replace (a temporary file in the same directory, renamed
+    over it: a reader never sees half a file). `expected`: the bytes read when the change was
+    worked out; if the file changed since, nothing is written. A symlink is refused: the
+    rename would replace the link, not the file it points to."""
+    if path.is_symlink():
+        raise StackConfigError(str(path), ["is a symbolic link: write the file it points to "
+                                           f"({path.resolve()}) by name, or replace the link"])
+    raw = path.read_bytes()
+    if expected is not None and raw != expected:
+        raise StackConfigError(str(path), ["changed since it was read (another edit or "
+                                           "promotion?): nothing was written; run again"])
+    text = raw.decode()
+    crlf = "\r\n" in text
+    result = set_keys(text.replace("\r\n", "\n") if crlf else text, changes, source=str(path))
+    data = (result.replace("\n", "\r\n") if crlf else result).encode()
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.chmod(stat.S_IMODE(path.stat().st_mode))
+        if path.read_bytes() != raw:  # one last look: an edit while this one was prepared
+            raise StackConfigError(str(path), ["changed while it was being written: nothing "
+                                               "was written; run again"])
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise

@@ -314,3 +314,15 @@ def test_promote_refuses_a_stripe_key_of_the_wrong_mode(
     assert key not in err  # the prefix only
     assert _tree(repo) == before
     del orgs
+
+
+@pytest.mark.parametrize("line", ["<<<<<<< HEAD", '{"release_id": "x"}', "[1, 2]"])
+def test_a_malformed_release_record_is_named_not_a_crash(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: sfbilling\n")
+    (tmp_path / "releases").mkdir()
+    (tmp_path / RELEASES_FILE).write_text(line + "\n")
+    code, _out, err = _cli(capsys, "releases", "--root", str(tmp_path))
+    assert code == 2
+    assert f"{RELEASES_FILE}:1 is not a release record" in err
+    assert "Traceback" not in err

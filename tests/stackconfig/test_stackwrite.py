@@ -69,3 +69,56 @@ def test_a_write_that_would_touch_other_lines_writes_nothing(tmp_path: Path) -> 
 def test_a_file_without_config_is_refused() -> None:
     with pytest.raises(StackConfigError, match="no `config:` mapping"):
         set_keys("encryptionsalt: abc\n", {"sfbilling:x": "1"}, source="prod")
+
+
+def test_crlf_line_endings_are_kept_byte_for_byte(tmp_path: Path) -> None:
+    # GIVEN a stack file saved on Windows
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_bytes(b'# production\r\nconfig:\r\n  sfbilling:paymentCreationBatchSize: "50"\r\n'
+                     b"  aws:region: eu-west-1\r\n")
+    # WHEN a key is promoted THEN only that line changes, and every line still ends in CRLF
+    write_keys(path, {"sfbilling:paymentCreationBatchSize": "70"})
+    assert path.read_bytes() == (b'# production\r\nconfig:\r\n  sfbilling:paymentCreationBatch'
+                                 b'Size: "70"\r\n  aws:region: eu-west-1\r\n')
+
+
+def test_a_duplicate_key_is_refused_everywhere_with_its_lines(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.prod.yaml"
+    text = ('config:\n  sfbilling:paymentCreationBatchSize: "50"\n  aws:region: eu-west-1\n'
+            '  sfbilling:paymentCreationBatchSize: "60"\n')
+    path.write_text(text)
+    with pytest.raises(StackConfigError, match=r"given twice \(lines 2 and 4\)"):
+        read_stack_file("prod", tmp_path)
+    with pytest.raises(StackConfigError, match="given twice"):
+        write_keys(path, {"sfbilling:paymentCreationBatchSize": "70"})
+    assert path.read_text() == text
+
+
+def test_quoted_null_and_tilde_are_text_as_pulumi_reads_them(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.x.yaml").write_text(
+        'config:\n  a:b: "null"\n  a:c: "~"\n  a:d: null\n  a:e: ~\n  a:f:\n')
+    raw = read_stack_file("x", tmp_path)
+    assert {k: v.value for k, v in raw.items()} == {"a:b": "null", "a:c": "~", "a:d": None,
+                                                    "a:e": None, "a:f": None}
+
+
+def test_a_symlinked_stack_file_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real.yaml"
+    real.write_text('config:\n  sfbilling:paymentCreationBatchSize: "50"\n')
+    link = tmp_path / "Pulumi.prod.yaml"
+    link.symlink_to(real)
+    with pytest.raises(StackConfigError, match="symbolic link"):
+        write_keys(link, {"sfbilling:paymentCreationBatchSize": "70"})
+    assert link.is_symlink()
+    assert "50" in real.read_text()
+
+
+def test_a_file_changed_since_it_was_read_is_not_written(tmp_path: Path) -> None:
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text('config:\n  sfbilling:paymentCreationBatchSize: "50"\n')
+    read = path.read_bytes()
+    path.write_text('config:\n  sfbilling:paymentCreationBatchSize: "55"\n')  # someone else
+    with pytest.raises(StackConfigError, match="changed since it was read"):
+        write_keys(path, {"sfbilling:paymentCreationBatchSize": "70"}, expected=read)
+    assert "55" in path.read_text()
+    assert [p.name for p in tmp_path.iterdir()] == ["Pulumi.prod.yaml"]  # no temporary left
