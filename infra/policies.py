@@ -18,13 +18,22 @@ TABLE_ACTIONS: Final = ("dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
 LOG_ACTIONS: Final = ("logs:CreateLogStream", "logs:PutLogEvents")
 
 
-def assume_role(service: str, *, account: str | None = None) -> dict[str, Any]:
-    """The trust policy letting `service` assume a role (only from `account` when given)."""
+def assume_role(service: str, *, account: str | None = None,
+                source_arn: str | None = None) -> dict[str, Any]:
+    """The trust policy letting `service` assume a role (only for `account`, and only on
+    behalf of `source_arn`, when given: the confused-deputy guard)."""
     statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service},
                                  "Action": "sts:AssumeRole"}
-    if account is not None:
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account}}
+    conditions = {**({"aws:SourceAccount": account} if account is not None else {}),
+                  **({"aws:SourceArn": source_arn} if source_arn is not None else {})}
+    if conditions:
+        statement["Condition"] = {"StringEquals": conditions}
     return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def schedule_group_arn(*, region: str, account: str, group: str = "default") -> str:
+    """The schedule group a schedule belongs to (the `aws:SourceArn` Scheduler presents)."""
+    return f"arn:aws:scheduler:{region}:{account}:schedule-group/{group}"
 
 
 def log_group_arns(log_group_arn: str) -> list[str]:

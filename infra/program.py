@@ -42,7 +42,8 @@ def main() -> None:
         memory_mb=cfg["lambdaMemoryMb"], timeout_s=cfg["lambdaTimeoutSeconds"],
         log_retention_days=int(cfg["logRetentionDays"]), schedule=cfg["schedule"],
         environment=cfg.lambda_environment, stripe_api_key=cfg.require_secret("stripeApiKey"),
-        salesforce_credential=cfg.salesforce_credential(), production=cfg.production, tags=tags))
+        salesforce_credential=cfg.salesforce_credential(), production=cfg.production,
+        region=str(cfg["aws:region"]), tags=tags))
 
     alarms = Alarms("alarms", AlarmsArgs(
         function_name=sync.function.name, service=cfg.function_name,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pulumi
 import pulumi_aws as aws
 
-from infra.policies import assume_role, function_policy, scheduler_policy
+from infra.policies import assume_role, function_policy, schedule_group_arn, scheduler_policy
 from sync_lambda.state_table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 from sync_lambda.telemetry import SERVICE_ENV
 
@@ -59,6 +59,7 @@ class SyncFunctionArgs:
     # secret: JSON {"private_key"} or {"consumer_secret"}, as the Lambda reads it
     salesforce_credential: pulumi.Input[str]
     production: bool
+    region: str
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -171,9 +172,12 @@ class SyncFunction(pulumi.ComponentResource):
         account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         role = aws.iam.Role(
             f"{self._name}-scheduler-role",
-            # Only schedules of this account may use the role (confused-deputy guard).
+            # Only this account's schedules in this region's default group may use the role
+            # (confused-deputy guard: aws:SourceAccount and aws:SourceArn).
             assume_role_policy=account.account_id.apply(lambda acct: json.dumps(
-                assume_role("scheduler.amazonaws.com", account=acct))),
+                assume_role("scheduler.amazonaws.com", account=acct,
+                            source_arn=schedule_group_arn(region=self._args.region,
+                                                          account=acct)))),
             description=f"{self._args.function_name}: the schedule's right to start it",
             tags=self._tags, opts=self._child())
         policy = aws.iam.RolePolicy(

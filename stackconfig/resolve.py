@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 from stackconfig.errors import StackConfigError
 from stackconfig.schedule import schedule_problem
@@ -235,6 +236,8 @@ def _cross_checks(values: Mapping[str, Any], secrets: set[str], env: str, failed
         problem = schedule_problem(schedule)
         if problem:
             problems.append(f"{key('schedule').full}: {problem}")
+    if kind == "production":
+        problems += _production_endpoints(values)
     if kind == "production" and values.get("deployTestLevel") == "NoTestRun":
         problems.append(f"{key('deployTestLevel').full}: NoTestRun is refused in production, "
                         "as Salesforce refuses production deploys that run no tests; use "
@@ -247,6 +250,28 @@ def _cross_checks(values: Mapping[str, Any], secrets: set[str], env: str, failed
                   "jwt" else "salesforceConsumerSecret"]
         problems += [f"{key(n).full} is not set: `{key(n).set_command(env)}`"
                      for n in needed if n not in secrets]
+    return problems
+
+
+STRIPE_API: Final = "https://api.stripe.com"
+AWS_HOST_SUFFIXES: Final = (".amazonaws.com", ".api.aws", ".amazonaws.com.cn")
+
+
+def _production_endpoints(values: Mapping[str, Any]) -> list[str]:
+    """Production's live keys go to Stripe and AWS only: an override elsewhere would send the
+    live Stripe key, or the state, to another host."""
+    problems = []
+    stripe_base = values.get("stripeApiBase")
+    if stripe_base is not None and str(stripe_base).rstrip("/") != STRIPE_API:
+        problems.append(f"{key('stripeApiBase').full}: production talks to {STRIPE_API} only "
+                        f"(the live key would go to {stripe_base}); remove the override")
+    endpoint = values.get("awsEndpointUrl")
+    if endpoint is not None:
+        host = (urlsplit(str(endpoint)).hostname or "").lower()
+        if urlsplit(str(endpoint)).scheme != "https" or not host.endswith(AWS_HOST_SUFFIXES):
+            problems.append(f"{key('awsEndpointUrl').full}: production accepts only an https "
+                            "AWS endpoint (*.amazonaws.com, *.api.aws: FIPS and VPC endpoints "
+                            f"are fine), got {endpoint}")
     return problems
 
 

@@ -155,7 +155,10 @@ def test_the_schedule_targets_the_function_with_retries_and_a_dead_letter_queue(
     assert trust["Statement"] == [{
         "Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"},
         "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}]
+        "Condition": {"StringEquals": {
+            "aws:SourceAccount": ACCOUNT,
+            # Only schedules of the stack's region and group (the default one) may use it.
+            "aws:SourceArn": f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/default"}}}]
     policy = run.policy("sync-scheduler-policy")
     assert [(s["Action"], s["Resource"]) for s in policy["Statement"]] == [
         (["lambda:InvokeFunction"], [fn_arn, f"{fn_arn}:*"]),

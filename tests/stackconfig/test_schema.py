@@ -348,3 +348,40 @@ def test_the_docs_table_is_generated_from_the_schema() -> None:
         assert f"| `{k.full}` |" in text
     assert render(text.replace("`sfbilling:syncMode`", "`sfbilling:syncMod`")) != \
         text.replace("`sfbilling:syncMode`", "`sfbilling:syncMod`")
+
+
+@pytest.mark.parametrize(("changes", "refused"), [
+    ({"stripeApiBase": "https://stripe-proxy.example.com"}, "stripeApiBase"),
+    ({"stripeApiBase": "http://127.0.0.1:8420"}, "stripeApiBase"),
+    ({"awsEndpointUrl": "https://dynamodb.example.com"}, "awsEndpointUrl"),
+    ({"awsEndpointUrl": "http://127.0.0.1:5000"}, "awsEndpointUrl"),
+    ({"awsEndpointUrl": "https://amazonaws.com.evil.example"}, "awsEndpointUrl"),
+])
+def test_production_sends_its_live_keys_to_stripe_and_aws_only(changes: dict[str, str],
+                                                                refused: str) -> None:
+    raw = {**_production(), **{f"sfbilling:{k}": RawValue(v) for k, v in changes.items()}}
+    with pytest.raises(StackConfigError) as exc:
+        resolve(raw, env="prod", source="test")
+    assert any(p.startswith(f"sfbilling:{refused}: production") for p in exc.value.problems)
+
+
+@pytest.mark.parametrize("changes", [
+    {"stripeApiBase": "https://api.stripe.com"},
+    {"awsEndpointUrl": "https://dynamodb-fips.us-east-1.amazonaws.com"},
+    {"awsEndpointUrl": "https://vpce-0a1b-abc.dynamodb.eu-west-1.vpce.amazonaws.com"},
+    {"awsEndpointUrl": "https://dynamodb.eu-west-1.api.aws"},
+])
+def test_production_accepts_stripe_and_aws_endpoints(changes: dict[str, str]) -> None:
+    raw = {**_production(), **{f"sfbilling:{k}": RawValue(v) for k, v in changes.items()}}
+    assert resolve(raw, env="prod", source="test").kind == "production"
+
+
+def test_production_refuses_notestrun() -> None:
+    raw = {**_production(), "sfbilling:deployTestLevel": RawValue("NoTestRun")}
+    with pytest.raises(StackConfigError, match="NoTestRun is refused in production"):
+        resolve(raw, env="prod", source="test")
+
+
+def _production() -> dict[str, RawValue]:
+    return {"sfbilling:environmentKind": RawValue("production"),
+            "aws:region": RawValue("eu-west-1")}
