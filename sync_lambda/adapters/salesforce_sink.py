@@ -45,6 +45,7 @@ COLLECTION_SIZE = 200
 BULK_MAX_ROWS = 100_000
 LOCK_RETRIES = 3
 TERMINAL = ("JobComplete", "Failed", "Aborted")
+BULK_NULL = "#N/A"  # a Bulk API 2.0 cell that sets the field to null
 RETRYABLE = ("UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED",
              "not processed", "INVALID_FIELD:Foreign key external ID")
 
@@ -299,10 +300,19 @@ class SalesforceSink:
                on_job: Callable[[str, bool], None]) -> list[RowResult]:
         if not rows:
             return []
-        if len(rows) > self._settings.bulk_threshold:
-            outcome = self._bulk(obj, op, rows, key_field, on_job)
+        # Bulk API 2.0 reads a cell of exactly #N/A as null, and documents no escape: a row
+        # holding that text goes through sObject Collections, where it is text.
+        literal = {i for i, r in enumerate(rows) if any(
+            isinstance(v, str) and v.strip() == BULK_NULL for v in r.record.values())}
+        bulkable = [r for i, r in enumerate(rows) if i not in literal]
+        direct = [r for i, r in enumerate(rows) if i in literal]
+        if len(bulkable) > self._settings.bulk_threshold:
+            first = self._bulk(obj, op, bulkable, key_field, on_job)
         else:
-            outcome = self._collections(obj, op, rows, key_field)
+            first = self._collections(obj, op, bulkable, key_field)
+        second = iter(self._collections(obj, op, direct, key_field) if direct else [])
+        results = iter(first)
+        outcome = [next(second) if i in literal else next(results) for i in range(len(rows))]
         for attempt in range(LOCK_RETRIES):
             locked = [r for r, res in zip(rows, outcome, strict=True)
                       if not res.ok and "UNABLE_TO_LOCK_ROW" in (res.reason or "")]
@@ -441,7 +451,7 @@ class SalesforceSink:
 def _cell(value: Any) -> str:
     """A CSV cell for Bulk API 2.0: booleans as true/false, None as #N/A (null)."""
     if value is None:
-        return "#N/A"
+        return BULK_NULL
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

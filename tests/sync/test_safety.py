@@ -280,3 +280,18 @@ def test_a_refreshed_sandbox_stops_the_import_until_a_full_reconcile_confirms_it
     assert len(world.accounts()) == 2
     assert world.state().recorded_org() == "00D5g000004NEWaEAO"
     assert world.run().outcome is Outcome.OK
+
+
+def test_a_literal_na_in_stripe_goes_through_collections_never_bulk(world: World) -> None:
+    # GIVEN customers enough for the bulk path, one of them named exactly "#N/A" (Bulk API 2.0
+    # would read that cell as null and leave the Account without a name, or refuse it)
+    ids = [world.customer(name=f"Bulk {i}")[0] for i in range(3)]
+    odd, _ = world.customer(name="#N/A")
+    # WHEN the import writes in bulk
+    report = world.run(SFB_BULK_THRESHOLD="1")
+    # THEN the Account is named "#N/A", as in Stripe, and nothing failed
+    assert report.failures == []
+    accounts = world.accounts()
+    assert accounts[odd]["Name"] == "#N/A"
+    assert all(accounts[c]["Name"].startswith("Bulk ") for c in ids)
+    assert world.salesforce.counters_json()["routes"].get("bulk.create", 0) >= 1
