@@ -182,3 +182,49 @@ def test_130_interrupted(salesforce: SalesforceStandIn, tmp_path: Path,
     assert proc.returncode == 130
     assert "Traceback" not in err
     assert "nothing is half-written" in err and "the next run continues" in err
+
+
+def test_2_a_malformed_private_key_before_any_call(salesforce: SalesforceStandIn,
+                                                   tmp_path: Path) -> None:
+    root = _stack(tmp_path / "repo", salesforce)
+    bad = tmp_path / "bad.key"
+    bad.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    before = salesforce.api_calls
+    done = _run(["plan", "--env", "dev", "--root", str(root)],
+                _env(salesforce, SFBILLING_DEV_SF_PRIVATE_KEY_FILE=str(bad)))
+    assert done.returncode == 2
+    assert "does not name a PEM private key" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert salesforce.api_calls == before
+
+
+def test_7_no_aws_credentials(world: World, tmp_path: Path) -> None:
+    root = _stack(tmp_path / "repo", world.salesforce,
+                  **{"sfbilling:awsEndpointUrl": world.aws.endpoint_url})
+    env = {k: v for k, v in _env(world.salesforce).items() if not k.startswith("AWS_")}
+    env.update(SFBILLING_DEV_STRIPE_API_KEY=world.stripe_api.api_key,
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+               AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_EC2_METADATA_DISABLED="true")
+    done = _run(["sync", "--env", "dev", "--root", str(root)], env)
+    assert done.returncode == 7, done.stderr
+    assert "no credentials" in _one_line(done)
+
+
+def test_3_apply_that_fails_after_changing_the_org(
+        salesforce: SalesforceStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN an apply whose permission-set assignment fails after the metadata was deployed
+    from metadata.deployer import OrgConfigError, OrgDeployer
+    from sfbilling.cli import main
+
+    def refuse(_self: OrgDeployer, permission_set: str) -> None:
+        raise OrgConfigError(f"assigning {permission_set} failed")
+
+    monkeypatch.setattr(OrgDeployer, "_assign", refuse)
+    for name, value in _env(salesforce).items():
+        monkeypatch.setenv(name, value)
+    root = _stack(tmp_path / "repo", salesforce)
+    # WHEN it runs THEN it is not "nothing was called" (2): the org changed, exit 3 says so
+    assert main(["apply", "--env", "dev", "--root", str(root)]) == 3
+    err = capsys.readouterr().err
+    assert "the org was changed before this" in err
