@@ -225,7 +225,13 @@ def _cross_checks(values: Mapping[str, Any], secrets: set[str], env: str, failed
         problems.append(f"{key('leaseTtlSeconds').full}: must be at least three times "
                         f"{key('salesforceTimeoutSeconds').full} ({3 * timeout} s), so one slow "
                         f"request can never outlive the lease; got {ttl}")
-    reserve, limit = values.get("deadlineReserveSeconds"), values.get("lambdaTimeoutSeconds")
+    limit = values.get("lambdaTimeoutSeconds")
+    if isinstance(ttl, int) and isinstance(limit, int) and 2 * ttl > limit:
+        problems.append(f"{key('leaseTtlSeconds').full}: at most half of "
+                        f"{key('lambdaTimeoutSeconds').full} ({limit // 2} s): after a crash the "
+                        "next run watches the dead run's lease for one TTL before taking it, "
+                        f"and must still have time to work; got {ttl}")
+    reserve = values.get("deadlineReserveSeconds")
     if isinstance(reserve, int) and isinstance(limit, int) and 2 * reserve > limit:
         problems.append(f"{key('deadlineReserveSeconds').full}: at most half of "
                         f"{key('lambdaTimeoutSeconds').full} ({limit // 2} s), so each "

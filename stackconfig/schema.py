@@ -174,9 +174,11 @@ KEYS: Final[tuple[Key, ...]] = (
          "permanently rejected", PROMOTABLE, LAMBDA, env="SFB_MAX_ATTEMPTS"),
     _key("deadlineReserveSeconds", Int(10, 600), "90", "seconds kept free before the Lambda "
          "deadline", PROMOTABLE, LAMBDA, env="SFB_DEADLINE_RESERVE_S"),
-    _key("leaseTtlSeconds", Int(60, 86_400), "960", "how long a run's lease lasts without "
+    _key("leaseTtlSeconds", Int(60, 86_400), "360", "how long a run's lease lasts without "
          "renewal (renewed every third of it while the run works; at least three times "
-         "salesforceTimeoutSeconds)", PROMOTABLE, LAMBDA, env="SFB_LEASE_TTL_S"),
+         "salesforceTimeoutSeconds, at most half of lambdaTimeoutSeconds: after a crash the "
+         "next run watches the dead lease for one TTL)", PROMOTABLE, LAMBDA,
+         env="SFB_LEASE_TTL_S"),
     _key("leaseWaitSeconds", Float(0, 600), "0", "how long a run waits for another run's lease "
          "before doing nothing", PROMOTABLE, LAMBDA, env="SFB_LEASE_WAIT_S"),
     _key("massDeactivationShare", Float(0, 1), "0.1", "a run deactivating more than this share "

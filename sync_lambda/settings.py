@@ -74,7 +74,7 @@ CONFIGURED: Final = (
     EnvVar("SFB_STRIPE_CONCURRENCY", "stripe_concurrency", Int(1, 64), 8),
     EnvVar("SFB_MAX_ATTEMPTS", "max_attempts", Int(1, 100), 5),
     EnvVar("SFB_DEADLINE_RESERVE_S", "deadline_reserve_s", Int(10, 600), 90),
-    EnvVar("SFB_LEASE_TTL_S", "lease_ttl_s", Int(60, 86_400), 960),
+    EnvVar("SFB_LEASE_TTL_S", "lease_ttl_s", Int(60, 86_400), 360),
     EnvVar("SFB_LEASE_WAIT_S", "lease_wait_s", Float(0, 600), 0.0),
     EnvVar("SFB_MASS_DEACTIVATION_SHARE", "mass_deactivation_share", Float(0, 1), 0.10),
     EnvVar("SFB_MASS_DEACTIVATION_COUNT", "mass_deactivation_count", Int(0, 1_000_000), 20),

@@ -71,11 +71,13 @@ class DynamoStateStore:
 
     def __init__(self, client: DynamoDBClient, table: str, *,
                  clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._db = client
         self._table = table
-        self._clock = clock
+        self._clock = clock  # for what is stored; never to judge another run's lease
         self._sleep = sleep
+        self._monotonic = monotonic
         self._owner: str | None = None
 
     def _key(self, pk: str, sk: str) -> dict[str, Any]:
@@ -83,43 +85,66 @@ class DynamoStateStore:
 
     # -- lease -----------------------------------------------------------------------------
     def acquire(self, owner: str, ttl_s: int, wait_s: float) -> float | None:
-        deadline = self._clock() + wait_s
+        """Take the lease, free or given up; wait up to `wait_s` for a live one to be released.
+
+        A lease held by another run is never judged expired by this host's clock (a host whose
+        clock runs ahead would take a live lease): its holder bumps `version` at every renewal,
+        and a lease that looks expired is taken only if its version stayed the same for a whole
+        TTL, timed on this host's monotonic clock (the DynamoDB Lock Client's scheme). What
+        remains is the holder's own pause: a holder frozen longer than the TTL loses the lease,
+        and its next write is refused (every write is conditional on the lease)."""
+        deadline = self._monotonic() + wait_s
         while True:
-            now = self._clock()
-            expires = now + ttl_s
-            try:
-                self._db.put_item(
-                    TableName=self._table,
-                    Item={**self._key(_STATE, "lease"), "owner": _s(owner),
-                          "expires": _n(expires), "host": _s(_host()),
-                          "started": _n(now)},
-                    ConditionExpression="attribute_not_exists(pk) OR expires < :now "
-                                        "OR #owner = :owner",
-                    ExpressionAttributeNames={"#owner": "owner"},
-                    ExpressionAttributeValues={":now": _n(now), ":owner": _s(owner)})
-                self._owner = owner
-                return float(int(expires))
-            except ClientError as exc:
-                if _code(exc) != "ConditionalCheckFailedException":
-                    raise RetriableSyncError(f"DynamoDB: {exc}") from exc
-            if self._clock() >= deadline:
+            if self._put_lease(owner, ttl_s, "attribute_not_exists(pk) OR #owner = :owner",
+                               {":owner": _s(owner)}):
+                return float(int(self._clock() + ttl_s))
+            item = self._lease_item()
+            if item is not None and float(item["expires"]["N"]) < self._clock():
+                # Looks expired by this host's clock: watch it for a TTL before believing it.
+                version = item.get("version", {}).get("N", "0")
+                self._monotonic_sleep(ttl_s)
+                if self._put_lease(owner, ttl_s, "attribute_not_exists(pk) OR "
+                                   "(#owner = :holder AND #version = :version)",
+                                   {":holder": item["owner"], ":version": _n(int(version))},
+                                   version_name=True):
+                    return float(int(self._clock() + ttl_s))
+                return None  # renewed meanwhile: its holder is alive (this clock is off)
+            if self._monotonic() >= deadline:
                 return None
-            self._sleep(min(2.0, max(0.05, deadline - self._clock())))
+            self._sleep(min(2.0, max(0.05, deadline - self._monotonic())))
 
-    def record_run(self, summary: Mapping[str, Any]) -> None:
-        """The last run's summary (counts and ids only), for `sfbilling status`."""
-        self._transact([self._put({**self._key(_STATE, "last_run"),
-                                   "summary": _s(json.dumps(summary, sort_keys=True))})])
+    def _monotonic_sleep(self, seconds: float) -> None:
+        end = self._monotonic() + seconds
+        while (left := end - self._monotonic()) > 0:
+            self._sleep(min(left, 5.0))
 
-    def last_run(self) -> dict[str, Any] | None:
-        """The summary `record_run` wrote last (None: no run finished yet)."""
-        item = self._db.get_item(TableName=self._table, ConsistentRead=True,
-                                 Key=self._key(_STATE, "last_run")).get("Item")
-        return None if not item else dict(json.loads(item["summary"]["S"]))
+    def _lease_item(self) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self._db.get_item(
+            TableName=self._table, ConsistentRead=True,
+            Key=self._key(_STATE, "lease")).get("Item")
+        return item
+
+    def _put_lease(self, owner: str, ttl_s: int, condition: str, values: dict[str, Any], *,
+                   version_name: bool = False) -> bool:
+        now = self._clock()
+        names_ = {"#owner": "owner", **({"#version": "version"} if version_name else {})}
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={**self._key(_STATE, "lease"), "owner": _s(owner),
+                      "expires": _n(now + ttl_s), "host": _s(_host()), "started": _n(now),
+                      "version": _n(0)},
+                ConditionExpression=condition, ExpressionAttributeNames=names_,
+                ExpressionAttributeValues=values)
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise RetriableSyncError(f"DynamoDB: {exc}") from exc
+            return False
+        self._owner = owner
+        return True
 
     def holder(self) -> LeaseHolder | None:
-        item = self._db.get_item(TableName=self._table, ConsistentRead=True,
-                                 Key=self._key(_STATE, "lease")).get("Item")
+        item = self._lease_item()
         if not item:
             return None
         return LeaseHolder(item["owner"]["S"], item.get("host", {}).get("S"),
@@ -132,15 +157,29 @@ class DynamoStateStore:
         try:
             self._db.update_item(
                 TableName=self._table, Key=self._key(_STATE, "lease"),
-                UpdateExpression="SET expires = :expires",
+                # The version tells a waiting acquirer this holder is alive, whatever the
+                # clocks say.
+                UpdateExpression="SET expires = :expires ADD version :one",
                 ConditionExpression="#owner = :owner",
                 ExpressionAttributeNames={"#owner": "owner"},
-                ExpressionAttributeValues={":expires": _n(expires), ":owner": _s(owner)})
+                ExpressionAttributeValues={":expires": _n(expires), ":owner": _s(owner),
+                                           ":one": _n(1)})
         except ClientError as exc:
             if _code(exc) == "ConditionalCheckFailedException":
                 raise LeaseLostError("another run took the lease") from None
             raise RetriableSyncError(f"DynamoDB: {exc}") from exc
         return float(int(expires))
+
+    def record_run(self, summary: Mapping[str, Any]) -> None:
+        """The last run's summary (counts and ids only), for `sfbilling status`."""
+        self._transact([self._put({**self._key(_STATE, "last_run"),
+                                   "summary": _s(json.dumps(summary, sort_keys=True))})])
+
+    def last_run(self) -> dict[str, Any] | None:
+        """The summary `record_run` wrote last (None: no run finished yet)."""
+        item = self._db.get_item(TableName=self._table, ConsistentRead=True,
+                                 Key=self._key(_STATE, "last_run")).get("Item")
+        return None if not item else dict(json.loads(item["summary"]["S"]))
 
     def release(self) -> None:
         if self._owner is None:

@@ -208,10 +208,22 @@ def test_the_lease_must_outlast_three_salesforce_timeouts() -> None:
 
 
 def test_the_deadline_reserve_leaves_half_the_invocation_for_work() -> None:
-    assert _problems({"sfbilling:lambdaTimeoutSeconds": "120"}) == [
+    short = {"sfbilling:lambdaTimeoutSeconds": "120", "sfbilling:leaseTtlSeconds": "60",
+             "sfbilling:salesforceTimeoutSeconds": "20"}
+    assert _problems(short) == [
         "sfbilling:deadlineReserveSeconds: at most half of sfbilling:lambdaTimeoutSeconds "
         "(60 s), so each invocation has time to work before it stops for its deadline; got 90"]
-    assert _resolve({"sfbilling:lambdaTimeoutSeconds": "180"})["lambdaTimeoutSeconds"] == 180
+    assert _resolve({**short, "sfbilling:lambdaTimeoutSeconds": "180"})[
+        "lambdaTimeoutSeconds"] == 180
+
+
+def test_the_lease_leaves_half_the_invocation_after_a_crash() -> None:
+    # After a crash the next run watches the dead lease for a whole TTL before taking it.
+    problems = _problems({"sfbilling:leaseTtlSeconds": "600"})
+    assert problems == [
+        "sfbilling:leaseTtlSeconds: at most half of sfbilling:lambdaTimeoutSeconds (450 s): "
+        "after a crash the next run watches the dead run's lease for one TTL before taking "
+        "it, and must still have time to work; got 600"]
 
 
 def test_the_pulumi_program_needs_its_secrets() -> None:
@@ -297,7 +309,8 @@ def _another_value(k: Key) -> str:
         return next(c for c in kind.choices if c != current)
     if isinstance(kind, Int):
         # Within the range and clear of the rules between keys (the lease and the timeout).
-        return str(kind.lo + 1 if k.name != "leaseTtlSeconds" else kind.hi)
+        return {"leaseTtlSeconds": "400", "lambdaTimeoutSeconds": "880"}.get(
+            k.name, str(kind.lo + 1))
     if isinstance(kind, Float):
         return f"{kind.hi:g}"
     if isinstance(kind, Bool):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -73,3 +75,42 @@ def test_writes_need_a_lease(client: Any) -> None:
 def test_the_table_has_ttl_on_expires_at(client: Any) -> None:
     ttl = client.describe_time_to_live(TableName="state")["TimeToLiveDescription"]
     assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expires_at", "ENABLED")
+
+
+def test_a_host_whose_clock_runs_ahead_never_takes_a_live_lease(client: Any) -> None:
+    # GIVEN a run holding a 2 s lease and renewing it, and another host 700 s ahead, to which
+    # the lease looks long expired
+    holder = DynamoStateStore(client, "state")
+    assert holder.acquire("run-live", 2, 0)
+    stop = threading.Event()
+
+    def keep() -> None:
+        while not stop.wait(0.4):
+            holder.renew(2)
+
+    keeper = threading.Thread(target=keep)
+    keeper.start()
+    ahead = DynamoStateStore(client, "state", clock=lambda: time.time() + 700)
+    try:
+        # WHEN it tries to take the lease
+        started = time.monotonic()
+        taken = ahead.acquire("run-ahead", 2, 0)
+    finally:
+        stop.set()
+        keeper.join()
+    # THEN it watched the lease for a TTL on its own clock, saw it renewed, and left it
+    assert taken is None
+    assert time.monotonic() - started >= 2
+    found = holder.holder()
+    assert found is not None and found.run_id == "run-live"
+
+
+def test_a_dead_holders_lease_is_taken_after_a_ttl_unchanged(client: Any) -> None:
+    # GIVEN a run that took a 1 s lease and died (no renewal)
+    assert DynamoStateStore(client, "state").acquire("run-dead", 1, 0)
+    time.sleep(1.1)
+    # WHEN another run tries THEN it takes it, after watching it unchanged for the TTL
+    successor = DynamoStateStore(client, "state")
+    assert successor.acquire("run-next", 1, 0) is not None
+    found = successor.holder()
+    assert found is not None and found.run_id == "run-next"
