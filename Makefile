@@ -59,6 +59,7 @@ bench: $(STAMP)  ## speed, size and memory figures against their targets (severa
 	$(BIN)/python -m bench.package
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.continuation
+	$(BIN)/python -m bench.large_org
 
 mutation: $(STAMP)  ## mutation score of the import's pure core (mutmut; not in make test)
 	rm -rf mutants

@@ -220,6 +220,7 @@ class SalesforceStandIn:
               r"(?:/(?P<async_id>\w+))?", "soap.metadata", self._soap)
         r.add("POST", r"/_admin/reset", "admin.reset", self._admin_reset)
         r.add("POST", r"/_admin/seed", "admin.seed", self._admin_seed)
+        r.add("POST", r"/_admin/generate", "admin.generate", self._admin_generate)
         r.add("GET", r"/_admin/records/(?P<obj>\w+)", "admin.records", self._admin_records)
         r.add("GET", r"/_admin/counters", "admin.counters",
               lambda _req: json_response(200, self.counters_json()))
@@ -304,6 +305,28 @@ class SalesforceStandIn:
                 results.append({"id": None, "success": False,
                                 "errors": [e.to_rest() for e in err.errors]})
         return json_response(400 if failed else 200, {"results": results})
+
+    def _admin_generate(self, req: Request) -> Response:
+        """Many records at once, made in-process (benchmarks of large orgs): `count` parents of
+        `parent.type`, each with `per_parent` children of `child.type` linked through
+        `child.link`; `{i}` in a field value is the parent's number, `{j}` the child's."""
+        body = req.json() or {}
+        parent, child = body["parent"], body.get("child")
+        made = {"parents": 0, "children": 0}
+        j = 0
+        for i in range(int(parent["count"])):
+            pid = self.org.insert(str(parent["type"]), {
+                k: v.format(i=i) if isinstance(v, str) else v
+                for k, v in parent.get("fields", {}).items()})
+            made["parents"] += 1
+            for _ in range(int(child["per_parent"]) if child else 0):
+                assert child is not None
+                self.org.insert(str(child["type"]), {
+                    **{k: v.format(i=i, j=j) if isinstance(v, str) else v
+                       for k, v in child.get("fields", {}).items()}, str(child["link"]): pid})
+                made["children"] += 1
+                j += 1
+        return json_response(200, made)
 
     def _admin_records(self, req: Request) -> Response:
         try:

@@ -232,7 +232,9 @@ class SalesforceSink:
         soql = format_soql("SELECT {:literal} FROM {:literal} WHERE {:literal} != null AND "
                            "{:literal} = true", s.pm_customer_field, names.PAYMENT_METHOD,
                            s.pm_external_id_field, names.PM_ACTIVE)
-        return {str(r[s.pm_customer_field]) for r in self._api.query(soql)
+        # A page at a time: only the distinct ids stay in memory, never every row (a million
+        # payment methods would be about 800 MiB of rows, against 80 of ids).
+        return {str(r[s.pm_customer_field]) for r in self._api.rows(soql)
                 if r.get(s.pm_customer_field)}
 
     def count_active_payment_methods(self) -> int:
