@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from stackconfig.schema import CONFIG_VERSION_LENGTH
 from sync_lambda import names
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ STAMP_DIR = "stamp/"
 DATA_FILE = "data/billing-config.json"
 # Fields of the release stamp (custom metadata type) and their (type, length).
 RELEASE_FIELDS = {
-    "Config_Version__c": ("Config Version", "Text", 40),
+    "Config_Version__c": ("Config Version", "Text", CONFIG_VERSION_LENGTH),
     "Content_Hash__c": ("Content Hash", "Text", 64),
     "Payment_Batch_Size__c": ("Payment Creation Batch Size", "Number", 0),
     "Card_Mapping__c": ("Card Mapping", "Text", 255),

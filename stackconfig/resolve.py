@@ -22,6 +22,7 @@ from stackconfig.errors import StackConfigError
 from stackconfig.schedule import schedule_problem
 from stackconfig.schema import (
     BY_FULL,
+    CONFIG_VERSION_LENGTH,
     FOREIGN_NAMESPACES,
     KEYS,
     LAMBDA,
@@ -237,6 +238,10 @@ def _cross_checks(values: Mapping[str, Any], secrets: set[str], env: str, failed
                         f"{key('lambdaTimeoutSeconds').full} ({limit // 2} s), so each "
                         f"invocation has time to work before it stops for its deadline; got "
                         f"{reserve}")
+    version = values.get("configVersion")
+    if isinstance(version, str) and len(version) > CONFIG_VERSION_LENGTH:
+        problems.append(f"{key('configVersion').full}: at most {CONFIG_VERSION_LENGTH} "
+                        f"characters (the release stamp's field), got {len(version)}")
     schedule = values.get("schedule")
     if isinstance(schedule, str):
         problem = schedule_problem(schedule)

@@ -92,6 +92,10 @@ def _key(name: str, kind: Kind, default: Any, doc: str, scope: Scope, *consumers
     return Key(name, kind, default, doc, scope, frozenset(consumers), env, secret, required, why)
 
 
+# The release stamp's Config_Version__c field (metadata/render.py deploys it this long).
+CONFIG_VERSION_LENGTH: Final = 40
+
+
 KEYS: Final[tuple[Key, ...]] = (
     # -- the environment ------------------------------------------------------------------------
     _key("environmentKind", Choice(ENVIRONMENT_KINDS), None,
@@ -210,7 +214,8 @@ KEYS: Final[tuple[Key, ...]] = (
     _key("gatewayType", Text(), "Stripe (Universal Extension)", "expected Gateway Type of the "
          "payment gateway (checked by doctor)", PROMOTABLE, ORG),
     _key("configVersion", Text(), "1", "version of this config, stamped into the org with the "
-         "content hash", PROMOTABLE, ORG),
+         f"content hash (at most {CONFIG_VERSION_LENGTH} characters: the stamp's field)",
+         PROMOTABLE, ORG),
     _key("deployTestLevel", Choice(TEST_LEVELS), "RunLocalTests", "test level of check-only "
          "deploys (a quick deploy needs a validation that ran tests)", PER_ENV, ORG,
          why="production requires tests for deploys (NoTestRun is refused there); a sandbox "

@@ -677,6 +677,12 @@ class MetadataApi:
                     return
             elif raw is not None and f.type == BOOLEAN:
                 values[f.name] = raw.strip().lower() == "true"
+            elif raw is not None and f.type == STRING and f.length and len(raw) > f.length:
+                # As Salesforce refuses a custom metadata record whose text outgrows its field.
+                dep.problems.append(Problem("CustomMetadata", path, name,
+                                            f"{fname}: data value too large: {raw[:20]}… "
+                                            f"(max length={f.length})"))
+                return
             else:
                 values[f.name] = raw
         dep.components.append(Component(

@@ -371,3 +371,15 @@ def test_retrieve_as_jsforce_asks_for_it(sf: SF, salesforce: SalesforceStandIn) 
         assert sorted(zf.namelist()) == ["unpackaged/objects/Account.object",
                                          "unpackaged/package.xml"]
     assert "<fileName>unpackaged/objects/Account.object</fileName>" in status.text
+
+
+def test_a_custom_metadata_value_longer_than_its_field_is_refused(sf: SF) -> None:
+    # GIVEN a record whose text outgrows its 64-character field
+    files = {**FULL, "customMetadata/Sync_Release.Current.md": MDT_RECORD.replace(
+        ">abc123<", f">{'a' * 65}<")}
+    # WHEN it is deployed THEN the deploy fails on that record, as Salesforce's does
+    result = deploy(sf, files)
+    assert result["state"] == "Failed"
+    (error,) = result["deployment_detail"]["errors"]
+    assert error["file"] == "customMetadata/Sync_Release.Current.md"
+    assert "max length=64" in error["message"]

@@ -398,3 +398,9 @@ def test_production_refuses_notestrun() -> None:
 def _production() -> dict[str, RawValue]:
     return {"sfbilling:environmentKind": RawValue("production"),
             "aws:region": RawValue("eu-west-1")}
+
+
+def test_the_config_version_fits_the_stamps_field() -> None:
+    assert _problems({"sfbilling:configVersion": "v" * 41}) == [
+        "sfbilling:configVersion: at most 40 characters (the release stamp's field), got 41"]
+    assert _resolve({"sfbilling:configVersion": "v" * 40})["configVersion"] == "v" * 40
