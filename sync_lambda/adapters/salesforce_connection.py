@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 6
+CHUNK_BYTES = 64 * 1024
+SMALL_CHUNK_BYTES = 1024
 SALESFORCE_SUFFIX = ".salesforce.com"
 
 
@@ -110,7 +112,12 @@ def login(credentials: SalesforceCredentials) -> tuple[str, str]:
 
 class TimeoutSession(requests.Session):
     """A session whose requests time out by default: simple-salesforce's own calls (login,
-    query, describe, Metadata SOAP) would otherwise wait forever on a hung connection."""
+    query, describe, Metadata SOAP) would otherwise wait forever on a hung connection.
+
+    requests' timeout bounds each socket read, not the request: a server that drips a byte
+    per read would hold a call (and the lease it runs under) for ever. So the body is read here
+    against a deadline for the whole request; with the wait for the headers (one read timeout
+    at most per read) a request is bounded by about twice `timeout_s`."""
 
     def __init__(self, timeout_s: float) -> None:
         super().__init__()
@@ -119,7 +126,27 @@ class TimeoutSession(requests.Session):
     def request(self, method: str | bytes, url: str | bytes,
                 *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout_s)
-        return super().request(method, url, *args, **kwargs)
+        if kwargs.get("stream"):
+            return super().request(method, url, *args, **kwargs)
+        deadline = time.monotonic() + float(self.timeout_s)
+        response = super().request(method, url, *args, **{**kwargs, "stream": True})
+        chunks = []
+        # read1 returns what has arrived (urllib3 2); an older urllib3 reads small pieces.
+        read1 = getattr(response.raw, "read1", None)
+        pieces = iter(lambda: read1(CHUNK_BYTES, decode_content=True), b"") \
+            if read1 is not None else response.iter_content(SMALL_CHUNK_BYTES)
+        try:
+            for chunk in pieces:
+                if time.monotonic() > deadline:
+                    raise requests.Timeout(f"no whole answer within {self.timeout_s:g} s")
+                chunks.append(chunk)
+        except BaseException:
+            response.close()
+            raise
+        # What requests itself does once a body is read, so .json() and .text work.
+        response._content = b"".join(chunks)  # noqa: SLF001
+        response._content_consumed = True  # type: ignore[attr-defined]  # noqa: SLF001
+        return response
 
 
 class SalesforceConnection:

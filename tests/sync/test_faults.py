@@ -119,7 +119,8 @@ def test_lease_held_by_another_run_skips(world: World) -> None:
     assert other.acquire("other-run", 600, 0)
     report = world.run()
     assert report.kind == "skipped"
-    assert "another run holds the lease until 20" in report.message
+    assert "another run holds the lease (run other-run on " in report.message
+    assert ", until 20" in report.message
     assert world.records(names.ACCOUNT) == []
     other.release()
     assert world.run().kind == "full"
