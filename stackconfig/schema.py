@@ -158,6 +158,11 @@ KEYS: Final[tuple[Key, ...]] = (
     _key("accountCustomerField", FIELD_NAME, names.DEFAULT_ACCOUNT_CUSTOMER_FIELD,
          "Account external id holding the Stripe customer id", PROMOTABLE, LAMBDA, ORG,
          env="SFB_ACCOUNT_CUSTOMER_FIELD"),
+    _key("nameMatchEmailField", FIELD_NAME, None, "an Account field holding the billing "
+         "email: when set, matching an unlinked Account by name also needs it to equal the "
+         "Stripe customer's email (set it where customers name themselves: names alone are "
+         "then not to be trusted; docs/sync.md)", PROMOTABLE, LAMBDA,
+         env="SFB_NAME_MATCH_EMAIL_FIELD"),
     _key("paymentMethodExternalIdField", FIELD_NAME, names.DEFAULT_PM_EXTERNAL_ID_FIELD,
          "payment method external id holding the Stripe pm_… id", PROMOTABLE, LAMBDA, ORG,
          env="SFB_PM_EXTERNAL_ID_FIELD"),

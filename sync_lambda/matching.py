@@ -106,9 +106,20 @@ class AccountIndex:
         self.add(replace(acct, stripe_id=customer_id))
 
 
+def same_email(a: str | None, b: str | None) -> bool:
+    """Both set and equal, trimmed and case-insensitive."""
+    return bool(a and b and a.strip().casefold() == b.strip().casefold())
+
+
 def match_customer(customer: Customer, index: AccountIndex, *, mode: Mode,
-                   metadata_key: str, account_name_length: int) -> Match:
-    """Decide which Account `customer` maps to. Claims linked accounts in `index`."""
+                   metadata_key: str, account_name_length: int,
+                   email_field: str | None = None) -> Match:
+    """Decide which Account `customer` maps to. Claims linked accounts in `index`.
+
+    Trust: a match by name trusts the customer's name as much as the Account's. Where
+    customers name themselves (a public sign-up), anyone could claim an unlinked Account by
+    its name; `email_field` then also requires that Account field to equal the customer's
+    email."""
     linked = index.by_stripe_id.get(customer.id)
     if linked is not None:
         return Match(Scenario.LINKED, linked.id)
@@ -121,6 +132,14 @@ def match_customer(customer: Customer, index: AccountIndex, *, mode: Mode,
     if customer.name and customer.name.strip():
         key = normalize_name(customer.name)
         candidates = [a for a in index.by_name.get(key, []) if not a.stripe_id]
+        if email_field is not None and candidates:
+            confirmed = [a for a in candidates if same_email(a.email, customer.email)]
+            if not confirmed:
+                return Match(Scenario.SKIPPED, reason=f"an unlinked Account has this name, but "
+                             f"its {email_field} is not the customer's email: names alone are "
+                             "not trusted here; link it by the customer id on the Account or "
+                             f"metadata[{metadata_key!r}]")
+            candidates = confirmed
         if len(candidates) == 1:
             index.claim(candidates[0], customer.id)
             return Match(Scenario.BY_NAME, candidates[0].id)

@@ -27,6 +27,9 @@ class FieldNames:
     account_customer: str = names.DEFAULT_ACCOUNT_CUSTOMER_FIELD
     pm_external_id: str = names.DEFAULT_PM_EXTERNAL_ID_FIELD
     pm_customer: str = names.DEFAULT_PM_CUSTOMER_FIELD
+    # An Account field holding the billing email: when set, a match by name also needs it to
+    # equal the customer's email (names alone are not trusted).
+    account_email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,7 @@ class SfAccount:
     name: str
     stripe_id: str | None
     created_by_import: bool = False  # the import manages its Name
+    email: str | None = None  # the name-match email field's value, when one is configured
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,7 +146,8 @@ def build_plan(snapshots: Iterable[Snapshot], view: SalesforceView, facts: OrgFa
             continue
         match = match_customer(snap.customer, view.accounts, mode=options.mode,
                                metadata_key=options.metadata_key,
-                               account_name_length=facts.account_name_length)
+                               account_name_length=facts.account_name_length,
+                               email_field=options.fields.account_email)
         plan.scenarios[cid] = match.scenario
         if match.scenario is Scenario.SKIPPED:
             plan.skipped.append(Issue(cid, cid, match.reason))

@@ -65,6 +65,7 @@ CONFIGURED: Final = (
            names.DEFAULT_PM_EXTERNAL_ID_FIELD),
     EnvVar("SFB_PM_CUSTOMER_FIELD", "pm_customer_field", FIELD_NAME,
            names.DEFAULT_PM_CUSTOMER_FIELD),
+    EnvVar("SFB_NAME_MATCH_EMAIL_FIELD", "name_match_email_field", FIELD_NAME),
     EnvVar("SFB_ACCOUNT_ID_METADATA_KEY", "metadata_key", Text(),
            names.DEFAULT_ACCOUNT_ID_METADATA_KEY),
     EnvVar("SFB_INCLUDE_BANK_ACCOUNTS", "include_bank_accounts", Bool(), False),
@@ -110,6 +111,7 @@ class Settings:
     account_customer_field: str
     pm_external_id_field: str
     pm_customer_field: str
+    name_match_email_field: str | None
     metadata_key: str
     include_bank_accounts: bool
     bulk_threshold: int
@@ -131,7 +133,7 @@ class Settings:
     def fields(self) -> FieldNames:
         """The configurable field names, as the mapping needs them."""
         return FieldNames(self.account_customer_field, self.pm_external_id_field,
-                          self.pm_customer_field)
+                          self.pm_customer_field, self.name_match_email_field)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:

@@ -133,7 +133,8 @@ class SalesforceSink:
         acct_fields = {f["name"]: f for f in account["fields"]}
         pm_fields = {f["name"]: f for f in pm["fields"]}
         missing = [f"{names.ACCOUNT}.{f}" for f in (s.account_customer_field,
-                                                     names.ACCOUNT_CREATED_BY_IMPORT)
+                                                     names.ACCOUNT_CREATED_BY_IMPORT,
+                                                     *filter(None, [s.name_match_email_field]))
                    if f not in acct_fields]
         missing += [f"{names.PAYMENT_METHOD}.{f}" for f in (s.pm_external_id_field,
                                                              s.pm_customer_field)
@@ -196,7 +197,9 @@ class SalesforceSink:
         s = self._settings
         cf = s.account_customer_field
         customers = [snap.customer for snap in snapshots]
-        acct_select = f"Id, {names.ACCOUNT_NAME}, {cf}, {names.ACCOUNT_CREATED_BY_IMPORT}"
+        email = s.name_match_email_field
+        acct_select = f"Id, {names.ACCOUNT_NAME}, {cf}, {names.ACCOUNT_CREATED_BY_IMPORT}" + (
+            f", {email}" if email else "")
         accounts = [self._account(r) for r in self._lookup(
             names.ACCOUNT, acct_select, cf, [c.id for c in customers])]
         linked = {a.stripe_id: a for a in accounts if a.stripe_id}
@@ -251,9 +254,11 @@ class SalesforceSink:
         return self._api.calls
 
     def _account(self, r: dict[str, Any]) -> SfAccount:
+        email_field = self._settings.name_match_email_field
         return SfAccount(r["Id"], r.get(names.ACCOUNT_NAME) or "",
                          r.get(self._settings.account_customer_field),
-                         bool(r.get(names.ACCOUNT_CREATED_BY_IMPORT)))
+                         bool(r.get(names.ACCOUNT_CREATED_BY_IMPORT)),
+                         r.get(email_field) if email_field else None)
 
     # -- writes ----------------------------------------------------------------------------
     def apply(self, plan: Plan, options: PlanOptions, on_job: Callable[[str, bool], None],

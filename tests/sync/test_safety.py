@@ -295,3 +295,25 @@ def test_a_literal_na_in_stripe_goes_through_collections_never_bulk(world: World
     assert accounts[odd]["Name"] == "#N/A"
     assert all(accounts[c]["Name"].startswith("Bulk ") for c in ids)
     assert world.salesforce.counters_json()["routes"].get("bulk.create", 0) >= 1
+
+
+def test_where_names_are_not_trusted_a_namesake_cannot_claim_an_account(world: World) -> None:
+    # GIVEN an unlinked Account with its billing email, and a self-registered Stripe customer
+    # naming itself the same
+    from devenv.salesforce.schema import text
+
+    world.salesforce.org.add_field(names.ACCOUNT, text("Billing_Email__c", "Billing Email", 80))
+    acct = world.seed_account(Name="Acme Corp", Billing_Email__c="ap@acme.example")
+    mallory, _ = world.customer(name="Acme Corp", email="mallory@evil.example")
+    # WHEN the import runs with the email rule on
+    report = world.run(SFB_NAME_MATCH_EMAIL_FIELD="Billing_Email__c")
+    # THEN the Account is not taken over, no duplicate is made, and the customer is reported
+    assert [s["customer"] for s in report.skipped] == [mallory]
+    accounts = world.records(names.ACCOUNT)
+    assert [(a["Id"], a.get(names.DEFAULT_ACCOUNT_CUSTOMER_FIELD)) for a in accounts] == [
+        (acct, None)]
+    # ... and the customer whose email agrees is linked to it
+    time.sleep(1.05)
+    real, _ = world.customer(name="Acme Corp", email="AP@acme.example")
+    world.run(SFB_NAME_MATCH_EMAIL_FIELD="Billing_Email__c")
+    assert world.accounts()[real]["Id"] == acct

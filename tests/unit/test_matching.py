@@ -5,6 +5,8 @@ linked to another customer is never taken over."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from sync_lambda.matching import (
@@ -103,6 +105,49 @@ def test_two_unlinked_accounts_with_the_name_are_ambiguous() -> None:
 def test_a_linked_namesake_is_not_a_candidate() -> None:
     index = AccountIndex.of([account(ACME.id, "Acme", "cus_other")])
     assert _match(Customer("cus_1", name="Acme"), index).scenario is Scenario.NEW
+
+
+# -- rule 3 where names are not trusted: the billing email must agree -------------------------
+EMAIL_FIELD = "Billing_Email__c"
+
+
+def _acme(email: str | None) -> AccountIndex:
+    return AccountIndex.of([replace(ACME, email=email)])
+
+
+@pytest.mark.parametrize("email", ["ap@acme.com", "  AP@Acme.com "])
+def test_a_name_with_the_accounts_email_matches(email: str) -> None:
+    customer = Customer("cus_1", name="Acme", email=email)
+    assert match_customer(customer, _acme("ap@acme.com"), mode=Mode.CREATE_AND_LINK,
+                          metadata_key=KEY, account_name_length=20,
+                          email_field=EMAIL_FIELD) == Match(Scenario.BY_NAME, ACME.id)
+
+
+@pytest.mark.parametrize(("account_email", "customer_email"), [
+    ("ap@acme.com", "mallory@example.net"), ("ap@acme.com", None), (None, "ap@acme.com"),
+    (None, None)])
+def test_a_name_alone_cannot_claim_an_account_where_names_are_not_trusted(
+        account_email: str | None, customer_email: str | None) -> None:
+    # GIVEN a self-registered customer naming itself like an unlinked Account
+    customer = Customer("cus_mallory", name="Acme", email=customer_email)
+    index = _acme(account_email)
+    # WHEN it is matched with the email rule on
+    match = match_customer(customer, index, mode=Mode.CREATE_AND_LINK, metadata_key=KEY,
+                           account_name_length=20, email_field=EMAIL_FIELD)
+    # THEN it neither takes the Account over nor gets a duplicate: it is reported
+    assert match.scenario is Scenario.SKIPPED
+    assert f"its {EMAIL_FIELD} is not the customer's email" in match.reason
+    assert "metadata['salesforce_account_id']" in match.reason
+    assert index.by_id[ACME.id].stripe_id is None
+
+
+def test_the_email_rule_picks_among_namesakes() -> None:
+    index = AccountIndex.of([replace(ACME, email="ap@acme.com"),
+                             account("001000000000002AAA", "Acme")])
+    customer = Customer("cus_1", name="Acme", email="ap@acme.com")
+    assert match_customer(customer, index, mode=Mode.CREATE_AND_LINK, metadata_key=KEY,
+                          account_name_length=20, email_field=EMAIL_FIELD) == \
+        Match(Scenario.BY_NAME, ACME.id)
 
 
 def test_one_unlinked_among_linked_namesakes_matches() -> None:
