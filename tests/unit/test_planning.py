@@ -5,6 +5,7 @@ every write carries the identity needed to retry it against the right customer."
 from __future__ import annotations
 
 from dataclasses import fields as dataclass_fields
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -255,6 +256,20 @@ def test_a_type_turned_off_is_not_imported_and_never_deactivated() -> None:
     # ... and with bank accounts on, a bank account Stripe no longer has is deactivated
     plan = _plan([_snap("cus_1", card("pm_1"))], sf, opts=options(banks=True))
     assert sorted(w.stripe_id for w in plan.deactivations) == ["pm_b", "pm_gone"]
+
+
+def test_where_names_are_not_trusted_the_plan_links_only_with_the_email() -> None:
+    # GIVEN an unlinked Account with its billing email, and the email rule configured
+    acct = replace(account("001000000000003AAA", "Initech"), email="ap@initech.example")
+    opts = replace(options(), fields=replace(FIELDS, account_email="Billing_Email__c"))
+    sf = view([acct])
+    # WHEN a namesake with another email is planned THEN it is skipped, nothing created
+    plan = _plan([_snap("cus_9", name="Initech", email="x@evil.example")], sf, opts=opts)
+    assert (plan.scenarios, plan.account_links, plan.account_creates) == (
+        {"cus_9": Scenario.SKIPPED}, [], [])
+    # ... and with the Account's email it is linked
+    plan = _plan([_snap("cus_9", name="Initech", email="AP@initech.example")], sf, opts=opts)
+    assert plan.scenarios == {"cus_9": Scenario.BY_NAME}
 
 
 def test_without_reconcile_nothing_missing_is_deactivated() -> None:
