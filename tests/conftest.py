@@ -167,3 +167,15 @@ def _committed_files_stay_as_they_are() -> Iterator[None]:
     after = snapshot()
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     assert not changed, f"tests changed committed files: {changed}"
+
+
+def org_client(server: SalesforceStandIn) -> Any:
+    """A simple-salesforce client on a stand-in org, with a fresh session."""
+    return Salesforce(session_id=session_id(server), instance_url=server.url, version="59.0")
+
+
+def batch_size(server: SalesforceStandIn) -> float:
+    """The org's Payment creation batch size, as Salesforce Billing holds it."""
+    rows = org_client(server).query("SELECT blng__NumberValue__c FROM blng__BillingConfig__c "
+                                    "WHERE Name = 'PAYMENT_CREATION_BATCH_SIZE'")["records"]
+    return float(rows[0]["blng__NumberValue__c"])

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import dill
 import pytest
-from simple_salesforce.api import Salesforce
 
 from devenv.salesforce.schema import text
 from infra.org_config import (
@@ -19,7 +18,7 @@ from infra.org_config import (
 )
 from metadata.deployer import OrgConfigError
 from metadata.render import render_release
-from tests.conftest import session_id
+from tests.conftest import batch_size, org_client
 from tests.metadata.conftest import config, credentials
 
 if TYPE_CHECKING:
@@ -39,19 +38,10 @@ def props(salesforce: SalesforceStandIn, kind: str = "sandbox", org_id: str | No
     return {k: v for k, v in inputs_of(args).items() if v is not None}
 
 
-def _sf(salesforce: SalesforceStandIn) -> Any:
-    return Salesforce(session_id=session_id(salesforce), instance_url=salesforce.url,
-                      version="59.0")
-
-
-def _batch_size(salesforce: SalesforceStandIn) -> float:
-    rows = _sf(salesforce).query("SELECT blng__NumberValue__c FROM blng__BillingConfig__c "
-                                 "WHERE Name = 'PAYMENT_CREATION_BATCH_SIZE'")["records"]
-    return float(rows[0]["blng__NumberValue__c"])
 
 
 def _account_fields(salesforce: SalesforceStandIn) -> set[str]:
-    return {f["name"] for f in _sf(salesforce).Account.describe()["fields"]}
+    return {f["name"] for f in org_client(salesforce).Account.describe()["fields"]}
 
 
 def _check_only_deploys(salesforce: SalesforceStandIn) -> int:
@@ -69,7 +59,7 @@ def test_create_diff_update_read_delete(salesforce: SalesforceStandIn) -> None:
     assert outs["content_hash"] == news["content_hash"]
     assert outs["deployed_org_id"] == salesforce.org.profile.org_id
     assert any("Payment creation batch size: 50 → 70" in line for line in outs["applied"])
-    assert _batch_size(salesforce) == 70.0
+    assert batch_size(salesforce) == 70.0
     assert "Stripe_Customer_Id__c" in _account_fields(salesforce)
     # Nothing changed: no diff (the engine passes the stored outputs as olds).
     assert provider.diff(created.id, outs, news).changes is False
@@ -82,7 +72,7 @@ def test_create_diff_update_read_delete(salesforce: SalesforceStandIn) -> None:
     assert updated is not None
     assert set(updated) >= set(outs)
     assert updated["content_hash"] == changed["content_hash"]
-    assert _batch_size(salesforce) == 60.0
+    assert batch_size(salesforce) == 60.0
     assert provider.diff(created.id, updated, changed).changes is False
 
     # Refresh: nothing changed, no drift.
@@ -91,7 +81,7 @@ def test_create_diff_update_read_delete(salesforce: SalesforceStandIn) -> None:
     assert (fresh["drift"], fresh["content_hash"]) == ([], changed["content_hash"])
 
     # Someone changes the setting over REST: refresh reports it, the next up applies again.
-    sf = _sf(salesforce)
+    sf = org_client(salesforce)
     rid = sf.query("SELECT Id FROM blng__BillingConfig__c WHERE Name = "
                    "'PAYMENT_CREATION_BATCH_SIZE'")["records"][0]["Id"]
     sf.blng__BillingConfig__c.update(rid, {"blng__NumberValue__c": 45})
@@ -100,11 +90,11 @@ def test_create_diff_update_read_delete(salesforce: SalesforceStandIn) -> None:
     assert any("Payment creation batch size" in d and "60 → 45" in d for d in drifted["drift"])
     assert provider.diff(created.id, drifted, changed).changes is True
     provider.update(created.id, drifted, changed)
-    assert _batch_size(salesforce) == 60.0
+    assert batch_size(salesforce) == 60.0
 
     # Delete leaves the org as it is.
     provider.delete(created.id, updated)
-    assert _batch_size(salesforce) == 60.0
+    assert batch_size(salesforce) == 60.0
     assert "Stripe_Customer_Id__c" in _account_fields(salesforce)
 
 
@@ -116,12 +106,12 @@ def test_another_org_is_a_replacement_and_a_wrong_org_is_refused(
     assert outs is not None
     other = {**news, "org_id": "00D000000000OTHEAA"}
     assert provider.diff("x", outs, other).replaces == ["org_id"]
-    before = _batch_size(salesforce)
+    before = batch_size(salesforce)
     with pytest.raises(OrgConfigError, match="but sfbilling:salesforceOrgId is "
                                              "00D000000000OTHEAA"):
         provider.create(props(salesforce, org_id="00D000000000OTHEAA",
                               paymentCreationBatchSize=55))
-    assert _batch_size(salesforce) == before
+    assert batch_size(salesforce) == before
 
 
 def test_a_rotated_credential_is_stored_again(salesforce: SalesforceStandIn) -> None:
@@ -147,7 +137,7 @@ def test_production_validates_first_then_quick_deploys(salesforce: SalesforceSta
     assert outs["deploy_mode"] == f"validated {validation}, then quick deploy"
     assert outs["quick_deployed_id"] == validation
     assert "Stripe_Customer_Id__c" in _account_fields(salesforce)
-    assert _batch_size(salesforce) == 70.0
+    assert batch_size(salesforce) == 70.0
 
 
 def _unmark_external_id(salesforce: SalesforceStandIn) -> None:
@@ -156,7 +146,7 @@ def _unmark_external_id(salesforce: SalesforceStandIn) -> None:
 
 
 def _external_id(salesforce: SalesforceStandIn) -> bool:
-    fields = {f["name"]: f for f in _sf(salesforce).Account.describe()["fields"]}
+    fields = {f["name"]: f for f in org_client(salesforce).Account.describe()["fields"]}
     return bool(fields["Stripe_Customer_Id__c"]["externalId"])
 
 
@@ -244,7 +234,7 @@ def test_refresh_reads_the_stored_release_after_a_template_change(
     assert fresh is not None
     assert (fresh["drift"], fresh["content_hash"]) == ([], outs["content_hash"])
     # ... and a change made by hand is drift against that release
-    sf = _sf(salesforce)
+    sf = org_client(salesforce)
     rid = sf.query("SELECT Id FROM blng__BillingConfig__c WHERE Name = "
                    "'PAYMENT_CREATION_BATCH_SIZE'")["records"][0]["Id"]
     sf.blng__BillingConfig__c.update(rid, {"blng__NumberValue__c": 45})

@@ -9,10 +9,9 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from simple_salesforce.api import Salesforce
 from yaml import safe_load as load_yaml
 
 from devenv.salesforce import SalesforceStandIn
@@ -24,7 +23,7 @@ from sfbilling.demo_promotion import stack_repo
 from sfbilling.promotion import RELEASES_FILE, ReleaseLog
 from sfbilling.shapes import COMMON, SHAPES
 from stackconfig.stackwrite import write_keys
-from tests.conftest import session_id
+from tests.conftest import batch_size, org_client
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -72,18 +71,10 @@ def repo(orgs: dict[str, SalesforceStandIn], tmp_path: Path,
     return root
 
 
-def _sf(server: SalesforceStandIn) -> Any:
-    return Salesforce(session_id=session_id(server), instance_url=server.url, version="59.0")
-
-
-def _batch_size(server: SalesforceStandIn) -> float:
-    rows = _sf(server).query("SELECT blng__NumberValue__c FROM blng__BillingConfig__c WHERE "
-                             "Name = 'PAYMENT_CREATION_BATCH_SIZE'")["records"]
-    return float(rows[0]["blng__NumberValue__c"])
 
 
 def _stamp(server: SalesforceStandIn) -> str | None:
-    rows = _sf(server).query("SELECT Content_Hash__c FROM Sfbilling_Release__mdt")["records"]
+    rows = org_client(server).query("SELECT Content_Hash__c FROM Sfbilling_Release__mdt")["records"]
     return rows[0]["Content_Hash__c"] if rows else None
 
 
@@ -124,7 +115,7 @@ def test_apply_promote_validate_quick_deploy(orgs: dict[str, SalesforceStandIn],
     validation = json.loads(load_yaml(after)["config"]["sfbilling:prodValidation"])
     assert (validation["orgId"], validation["release"]) == (PROD_ORG, _stamp(orgs["sandbox"]))
     assert not (repo / "releases/validations.jsonl").exists()
-    assert _batch_size(orgs["prod"]) == 50.0
+    assert batch_size(orgs["prod"]) == 50.0
     (record,) = ReleaseLog(repo / RELEASES_FILE).records()
     assert (record.from_env, record.to_env, record.validation_id, record.who) == (
         "sandbox", "prod", validation["id"], "release-manager@example.com")
@@ -135,7 +126,7 @@ def test_apply_promote_validate_quick_deploy(orgs: dict[str, SalesforceStandIn],
     code, _out, err = _cli(capsys, "apply", "--yes", "--env", "prod", "--root", root,
                            "--validated", record.validation_id or "")
     assert code == 0, err
-    assert _batch_size(orgs["prod"]) == 70.0
+    assert batch_size(orgs["prod"]) == 70.0
     assert _stamp(orgs["prod"]) == _stamp(orgs["sandbox"])
     code, out, _ = _cli(capsys, "releases", "--root", root)
     assert code == 0
@@ -182,7 +173,7 @@ def test_drift_in_production_is_shown_before_promotion(orgs: dict[str, Salesforc
                                                        ) -> None:
     root = str(repo)
     assert _cli(capsys, "apply", "--yes", "--env", "prod", "--root", root)[0] == 0
-    sf = _sf(orgs["prod"])
+    sf = org_client(orgs["prod"])
     rid = sf.query("SELECT Id FROM blng__BillingConfig__c WHERE Name = "
                    "'PAYMENT_CREATION_BATCH_SIZE'")["records"][0]["Id"]
     sf.blng__BillingConfig__c.update(rid, {"blng__NumberValue__c": 45})
@@ -297,7 +288,7 @@ def test_without_a_terminal_promote_needs_yes(orgs: dict[str, SalesforceStandIn]
     code, _out, err = _cli(capsys, "apply", "--env", "prod", "--root", root)
     assert code == 2
     assert "pass --yes" in err
-    assert _batch_size(orgs["prod"]) == 50.0
+    assert batch_size(orgs["prod"]) == 50.0
 
 
 @pytest.mark.parametrize(("env", "key"), [("SANDBOX", "rk_live_abc"), ("PROD", "rk_test_abc")])

@@ -18,6 +18,8 @@ from sync_lambda.settings import Secrets, Settings
 from sync_lambda.wiring import build_service
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from devenv.aws import AwsStandIn
     from devenv.salesforce import SalesforceStandIn
     from devenv.stripe import StripeStandIn
@@ -92,14 +94,18 @@ class World:
     def state(self) -> DynamoStateStore:
         return DynamoStateStore(boto3.client("dynamodb", **self.aws.client_kwargs()), TABLE)
 
-    def save_state(self, state: SyncState) -> None:
-        """Overwrite the bookmark as an operator would (taking the lease for it)."""
+    def as_operator(self, change: Callable[[DynamoStateStore], None]) -> None:
+        """Change the state table as an operator would: holding the lease for it."""
         store = self.state()
         assert store.acquire("operator", 60, 0)
         try:
-            store.save(state)
+            change(store)
         finally:
             store.release()
+
+    def save_state(self, state: SyncState) -> None:
+        """Overwrite the bookmark as an operator would (taking the lease for it)."""
+        self.as_operator(lambda store: store.save(state))
 
     def records(self, obj: str) -> list[dict[str, Any]]:
         r = requests.get(f"{self.salesforce.url}/_admin/records/{obj}", timeout=30)

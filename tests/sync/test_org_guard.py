@@ -106,12 +106,7 @@ def _wrong_stack_org(world: World) -> None:
 
 
 def _state_of_another_org(world: World) -> None:
-    store = world.state()
-    assert store.acquire("operator", 60, 0)
-    try:
-        store.record_org(OTHER_ORG)
-    finally:
-        store.release()
+    world.as_operator(lambda store: store.record_org(OTHER_ORG))
 
 
 @pytest.mark.parametrize("wrong", [_wrong_stack_org, _state_of_another_org],

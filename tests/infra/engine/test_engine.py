@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 from pulumi.runtime.proto import engine_pb2, provider_pb2
-from simple_salesforce.api import Salesforce
 
 from infra.lambda_package import PACKAGE_VAR
 from infra.pickled import PICKLED_PROVIDERS
-from tests.conftest import session_id
+from tests.conftest import batch_size, org_client
 from tests.infra.engine.conftest import base_env, org_stack
 from tests.infra.engine.double import OUTPUT_VALUE, is_secret, secret_paths, strip_secrets
 from tests.infra.engine.language_host import ProgramResult, run_program
@@ -127,15 +126,6 @@ def _assert_registration(result: ProgramResult, package: Package) -> dict[str, A
     return org.inputs
 
 
-def _sf(salesforce: SalesforceStandIn) -> Any:
-    return Salesforce(session_id=session_id(salesforce), instance_url=salesforce.url,
-                      version="59.0")
-
-
-def _batch_size(salesforce: SalesforceStandIn) -> float:
-    rows = _sf(salesforce).query("SELECT Id, blng__NumberValue__c FROM blng__BillingConfig__c "
-                                 "WHERE Name = 'PAYMENT_CREATION_BATCH_SIZE'")["records"]
-    return float(rows[0]["blng__NumberValue__c"])
 
 
 class Resource:
@@ -205,7 +195,7 @@ def test_a_sandbox_stack_up_and_the_org_configs_lifecycle(
         resource.create(checked)
         # THEN the org runs the release
         assert resource.id == salesforce.org.profile.org_id
-        assert _batch_size(salesforce) == 70.0
+        assert batch_size(salesforce) == 70.0
         assert any("Payment creation batch size: 50 → 70" in line
                    for line in resource.state["applied"])
         # AND the next preview of the same program shows no change
@@ -218,13 +208,13 @@ def test_a_sandbox_stack_up_and_the_org_configs_lifecycle(
         diff = resource.diff(changed)
         assert (diff.changes, list(diff.replaces)) == (provider_pb2.DiffResponse.DIFF_SOME, [])
         resource.update(changed)
-        assert _batch_size(salesforce) == 60.0
+        assert batch_size(salesforce) == 60.0
         assert resource.diff(changed).changes == provider_pb2.DiffResponse.DIFF_NONE
 
         # Refresh: no drift; then a change by hand is drift, and the next up repairs it.
         resource.refresh()
         assert resource.state["drift"] == []
-        sf = _sf(salesforce)
+        sf = org_client(salesforce)
         rid = sf.query("SELECT Id FROM blng__BillingConfig__c WHERE Name = "
                        "'PAYMENT_CREATION_BATCH_SIZE'")["records"][0]["Id"]
         sf.blng__BillingConfig__c.update(rid, {"blng__NumberValue__c": 45})
@@ -232,11 +222,11 @@ def test_a_sandbox_stack_up_and_the_org_configs_lifecycle(
         assert any("60 → 45" in d for d in resource.state["drift"]), resource.state["drift"]
         assert resource.diff(changed).changes == provider_pb2.DiffResponse.DIFF_SOME
         resource.update(changed)
-        assert _batch_size(salesforce) == 60.0
+        assert batch_size(salesforce) == 60.0
 
         # Destroy leaves the org as it is.
         host.delete(resource.id, resource.urn, resource.state)
-        assert _batch_size(salesforce) == 60.0
+        assert batch_size(salesforce) == 60.0
         log = host.stderr()
         assert "OrgConfig:" in log  # the provider's progress reaches the engine's stderr
         assert _key_body(salesforce) not in log
@@ -267,7 +257,7 @@ def test_a_production_stack_validates_first_then_quick_deploys(
                          if d.check_only]
         assert resource.state["deploy_mode"] == f"validated {validation}, then quick deploy"
         assert resource.state["quick_deployed_id"] == validation
-        assert _batch_size(salesforce) == 70.0
+        assert batch_size(salesforce) == 70.0
         assert not (ROOT / "releases" / "validations.jsonl").exists()
         resource.refresh()
         assert resource.state["drift"] == []
