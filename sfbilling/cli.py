@@ -81,8 +81,8 @@ examples:
                                               carry what the sandbox runs to production
   sfbilling releases                          promotions recorded, what each org runs
 
-Every command takes --json: one JSON document on stdout at exit (human output then goes to
-stderr).
+Every command but `local` takes --json: one JSON document on stdout at exit (human output
+then goes to stderr).
 
 exit codes (every command):
 """ + table() + "\n"
