@@ -43,7 +43,7 @@ def main() -> None:
         log_retention_days=int(cfg["logRetentionDays"]), schedule=cfg["schedule"],
         environment=cfg.lambda_environment, stripe_api_key=cfg.require_secret("stripeApiKey"),
         salesforce_credential=cfg.salesforce_credential(), production=cfg.production,
-        region=str(cfg["aws:region"]), tags=tags))
+        region=str(cfg["aws:region"]), import_enabled=bool(cfg["importEnabled"]), tags=tags))
 
     alarms = Alarms("alarms", AlarmsArgs(
         function_name=sync.function.name, service=cfg.function_name,

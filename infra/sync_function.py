@@ -60,6 +60,7 @@ class SyncFunctionArgs:
     salesforce_credential: pulumi.Input[str]
     production: bool
     region: str
+    import_enabled: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -193,4 +194,7 @@ class SyncFunction(pulumi.ComponentResource):
                     "retry_policy": {"maximum_retry_attempts": SCHEDULE_RETRIES,
                                      "maximum_event_age_in_seconds": SCHEDULE_EVENT_AGE_S},
                     "dead_letter_config": {"arn": self.dead_letters.arn}},
-            state="ENABLED", opts=self._child(depends_on=[policy, self.invoke_config]))
+            # Paused until the environment says so (importEnabled): a first `pulumi up` deploys
+            # everything and imports nothing until someone has read a dry run.
+            state="ENABLED" if self._args.import_enabled else "DISABLED",
+            opts=self._child(depends_on=[policy, self.invoke_config]))

@@ -196,6 +196,11 @@ KEYS: Final[tuple[Key, ...]] = (
     _key("massDeactivationCount", Int(0, 1_000_000), "20", "… and more than this many",
          PROMOTABLE, LAMBDA, env="SFB_MASS_DEACTIVATION_COUNT"),
     # -- the scheduled Lambda -------------------------------------------------------------------
+    _key("importEnabled", Bool(), "false", "whether the deployed import runs: the schedule's "
+         "state (and every other trigger of a run). `pulumi up` deploys paused by default: "
+         "look at a dry run first, then set it true and `pulumi up` again (docs/deploy.md)",
+         PER_ENV, INFRA, why="each environment is enabled by its own people, after its own "
+                             "dry run; a promotion never switches production on"),
     _key("schedule", SCHEDULE, "rate(15 minutes)", "EventBridge Scheduler expression of the "
          "import: rate(1 minute|hour|day), rate(N minutes|hours|days) with N ≥ 2, or a 6-field "
          "cron(); at most 84 hours between runs (the stuck alarm's look-back)", PROMOTABLE,

@@ -142,6 +142,8 @@ def test_the_schedule_targets_the_function_with_retries_and_a_dead_letter_queue(
     assert schedule["target"]["retryPolicy"] == {"maximumRetryAttempts": 5,
                                                  "maximumEventAgeInSeconds": 3600}
     assert json.loads(schedule["target"]["input"]) == {}
+    # The committed stack files deploy paused: nothing imports before someone enables it.
+    assert schedule["state"] == "DISABLED"
     # Lambda's own async retries of a failed run are off; failures go to the same queue.
     invoke = run.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig").inputs
     assert invoke["functionName"] == f"sfbilling-{env}-sync"
@@ -469,3 +471,16 @@ def test_a_missing_relative_package_names_the_given_and_the_resolved_path(
 
 def test_the_region_is_the_stacks() -> None:
     assert _run("sandbox").exports["functionArn"].split(":")[3] == REGION
+
+
+def test_an_enabled_environment_deploys_a_running_schedule() -> None:
+    config, secrets = stack_config("sandbox", importEnabled="true")
+    schedule = run_program("sandbox", config, secrets).one(
+        "aws:scheduler/schedule:Schedule").inputs
+    assert schedule["state"] == "ENABLED"
+
+
+def test_import_enabled_is_never_promoted() -> None:
+    from stackconfig.schema import Scope, key
+
+    assert key("importEnabled").scope is Scope.PER_ENVIRONMENT
