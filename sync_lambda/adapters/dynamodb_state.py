@@ -101,11 +101,16 @@ class DynamoStateStore:
             item = self._lease_item()
             if item is not None and float(item["expires"]["N"]) < self._clock():
                 # Looks expired by this host's clock: watch it for a TTL before believing it.
-                version = item.get("version", {}).get("N", "0")
+                # Taken only if it is still exactly as watched: same holder, same expiry, same
+                # version (a lease of the release before versions has none, and still none).
+                version = item.get("version")
+                unchanged = "#version = :version" if version is not None \
+                    else "attribute_not_exists(#version)"
                 self._monotonic_sleep(ttl_s)
-                if self._put_lease(owner, ttl_s, "attribute_not_exists(pk) OR "
-                                   "(#owner = :holder AND #version = :version)",
-                                   {":holder": item["owner"], ":version": _n(int(version))},
+                if self._put_lease(owner, ttl_s, "attribute_not_exists(pk) OR (#owner = :holder "
+                                   f"AND expires = :expires AND {unchanged})",
+                                   {":holder": item["owner"], ":expires": item["expires"],
+                                    **({":version": version} if version is not None else {})},
                                    version_name=True):
                     return float(int(self._clock() + ttl_s))
                 return None  # renewed meanwhile: its holder is alive (this clock is off)

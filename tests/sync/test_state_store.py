@@ -114,3 +114,15 @@ def test_a_dead_holders_lease_is_taken_after_a_ttl_unchanged(client: Any) -> Non
     assert successor.acquire("run-next", 1, 0) is not None
     found = successor.holder()
     assert found is not None and found.run_id == "run-next"
+
+
+def test_a_dead_lease_written_before_versions_is_taken_too(client: Any) -> None:
+    # GIVEN a lease as the previous release wrote it (no version), whose run died
+    client.put_item(TableName="state", Item={
+        "pk": {"S": "state"}, "sk": {"S": "lease"}, "owner": {"S": "run-old"},
+        "expires": {"N": str(int(time.time()) - 5)}})
+    # WHEN a run of this release tries THEN it takes it after watching it for the TTL
+    successor = DynamoStateStore(client, "state")
+    assert successor.acquire("run-new", 1, 0) is not None
+    found = successor.holder()
+    assert found is not None and found.run_id == "run-new"
