@@ -9,7 +9,8 @@ a deploy: the OrgConfig resource records the validation it quick-deployed in its
 A quick deploy (`deployRecentValidation`) is allowed only for the release and the org the
 validation ran for, within Salesforce's 10-day window, and only once: anything else deploys
 something that was never validated, or fails half-way. `refusal` says why a record cannot be
-used; callers then validate again.
+used; callers then validate again. (`sfbilling apply --validated ID` first checks that ID is the
+one the stack file records.)
 """
 
 from __future__ import annotations
@@ -89,20 +90,3 @@ def refusal(record: ValidationRecord, *, release: str, org_id: str, now: datetim
         return (f"validation {record.validation_id} ran at {record.validated_at}, past "
                 "Salesforce's 10-day quick-deploy window")
     return None
-
-
-def check(record: ValidationRecord | None, validation_id: str, *, release: str, org_id: str,
-          env: str, now: datetime) -> ValidationRecord:
-    """The record of `validation_id` if it may be quick-deployed now as `release` to `org_id`;
-    otherwise ValidationRefusedError saying what to run instead."""
-    again = (f"run `sfbilling validate --env {env}` and quick-deploy the id it prints, or "
-             f"`sfbilling apply --env {env}` to deploy without a validation")
-    if record is None or record.validation_id != validation_id:
-        held = f"holds {record.validation_id}" if record else "is unset"
-        raise ValidationRefusedError(
-            f"validation {validation_id} is not the one Pulumi.{env}.yaml records "
-            f"(sfbilling:{VALIDATION_KEY} {held}); {again}")
-    why = refusal(record, release=release, org_id=org_id, now=now)
-    if why:
-        raise ValidationRefusedError(f"{why}; {again}")
-    return record
