@@ -30,6 +30,10 @@ class CertPair:
         return ctx
 
 
+SALESFORCE_NAMES = ("*.my.salesforce.com", "*.sandbox.my.salesforce.com",
+                    "login.salesforce.com", "test.salesforce.com")
+
+
 def make_self_signed(directory: Path, *, name: str = "sfbilling-standin") -> CertPair:
     """Write a fresh certificate for 127.0.0.1 / localhost / ::1 into `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -49,6 +53,9 @@ def make_self_signed(directory: Path, *, name: str = "sfbilling-standin") -> Cer
         .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(x509.SubjectAlternativeName([
             x509.DNSName("localhost"),
+            # The Salesforce host names a client reaches the stand-in by through its CONNECT
+            # proxy (devenv/salesforce/proxy.py): My Domains, and the login hosts.
+            *(x509.DNSName(n) for n in SALESFORCE_NAMES),
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
             x509.IPAddress(ipaddress.ip_address("::1")),
         ]), critical=False)

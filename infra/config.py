@@ -18,10 +18,17 @@ from pulumi.runtime import config as runtime_config
 
 from metadata.config import OrgConfig
 from stackconfig.errors import StackConfigError
-from stackconfig.resolve import StackConfig, lambda_environment, require_login, resolve
+from stackconfig.resolve import (
+    StackConfig,
+    lambda_environment,
+    require_deploy_login,
+    require_login,
+    resolve,
+)
 from stackconfig.schema import NAMESPACE
 from stackconfig.stackfile import RawValue
 from sync_lambda.adapters.salesforce_connection import SalesforceCredentials
+from sync_lambda.login_hosts import default_audience
 from sync_lambda.settings import stripe_key_problems
 
 if TYPE_CHECKING:
@@ -53,6 +60,7 @@ class InfraConfig:
         stack = resolve(raw, env=env, source=f"stack {env} (Pulumi.{env}.yaml)",
                         require_secrets=True)
         require_login(stack)
+        require_deploy_login(stack)
         key = stack.secret("stripeApiKey")
         problems = stripe_key_problems(key, stack.kind) if key else []
         if problems:
@@ -123,8 +131,8 @@ class InfraConfig:
         return bool(self.stack["salesforceAuth"] == "jwt")
 
     def org_secret(self, name: str) -> pulumi.Output[str] | None:
-        """The Salesforce secret the configured flow uses (the other one stays out)."""
-        wanted = "salesforcePrivateKey" if self.jwt else "salesforceConsumerSecret"
+        """The deploy user's secret the configured flow uses (the other one stays out)."""
+        wanted = "salesforceDeployPrivateKey" if self.jwt else "salesforceDeployConsumerSecret"
         return self.require_secret(name) if name == wanted else None
 
     def salesforce_credential(self) -> pulumi.Output[str]:
@@ -138,12 +146,14 @@ class InfraConfig:
 
     @property
     def org_credentials(self) -> SalesforceCredentials:
-        """How the org config reaches the org, without its secret (that goes in secret)."""
+        """How the org config's deploy user reaches the org, without its secret (that goes in
+        secret): its own connected app and user, the import's login URL, flow and audience."""
         s = self.stack
         return SalesforceCredentials(
             flow=s["salesforceAuth"], login_url=s["salesforceLoginUrl"],
-            consumer_key=s["salesforceConsumerKey"], username=s["salesforceUsername"],
-            api_version=s["salesforceApiVersion"], timeout_s=float(s["salesforceTimeoutSeconds"]))
+            consumer_key=s["salesforceDeployConsumerKey"], username=s["salesforceDeployUsername"],
+            api_version=s["salesforceApiVersion"], timeout_s=float(s["salesforceTimeoutSeconds"]),
+            audience=s["salesforceJwtAudience"] or default_audience(s.kind))
 
     @property
     def config_hash(self) -> str:

@@ -59,7 +59,8 @@ PRODUCTION: Final = "production"
 SECRET_INPUTS: Final = ("private_key", "consumer_secret")
 # A change of any of these is a change to apply (credentials: a rotated key is stored again).
 TRACKED: Final = ("content_hash", "config", "org_id", "login_url", "auth_flow", "consumer_key",
-                  "username", "api_version", "environment_kind", *SECRET_INPUTS)
+                  "username", "assignee", "audience", "api_version", "environment_kind",
+                  *SECRET_INPUTS)
 # Another org is another resource.
 REPLACING: Final = ("org_id", "login_url")
 DRIFTED: Final = "drifted:"
@@ -88,8 +89,12 @@ def _deployer(props: Mapping[str, Any]) -> OrgDeployer:
         flow=props["auth_flow"], login_url=props["login_url"],
         consumer_key=props["consumer_key"], username=props.get("username"),
         api_version=props["api_version"], timeout_s=float(props["timeout_s"]),
+        # A state written before the audience was an input logged in as login.salesforce.com.
+        audience=props.get("audience") or "login",
         private_key=props.get("private_key"), consumer_secret=props.get("consumer_secret"))
-    return OrgDeployer(SalesforceConnection(credentials), assignee=props.get("username"),
+    # Before the deploy user existed, the one user both deployed and was assigned.
+    assignee = props.get("assignee") or props.get("username")
+    return OrgDeployer(SalesforceConnection(credentials), assignee=assignee,
                        sandbox=props["environment_kind"] != PRODUCTION, progress=_progress,
                        expected_org_id=props.get("org_id"))
 
@@ -201,7 +206,8 @@ class OrgConfigArgs:
     env: str
     environment_kind: str
     org_id: str | None
-    credentials: SalesforceCredentials  # without its secrets: they come below
+    credentials: SalesforceCredentials  # the deploy user's, without its secrets (below)
+    assignee: str | None  # the integration user, who gets the permission set
     private_key: pulumi.Input[str] | None
     consumer_secret: pulumi.Input[str] | None
     validation: str | None = None  # sfbilling:prodValidation, the record to quick-deploy
@@ -220,6 +226,7 @@ def inputs_of(args: OrgConfigArgs) -> dict[str, Any]:
         "env": args.env, "environment_kind": args.environment_kind, "org_id": args.org_id,
         "login_url": creds.login_url, "auth_flow": creds.flow,
         "consumer_key": creds.consumer_key, "username": creds.username,
+        "assignee": args.assignee, "audience": creds.audience,
         "api_version": creds.api_version, "timeout_s": creds.timeout_s,
         "private_key": args.private_key, "consumer_secret": args.consumer_secret,
         "validation": args.validation,

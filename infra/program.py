@@ -53,8 +53,9 @@ def main() -> None:
 
     org = OrgConfig("org-config", OrgConfigArgs(
         config=cfg.org, env=cfg.env, environment_kind=cfg.stack.kind, org_id=cfg["salesforceOrgId"],
-        credentials=cfg.org_credentials, private_key=cfg.org_secret("salesforcePrivateKey"),
-        consumer_secret=cfg.org_secret("salesforceConsumerSecret"),
+        credentials=cfg.org_credentials, assignee=cfg["salesforceUsername"],
+        private_key=cfg.org_secret("salesforceDeployPrivateKey"),
+        consumer_secret=cfg.org_secret("salesforceDeployConsumerSecret"),
         validation=cfg["prodValidation"]))
 
     pulumi.export("functionName", sync.function.name)

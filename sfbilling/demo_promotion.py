@@ -34,7 +34,8 @@ PROD_ORG_ID: Final = "00D5g000004PRDaEAO"
 
 def stack_repo(work: Path, orgs: dict[str, dict[str, Any]]) -> Path:
     """A git repository in `work/repo` holding copies of the project's sandbox and production
-    stack files, pointed at `orgs` (env → login_url, username, consumer_key, org_id), with
+    stack files, pointed at `orgs` (env → login_url, username, consumer_key, org_id, and the
+    deploy user's `deploy` → username, consumer_key), with
     production still on an older batch size (50); committed by a release manager."""
     root = work / "repo"
     root.mkdir()
@@ -46,6 +47,8 @@ def stack_repo(work: Path, orgs: dict[str, dict[str, Any]]) -> Path:
             "sfbilling:salesforceLoginUrl": org["login_url"],
             "sfbilling:salesforceUsername": org["username"],
             "sfbilling:salesforceConsumerKey": org["consumer_key"],
+            "sfbilling:salesforceDeployUsername": org["deploy"]["username"],
+            "sfbilling:salesforceDeployConsumerKey": org["deploy"]["consumer_key"],
             "sfbilling:salesforceOrgId": org["org_id"]})
     # Production still runs last quarter's config.
     write_keys(root / "Pulumi.prod.yaml", {"sfbilling:paymentCreationBatchSize": "50"})
@@ -70,11 +73,16 @@ def run(sandbox: dict[str, Any], ca_bundle: str, work: Path, say: Callable[[str]
         assert prod.app.private_key_file is not None
         os.environ["SFBILLING_SANDBOX_SF_PRIVATE_KEY_FILE"] = sandbox["private_key_file"]
         os.environ["SFBILLING_PROD_SF_PRIVATE_KEY_FILE"] = str(prod.app.private_key_file)
+        os.environ["SFBILLING_SANDBOX_SF_DEPLOY_PRIVATE_KEY_FILE"] = \
+            sandbox["deploy"]["private_key_file"]
+        os.environ["SFBILLING_PROD_SF_DEPLOY_PRIVATE_KEY_FILE"] = \
+            prod.info()["deploy"]["private_key_file"]
         os.environ[PACKAGE_VAR] = str(build(out=work / "lambda.zip").path)
         root = stack_repo(work, {
             "sandbox": sandbox,
             "prod": {"login_url": prod.url, "username": prod.app.username,
-                     "consumer_key": prod.app.consumer_key, "org_id": PROD_ORG_ID}})
+                     "consumer_key": prod.app.consumer_key, "org_id": PROD_ORG_ID,
+                     "deploy": prod.info()["deploy"]}})
         say(f"a copy of the stack files in {root} (its own git repo); sandbox = the local org, "
             f"production = a second org at {prod.url} ({PROD_ORG_ID}, IsSandbox false)")
         sandbox_target = org_target("sandbox", root=root)

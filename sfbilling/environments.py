@@ -24,7 +24,13 @@ from metadata.config import OrgConfig
 from metadata.deployer import OrgDeployer
 from metadata.validations import VALIDATION_KEY, ValidationRecord
 from stackconfig.errors import StackConfigError
-from stackconfig.resolve import StackConfig, lambda_environment, require_login, resolve
+from stackconfig.resolve import (
+    StackConfig,
+    lambda_environment,
+    require_deploy_login,
+    require_login,
+    resolve,
+)
 from stackconfig.schema import key
 from stackconfig.stackfile import RawValue, read_stack_file, stack_path
 from stackconfig.stackwrite import write_keys
@@ -42,6 +48,9 @@ if TYPE_CHECKING:
 STRIPE_KEY_VAR: Final = "SFBILLING_STRIPE_API_KEY"
 SF_PRIVATE_KEY_FILE_VAR: Final = "SFBILLING_SF_PRIVATE_KEY_FILE"
 SF_CONSUMER_SECRET_VAR: Final = "SFBILLING_SF_CONSUMER_SECRET"  # noqa: S105 - a variable name
+# The deploy user's credential (org-config commands): never the integration user's.
+SF_DEPLOY_PRIVATE_KEY_FILE_VAR: Final = "SFBILLING_SF_DEPLOY_PRIVATE_KEY_FILE"
+SF_DEPLOY_CONSUMER_SECRET_VAR: Final = "SFBILLING_SF_DEPLOY_CONSUMER_SECRET"  # noqa: S105
 LOCAL: Final = "local"
 
 
@@ -68,6 +77,8 @@ def local_overrides(doc: Mapping[str, Any]) -> dict[str, str]:
     return {key("salesforceLoginUrl").full: sf["login_url"],
             key("salesforceUsername").full: sf["username"],
             key("salesforceConsumerKey").full: sf["consumer_key"],
+            key("salesforceDeployUsername").full: sf["deploy"]["username"],
+            key("salesforceDeployConsumerKey").full: sf["deploy"]["consumer_key"],
             key("salesforceAuth").full: "jwt",
             key("stripeApiBase").full: st["api_base"],
             key("awsEndpointUrl").full: aws["endpoint_url"],
@@ -164,26 +175,30 @@ def require_state_table(settings: Settings, env: str) -> None:
                                f"{exc.response.get('Error', {}).get('Message', '')}") from None
 
 
-def check_secrets(secrets: Secrets, settings: Settings, env: str, *, stripe: bool) -> None:
+def check_secrets(secrets: Secrets, settings: Settings, env: str, *, stripe: bool,
+                  deploy: bool = False) -> None:
     """The CLI's credentials for `env` are there and usable, each problem naming the variable
-    to set (ConfigError, before any network call)."""
+    to set (ConfigError, before any network call); `deploy`: the deploy user's."""
     problems = []
     if stripe:
         var = secret_variable(STRIPE_KEY_VAR, env)
         problems += [f"{var} (or {STRIPE_KEY_VAR}): {p}"
                      for p in stripe_key_problems(secrets.stripe_api_key,
                                                   settings.environment_kind)]
+    file_var, secret_var = (SF_DEPLOY_PRIVATE_KEY_FILE_VAR, SF_DEPLOY_CONSUMER_SECRET_VAR) \
+        if deploy else (SF_PRIVATE_KEY_FILE_VAR, SF_CONSUMER_SECRET_VAR)
+    app = "the deploy user's connected app" if deploy else "the connected app"
     if settings.salesforce_auth == "jwt":
-        var = f"{secret_variable(SF_PRIVATE_KEY_FILE_VAR, env)} (or {SF_PRIVATE_KEY_FILE_VAR})"
+        var = f"{secret_variable(file_var, env)} (or {file_var})"
         if not secrets.salesforce_private_key:
-            problems.append(f"{var} is not set: the connected app's private key file "
+            problems.append(f"{var} is not set: {app}'s private key file "
                             "(sfbilling:salesforceAuth is jwt)")
         elif not private_key_readable(secrets.salesforce_private_key):
             problems.append(f"{var} does not name a PEM private key (-----BEGIN PRIVATE "
-                            "KEY-----): the one whose certificate the connected app holds")
+                            f"KEY-----): the one whose certificate {app} holds")
     elif not secrets.salesforce_consumer_secret:
-        var = f"{secret_variable(SF_CONSUMER_SECRET_VAR, env)} (or {SF_CONSUMER_SECRET_VAR})"
-        problems.append(f"{var} is not set: the connected app's consumer secret "
+        var = f"{secret_variable(secret_var, env)} (or {secret_var})"
+        problems.append(f"{var} is not set: {app}'s consumer secret "
                         "(sfbilling:salesforceAuth is client_credentials)")
     if problems:
         raise ConfigError(f"credentials of {env}:\n  " + "\n  ".join(problems))
@@ -205,11 +220,26 @@ def private_key_readable(pem: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class OrgTarget:
-    """What the org-config commands need: the config, and how to reach the org."""
+    """What the org-config commands need: the config, how the deploy user reaches the org,
+    and the integration user the permission set goes to."""
 
     stack: StackConfig
     config: OrgConfig
-    credentials: SalesforceCredentials
+    credentials: SalesforceCredentials  # the deploy user's
+    assignee: str | None  # the integration user
+
+
+def deploy_credentials(stack: StackConfig, settings: Settings,
+                       secrets: Secrets) -> SalesforceCredentials:
+    """How the org config's deploy user logs in: the import's org, flow and audience, its own
+    connected app, user and secret."""
+    return SalesforceCredentials(
+        flow=settings.salesforce_auth, login_url=settings.salesforce_login_url,
+        consumer_key=str(stack["salesforceDeployConsumerKey"]),
+        username=stack["salesforceDeployUsername"], api_version=settings.salesforce_api_version,
+        timeout_s=settings.salesforce_timeout_s, audience=settings.jwt_audience,
+        private_key=secrets.salesforce_private_key,
+        consumer_secret=secrets.salesforce_consumer_secret)
 
 
 def org_config(env: str, *, root: Path = Path()) -> OrgConfig:
@@ -222,15 +252,21 @@ def org_target(env: str, *, root: Path = Path(), state_dir: Path = DEFAULT_STATE
     """Org config plus Salesforce connection for `env`, validated before any network call."""
     environ = os.environ if environ is None else environ
     stack, doc = load_stack(env, root=root, state_dir=state_dir)
-    secrets = use_local_environment(doc, environ) if doc else \
-        secrets_from_env(environ, env, stripe=False)
+    if doc:
+        use_local_environment(doc, environ)
+        deploy = doc["salesforce"]["deploy"]
+        secrets = Secrets(stripe_api_key="", salesforce_private_key=Path(
+            deploy["private_key_file"]).read_text())
+    else:
+        secrets = deploy_secrets_from_env(environ, env)
     require_login(stack)
+    require_deploy_login(stack)
     settings = import_settings(stack)
     if not doc:
-        check_secrets(secrets, settings, env, stripe=False)
+        check_secrets(secrets, settings, env, stripe=False, deploy=True)
     secrets.check_salesforce(settings)
     return OrgTarget(stack, OrgConfig.from_stack(stack),
-                     SalesforceCredentials.of(settings, secrets))
+                     deploy_credentials(stack, settings, secrets), stack["salesforceUsername"])
 
 
 def recorded_validation(stack: StackConfig) -> ValidationRecord | None:
@@ -250,10 +286,11 @@ def record_validation(env: str, root: Path, record: ValidationRecord,
 
 def deployer_for(target: OrgTarget, *,
                  progress: Callable[[str], None] = lambda _m: None) -> OrgDeployer:
-    """The org-config deployer of one environment: logs in as its integration user, checks
-    the org is the one its stack names, deploys as production when it is production."""
+    """The org-config deployer of one environment: logs in as its deploy user, checks the org
+    is the one its stack names, assigns the permission set to the integration user, deploys
+    as production when it is production."""
     return OrgDeployer(SalesforceConnection(target.credentials, fail_fast=True),
-                       assignee=target.credentials.username, progress=progress,
+                       assignee=target.assignee, progress=progress,
                        sandbox=target.stack.kind != "production",
                        expected_org_id=target.stack["salesforceOrgId"])
 
@@ -293,6 +330,28 @@ def refused_later(raw: Mapping[str, RawValue], *, env: str, source: str,
     return out
 
 
+def _salesforce_secrets(environ: Mapping[str, str], env: str, file_base: str,
+                        secret_base: str) -> tuple[str | None, str | None]:
+    """(private key, consumer secret) from the variables named by `file_base` and
+    `secret_base` (ConfigError when the key file is not a file)."""
+    private_key = None
+    file_var, file_name = _secret_env(environ, file_base, env)
+    if file_name:
+        path = Path(file_name)
+        if not path.is_file():
+            raise ConfigError(f"{file_var}: {path} is not a file")
+        private_key = path.read_text()
+    return private_key, _secret_env(environ, secret_base, env)[1]
+
+
+def deploy_secrets_from_env(environ: Mapping[str, str], env: str) -> Secrets:
+    """The deploy user's Salesforce credential of `env`, from its own variables."""
+    private_key, consumer_secret = _salesforce_secrets(
+        environ, env, SF_DEPLOY_PRIVATE_KEY_FILE_VAR, SF_DEPLOY_CONSUMER_SECRET_VAR)
+    return Secrets(stripe_api_key="", salesforce_private_key=private_key,
+                   salesforce_consumer_secret=consumer_secret)
+
+
 def secrets_from_env(environ: Mapping[str, str], env: str, *, stripe: bool = True) -> Secrets:
     """The secrets of `env` from its environment variables (ConfigError naming the variable)."""
     key_var, key_value = _secret_env(environ, STRIPE_KEY_VAR, env)
@@ -300,13 +359,7 @@ def secrets_from_env(environ: Mapping[str, str], env: str, *, stripe: bool = Tru
         raise ConfigError(f"{secret_variable(STRIPE_KEY_VAR, env)} (or {STRIPE_KEY_VAR}) is not "
                           "set: the Stripe restricted key of this environment")
     del key_var
-    private_key = None
-    file_var, file_name = _secret_env(environ, SF_PRIVATE_KEY_FILE_VAR, env)
-    if file_name:
-        path = Path(file_name)
-        if not path.is_file():
-            raise ConfigError(f"{file_var}: {path} is not a file")
-        private_key = path.read_text()
-    _secret_var, consumer_secret = _secret_env(environ, SF_CONSUMER_SECRET_VAR, env)
+    private_key, consumer_secret = _salesforce_secrets(
+        environ, env, SF_PRIVATE_KEY_FILE_VAR, SF_CONSUMER_SECRET_VAR)
     return Secrets(stripe_api_key=key_value or "", salesforce_private_key=private_key,
                    salesforce_consumer_secret=consumer_secret)

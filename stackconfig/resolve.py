@@ -31,6 +31,7 @@ from stackconfig.schema import (
     key,
 )
 from stackconfig.stackfile import RawValue
+from sync_lambda.login_hosts import audience_problem
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -226,6 +227,20 @@ def _cross_checks(values: Mapping[str, Any], secrets: set[str], env: str, failed
         problems.append(f"{key('leaseTtlSeconds').full}: must be at least three times "
                         f"{key('salesforceTimeoutSeconds').full} ({3 * timeout} s), so one slow "
                         f"request can never outlive the lease; got {ttl}")
+    audience, login_url = values.get("salesforceJwtAudience"), values.get("salesforceLoginUrl")
+    if isinstance(audience, str) and isinstance(login_url, str) \
+            and values.get("salesforceAuth") == "jwt":
+        problem = audience_problem(audience, login_url)
+        if problem:
+            problems.append(problem)
+    for ours, theirs, why in (
+            ("salesforceDeployUsername", "salesforceUsername", "the integration user must not "
+             "be an admin"),
+            ("salesforceDeployConsumerKey", "salesforceConsumerKey", "the import's key could "
+             "then log in as the deploy user")):
+        if values.get(ours) is not None and values.get(ours) == values.get(theirs):
+            problems.append(f"{key(ours).full}: the same as {key(theirs).full}: {why}; use the "
+                            "deploy user and its own connected app (docs/deploy.md)")
     limit = values.get("lambdaTimeoutSeconds")
     if isinstance(ttl, int) and isinstance(limit, int) and 2 * ttl > limit:
         problems.append(f"{key('leaseTtlSeconds').full}: at most half of "
@@ -257,8 +272,9 @@ def _cross_checks(values: Mapping[str, Any], secrets: set[str], env: str, failed
             and "aws:region" not in failed:
         problems.append(f"aws:region is not set: `{key('aws:region').set_command(env)}`")
     if require_secrets:
-        needed = ["stripeApiKey", "salesforcePrivateKey" if values.get("salesforceAuth") ==
-                  "jwt" else "salesforceConsumerSecret"]
+        jwt = values.get("salesforceAuth") == "jwt"
+        needed = ["stripeApiKey", "salesforcePrivateKey" if jwt else "salesforceConsumerSecret",
+                  "salesforceDeployPrivateKey" if jwt else "salesforceDeployConsumerSecret"]
         problems += [f"{key(n).full} is not set: `{key(n).set_command(env)}`"
                      for n in needed if n not in secrets]
     return problems
@@ -297,6 +313,19 @@ def require_login(stack: StackConfig) -> None:
         raise StackConfigError(stack.source, [
             f"{k.full} is not set, and logging in to the org needs it: "
             f"`{k.set_command(stack.env)}`" for k in missing])
+
+
+def require_deploy_login(stack: StackConfig) -> None:
+    """What the org config's deploy user needs to log in (the org-config commands, the Pulumi
+    program): its connected app's consumer key, and its username for the JWT bearer flow."""
+    needed = ["salesforceDeployConsumerKey"]
+    if stack["salesforceAuth"] == "jwt":
+        needed.append("salesforceDeployUsername")
+    missing = [key(n) for n in needed if stack[n] is None]
+    if missing:
+        raise StackConfigError(stack.source, [
+            f"{k.full} is not set, and the org config deploys as that user (an admin, apart "
+            f"from the integration user): `{k.set_command(stack.env)}`" for k in missing])
 
 
 def lambda_environment(stack: StackConfig) -> dict[str, str]:

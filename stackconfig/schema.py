@@ -17,6 +17,7 @@ from sync_lambda.models import Mode
 from sync_lambda.settings import API_VERSIONS, ENVIRONMENT_KINDS
 from sync_lambda.values import (
     API_NAME,
+    AUDIENCE,
     EMAIL,
     FIELD_NAME,
     ORG_ID,
@@ -118,6 +119,12 @@ KEYS: Final[tuple[Key, ...]] = (
     _key("salesforceLoginUrl", Url(https_only=True), "https://login.salesforce.com",
          "login URL: test.salesforce.com for sandboxes, the My Domain URL for client "
          "credentials", PER_ENV, LAMBDA, ORG, env="SFB_SF_LOGIN_URL"),
+    _key("salesforceJwtAudience", AUDIENCE, None, "the JWT bearer flow's audience (aud): "
+         "login, test, mydomain (the login URL's My Domain) or an https://….salesforce.com URL; "
+         "unset: test for a sandbox, login otherwise. Connected apps accept login/test; "
+         "External Client Apps on orgs without legacy hostnames only the My Domain "
+         "(docs/deploy.md)", PER_ENV, LAMBDA, ORG, env="SFB_SF_JWT_AUDIENCE",
+         why="a sandbox and production log in with different audiences"),
     _key("salesforceAuth", Choice(("jwt", "client_credentials")), "jwt",
          "OAuth flow: jwt (JWT bearer) or client_credentials", PER_ENV, LAMBDA, ORG,
          env="SFB_SF_AUTH", why="each org's connected app decides which flow it allows"),
@@ -133,6 +140,19 @@ KEYS: Final[tuple[Key, ...]] = (
          "the JWT bearer flow", PER_ENV, INFRA, ORG, secret=True),
     _key("salesforceConsumerSecret", Secret(), None, "the connected app's consumer secret, for "
          "the client-credentials flow", PER_ENV, INFRA, ORG, secret=True),
+    _key("salesforceDeployUsername", Text(), None, "the deploy user (JWT bearer flow): an admin "
+         "that deploys the org config and assigns the permission set; never the integration "
+         "user, which holds only that permission set (docs/deploy.md lists both users' "
+         "permissions)", PER_ENV, ORG),
+    _key("salesforceDeployConsumerKey", Text(), None, "consumer key of the deploy user's own "
+         "connected app (a separate app: the import's key must not be able to log in as an "
+         "admin)", PER_ENV, ORG),
+    _key("salesforceDeployPrivateKey", Secret(), None, "the deploy app's private key (PEM), "
+         "for the JWT bearer flow; never given to the Lambda", PER_ENV, INFRA, ORG,
+         secret=True),
+    _key("salesforceDeployConsumerSecret", Secret(), None, "the deploy app's consumer secret, "
+         "for the client-credentials flow; never given to the Lambda", PER_ENV, INFRA, ORG,
+         secret=True),
     _key("salesforceApiVersion", Choice(API_VERSIONS), "59.0", "Salesforce API version",
          PROMOTABLE, LAMBDA, ORG, env="SFB_SF_API_VERSION"),
     _key("salesforceTimeoutSeconds", Int(10, 600), "120", "timeout of one Salesforce request",

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sync_lambda import names
 from sync_lambda.errors import ConfigError
+from sync_lambda.login_hosts import audience_problem, default_audience
 from sync_lambda.models import FieldNames, Mode
 from sync_lambda.values import (
+    AUDIENCE,
     FIELD_NAME,
     ORG_ID,
     Bool,
@@ -51,6 +53,7 @@ CONFIGURED: Final = (
     EnvVar("SFB_SF_AUTH", "salesforce_auth", Choice(("jwt", "client_credentials")), "jwt"),
     EnvVar("SFB_SF_LOGIN_URL", "salesforce_login_url", Url(https_only=True),
            "https://login.salesforce.com"),
+    EnvVar("SFB_SF_JWT_AUDIENCE", "salesforce_jwt_audience", AUDIENCE),
     EnvVar("SFB_SF_USERNAME", "salesforce_username", Text()),
     EnvVar("SFB_SF_CONSUMER_KEY", "salesforce_consumer_key", Text()),
     EnvVar("SFB_SF_ORG_ID", "salesforce_org_id", ORG_ID),
@@ -100,6 +103,7 @@ class Settings:
     mode: Mode
     salesforce_auth: str
     salesforce_login_url: str
+    salesforce_jwt_audience: str | None
     salesforce_username: str | None
     salesforce_consumer_key: str
     salesforce_org_id: str | None
@@ -130,6 +134,11 @@ class Settings:
     aws_region: str
 
     @property
+    def jwt_audience(self) -> str:
+        """The JWT audience: as set, else test for a sandbox and login otherwise."""
+        return self.salesforce_jwt_audience or default_audience(self.environment_kind)
+
+    @property
     def fields(self) -> FieldNames:
         """The configurable field names, as the mapping needs them."""
         return FieldNames(self.account_customer_field, self.pm_external_id_field,
@@ -156,6 +165,13 @@ class Settings:
                 problems.append(f"{by_attr[attr]} is required")
         if values.get("salesforce_auth") == "jwt" and not values.get("salesforce_username"):
             problems.append("SFB_SF_USERNAME is required for the jwt flow")
+        audience, login_url = values.get("salesforce_jwt_audience"), \
+            values.get("salesforce_login_url")
+        if isinstance(audience, str) and isinstance(login_url, str) \
+                and values.get("salesforce_auth") == "jwt":
+            problem = audience_problem(audience, login_url)
+            if problem:
+                problems.append(f"SFB_SF_JWT_AUDIENCE: {problem}")
         ttl, timeout = values.get("lease_ttl_s"), values.get("salesforce_timeout_s")
         if isinstance(ttl, int) and isinstance(timeout, int) and ttl < 3 * timeout:
             problems.append(f"SFB_LEASE_TTL_S: must be at least three times the Salesforce "

@@ -26,6 +26,10 @@ _SCHEDULE = re.compile(r"^(?:rate\((?:1 (?:minute|hour|day)|(?:[2-9]|[1-9][0-9]+
                        r"(?:minutes|hours|days))\)"
                        r"|cron\((?:\S+ ){5}\S+\))$")
 _RESOURCE = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")
+# simple-salesforce writes the JWT audience as https://{domain}.salesforce.com, so an audience
+# URL must be of that form.
+_AUDIENCE = re.compile(r"^(?:login|test|mydomain|https://[a-z0-9-]+(?:\.[a-z0-9-]+)*"
+                       r"\.salesforce\.com)$")
 
 
 def _text(raw: object, what: str) -> str:
@@ -242,4 +246,6 @@ API_NAME = Pattern("API name (letters, digits, single underscores)", _API_NAME)
 EMAIL = Pattern("email address", _EMAIL)
 ORG_ID = Pattern("Salesforce org id (00D…)", _ORG_ID)
 SCHEDULE = Pattern("schedule expression: rate(15 minutes) or cron(0/15 * * * ? *)", _SCHEDULE)
+AUDIENCE = Pattern("JWT audience: login, test, mydomain or https://….salesforce.com",
+                   _AUDIENCE)
 RESOURCE_NAME = Pattern("resource name (lower case, digits, dashes; 2 to 40)", _RESOURCE)

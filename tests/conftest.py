@@ -59,20 +59,29 @@ def salesforce(sf_server: SalesforceStandIn) -> SalesforceStandIn:
     return sf_server
 
 
-def session_id(server: SalesforceStandIn) -> str:
-    """A fresh session through the client-credentials flow, over HTTP."""
+def session_id(server: SalesforceStandIn, *, integration: bool = False) -> str:
+    """A fresh session through the client-credentials flow, over HTTP: the deploy user's (an
+    admin), or with `integration` the import's user (no admin rights)."""
+    app = server.app if integration else server.deploy_app
     r = requests.post(server.url + "/services/oauth2/token", timeout=10, data={
-        "grant_type": "client_credentials", "client_id": server.app.consumer_key,
-        "client_secret": server.app.consumer_secret})
+        "grant_type": "client_credentials", "client_id": app.consumer_key,
+        "client_secret": app.consumer_secret})
     r.raise_for_status()
     return str(r.json()["access_token"])
 
 
 @pytest.fixture
 def sf(salesforce: SalesforceStandIn) -> SF:
-    """A simple-salesforce client with a valid session on a fresh org."""
+    """A simple-salesforce client with a valid admin session on a fresh org."""
     return Salesforce(session_id=session_id(salesforce), instance_url=salesforce.url,
                       version="59.0")
+
+
+@pytest.fixture
+def integration_sf(salesforce: SalesforceStandIn) -> SF:
+    """A simple-salesforce client logged in as the import's integration user."""
+    return Salesforce(session_id=session_id(salesforce, integration=True),
+                      instance_url=salesforce.url, version="59.0")
 
 
 @pytest.fixture
@@ -167,6 +176,15 @@ def _committed_files_stay_as_they_are() -> Iterator[None]:
     after = snapshot()
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     assert not changed, f"tests changed committed files: {changed}"
+
+
+def deploy_keys(server: SalesforceStandIn) -> dict[str, str]:
+    """The stack keys of the stand-in org's deploy user (its own connected app, an admin)."""
+    key_file = server.deploy_app.private_key_file
+    assert key_file is not None
+    return {"salesforceDeployUsername": server.deploy_app.username,
+            "salesforceDeployConsumerKey": server.deploy_app.consumer_key,
+            "salesforceDeployPrivateKey": key_file.read_text()}
 
 
 def org_client(server: SalesforceStandIn) -> Any:

@@ -32,6 +32,8 @@ def _stack(root: Path, salesforce: SalesforceStandIn, **keys: str) -> Path:
               "sfbilling:salesforceLoginUrl": salesforce.url,
               "sfbilling:salesforceUsername": salesforce.app.username,
               "sfbilling:salesforceConsumerKey": salesforce.app.consumer_key,
+              "sfbilling:salesforceDeployUsername": salesforce.deploy_app.username,
+              "sfbilling:salesforceDeployConsumerKey": salesforce.deploy_app.consumer_key,
               "sfbilling:salesforceOrgId": salesforce.org.profile.org_id, **keys}
     root.mkdir(exist_ok=True)
     (root / "Pulumi.yaml").write_text("name: sfbilling\nruntime: python\n")
@@ -43,6 +45,7 @@ def _stack(root: Path, salesforce: SalesforceStandIn, **keys: str) -> Path:
 def _env(salesforce: SalesforceStandIn, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SFBILLING_")}
     env["SFBILLING_DEV_SF_PRIVATE_KEY_FILE"] = str(salesforce.app.private_key_file)
+    env["SFBILLING_DEV_SF_DEPLOY_PRIVATE_KEY_FILE"] = str(salesforce.deploy_app.private_key_file)
     env.update(extra)
     return env
 
@@ -190,10 +193,12 @@ def test_2_a_malformed_private_key_before_any_call(salesforce: SalesforceStandIn
     bad = tmp_path / "bad.key"
     bad.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
     before = salesforce.api_calls
+    # plan logs in as the deploy user: its key is the one checked
     done = _run(["plan", "--env", "dev", "--root", str(root)],
-                _env(salesforce, SFBILLING_DEV_SF_PRIVATE_KEY_FILE=str(bad)))
+                _env(salesforce, SFBILLING_DEV_SF_DEPLOY_PRIVATE_KEY_FILE=str(bad)))
     assert done.returncode == 2
-    assert "does not name a PEM private key" in done.stderr
+    assert "SFBILLING_DEV_SF_DEPLOY_PRIVATE_KEY_FILE (or SFBILLING_SF_DEPLOY_PRIVATE_KEY_FILE) " \
+           "does not name a PEM private key" in done.stderr
     assert "Traceback" not in done.stderr
     assert salesforce.api_calls == before
 

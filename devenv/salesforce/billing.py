@@ -98,7 +98,20 @@ class OrgProfile:
     daily_api_limit: int = 15_000
     # The integration user the JWT / client-credentials flows log in as.
     username: str = "integration@acme.example"
+    # The admin who deploys the org config, through a connected app of its own.
+    deploy_username: str = "deploy@acme.example"
+    # The org's My Domain host ("": acme-billing--standin.sandbox.my.salesforce.com for a
+    # sandbox, acme-billing.my.salesforce.com for production), reached through the proxy.
+    my_domain: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def my_domain_host(self) -> str:
+        """The org's My Domain host name."""
+        if self.my_domain:
+            return self.my_domain
+        return ("acme-billing--standin.sandbox.my.salesforce.com" if self.is_sandbox
+                else "acme-billing.my.salesforce.com")
 
 
 def _account() -> ObjectDef:
@@ -312,6 +325,7 @@ def seed_records(profile: OrgProfile) -> list[tuple[str, dict[str, object]]]:
     """(object, fields) pairs inserted into a fresh org, in order."""
     records: list[tuple[str, dict[str, object]]] = [
         ("User", {"Username": profile.username, "IsActive": True}),
+        ("User", {"Username": profile.deploy_username, "IsActive": True}),
         (PAYMENT_GATEWAY, {"Name": profile.gateway_name, "blng__Active__c": profile.gateway_active,
                            "blng__Default__c": True,
                            "blng__GatewayType__c": profile.gateway_type}),

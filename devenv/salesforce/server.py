@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 from devenv.process import wait_for_signal, wait_until_ready
 from devenv.salesforce import errors as codes
 from devenv.salesforce.auth import (
+    AUDIENCES,
     ConnectedApp,
     OAuthError,
     Sessions,
@@ -42,6 +43,7 @@ from devenv.salesforce.bulk_query import BulkQuery
 from devenv.salesforce.errors import RecordError, SalesforceError
 from devenv.salesforce.faults import FaultConfigError, FaultPlan
 from devenv.salesforce.metadata_api import MetadataApi, SoapFaultError
+from devenv.salesforce.proxy import SALESFORCE_SUFFIX, ConnectProxy
 from devenv.salesforce.rest import RestApi, record_error_response
 from devenv.salesforce.store import Org
 from devenv.salesforce.web import (
@@ -97,9 +99,13 @@ class SalesforceStandIn:
         self.org = Org(self.base_profile, clock=self.now)
         self.cert: CertPair = make_self_signed(self.state_dir / "tls")
         self.app = app or make_connected_app(self.state_dir / "oauth", self.org.profile.username)
+        # The deploy user's own connected app: the integration user's key cannot log in as it.
+        self.deploy_app = make_connected_app(self.state_dir / "oauth",
+                                             self.org.profile.deploy_username, "deploy-app")
         self.sessions = Sessions(self.org.profile.org_id)
         self.faults = FaultPlan()
         self.counters: Counter[str] = Counter()
+        self.token_hosts: Counter[str] = Counter()  # the Host of each token request
         self.api_calls = 0
         self._count_lock = threading.Lock()
         self.rest = RestApi(self.org, api_usage=self.api_usage)
@@ -114,6 +120,9 @@ class SalesforceStandIn:
         self._register_own_routes()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._proxy: ConnectProxy | None = None
+        # Off: the org's legacy hostnames are disabled, and a JWT must name its My Domain.
+        self.legacy_hostnames = True
 
     # -- lifecycle -------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -147,10 +156,36 @@ class SalesforceStandIn:
         self._thread.start()
         wait_until_ready(f"{self.url}/services/data/", name="Salesforce stand-in",
                          verify=str(self.ca_file))
+        self._proxy = ConnectProxy((self.host, self.port), host=self.host).start()
         return self
+
+    @property
+    def proxy_url(self) -> str:
+        """HTTPS_PROXY for reaching this org by its Salesforce host names (My Domain, login,
+        test): see devenv/salesforce/proxy.py."""
+        assert self._proxy is not None, "not started"
+        return self._proxy.url
+
+    @property
+    def my_domain_url(self) -> str:
+        """https://<My Domain>: the org's login URL as a real org has it (through the proxy)."""
+        return f"https://{self.org.profile.my_domain_host}"
+
+    @property
+    def tunnels(self) -> list[str]:
+        """host:port of every connection made through the proxy."""
+        return self._proxy.tunnels if self._proxy else []
+
+    def audiences(self) -> tuple[str, ...]:
+        """The JWT audiences this org accepts now."""
+        own = (self.my_domain_url,)
+        return own if not self.legacy_hostnames else (*AUDIENCES, *own)
 
     def stop(self) -> None:
         """Stop serving and wait for background jobs."""
+        if self._proxy is not None:
+            self._proxy.stop()
+            self._proxy = None
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -177,8 +212,10 @@ class SalesforceStandIn:
         self.org.reset()
         self.faults = FaultPlan()
         self.clock_offset = timedelta()
+        self.legacy_hostnames = True
         with self._count_lock:
             self.counters.clear()
+            self.token_hosts.clear()
             self.api_calls = 0
         if sessions:
             self.sessions.expire_all()
@@ -192,10 +229,12 @@ class SalesforceStandIn:
         with self._count_lock:
             routes = dict(self.counters)
             api = self.api_calls
+            hosts = dict(self.token_hosts)
         cats: Counter[str] = Counter()
         for name, n in routes.items():
             cats[name.split(".", 1)[0]] += n
-        return {"routes": routes, "categories": dict(cats), "api_requests": api}
+        return {"routes": routes, "categories": dict(cats), "api_requests": api,
+                "token_hosts": hosts}
 
     def info(self) -> dict[str, Any]:
         """Everything a client needs to connect (also printed by `sfbilling local up`)."""
@@ -207,6 +246,12 @@ class SalesforceStandIn:
             "private_key_file": str(self.app.private_key_file.resolve())
             if self.app.private_key_file else "",
             "org_id": self.org.profile.org_id, "admin_url": self.url + "/_admin",
+            "my_domain_url": self.my_domain_url, "proxy_url": self.proxy_url,
+            "deploy": {"username": self.deploy_app.username,
+                       "consumer_key": self.deploy_app.consumer_key,
+                       "consumer_secret": self.deploy_app.consumer_secret,
+                       "private_key_file": str(self.deploy_app.private_key_file.resolve())
+                       if self.deploy_app.private_key_file else ""},
         }
 
     # -- routes that need the whole stand-in -----------------------------------------------
@@ -231,13 +276,21 @@ class SalesforceStandIn:
         r.add("DELETE", r"/_admin/faults", "admin.faults", self._admin_faults_clear)
         r.add("POST", r"/_admin/sessions/expire", "admin.sessions", self._admin_expire)
         r.add("POST", r"/_admin/clock", "admin.clock", self._admin_clock)
+        r.add("POST", r"/_admin/login-hosts", "admin.login_hosts", self._admin_login_hosts)
         r.add("GET", r"/_admin/info", "admin.info", lambda _req: json_response(200, self.info()))
 
     def _token(self, req: Request) -> Response:
+        # Reached by a Salesforce host name (through the proxy), the org answers as a real one
+        # does: its API lives at its My Domain. Reached by address, at its address.
+        host = (req.header("host") or "").partition(":")[0]
+        with self._count_lock:
+            self.token_hosts[host] += 1
+        instance = self.my_domain_url if host.endswith(SALESFORCE_SUFFIX) else self.url
         try:
-            body = TokenEndpoint(self.app, self.sessions, self.org.profile.org_id,
-                                 self.org.user_id).token(req.form(), req.header("authorization"),
-                                                         self.url)
+            body = TokenEndpoint((self.app, self.deploy_app), self.sessions,
+                                 self.org.profile.org_id, self.org.user_id,
+                                 audiences=self.audiences(),
+                                 ).token(req.form(), req.header("authorization"), instance)
         except OAuthError as err:
             return json_response(err.status, {"error": err.error,
                                               "error_description": err.description})
@@ -271,8 +324,8 @@ class SalesforceStandIn:
                      "profile": f"{self.url}/{user_id}"}})
 
     def _soap_login(self, req: Request) -> Response:
-        endpoint = TokenEndpoint(self.app, self.sessions, self.org.profile.org_id,
-                                 self.org.user_id)
+        endpoint = TokenEndpoint((self.app, self.deploy_app), self.sessions,
+                                 self.org.profile.org_id, self.org.user_id)
         try:
             xml = endpoint.soap_login(req.body.decode("utf-8", "replace"), self.url, req.version)
         except OAuthError as err:
@@ -282,6 +335,16 @@ class SalesforceStandIn:
     def _soap(self, req: Request) -> Response:
         op_name, op = self.metadata.operation(req.body)
         return Response(200, self.metadata.handle(op_name, op), "text/xml; charset=utf-8")
+
+    def _admin_login_hosts(self, req: Request) -> Response:
+        """{"legacy_hostnames": false}: the org's legacy hostnames off, so only its My Domain
+        is a JWT audience it accepts (until the next reset)."""
+        body = req.json() or {}
+        value = body.get("legacy_hostnames")
+        if not isinstance(value, bool):
+            return json_response(400, {"error": "legacy_hostnames must be true or false"})
+        self.legacy_hostnames = value
+        return json_response(200, {"legacy_hostnames": value, "audiences": self.audiences()})
 
     def _admin_reset(self, req: Request) -> Response:
         body = req.json() or {}
@@ -341,6 +404,7 @@ class SalesforceStandIn:
         del req
         with self._count_lock:
             self.counters.clear()
+            self.token_hosts.clear()
             self.api_calls = 0
         return json_response(200, {"ok": True})
 
@@ -406,8 +470,8 @@ class SalesforceStandIn:
         if category in ("rest", "bulk", "soap") and route.name != "rest.versions":
             token = req.bearer or (self.metadata.session_id(body) if soap else None)
             try:
-                self.sessions.check(token,
-                                    expire_after_calls=self.faults.session_expires_after_calls)
+                user = self.sessions.check(
+                    token, expire_after_calls=self.faults.session_expires_after_calls)
             except SalesforceError as err:
                 if soap:
                     return Response(500, SoapFaultError(
@@ -417,7 +481,18 @@ class SalesforceStandIn:
             used, limit = self.api_usage()
             if used > limit:
                 return self._fault_response("REQUEST_LIMIT_EXCEEDED", soap=soap)
-        resp = self._run(route.handler, req, soap=soap)
+            restricted = user == self.app.username
+            if soap and restricted:
+                # Salesforce's answer to any Metadata API call by a user without Modify All
+                # Data or Modify Metadata: the integration user holds only its permission set.
+                return Response(500, SoapFaultError(
+                    codes.INSUFFICIENT_ACCESS, "use of the Metadata API requires a user with the "
+                    "ModifyAllData or ModifyMetadata permissions",
+                ).xml(), "text/xml")
+            with self.org.acting_as(restricted=restricted):
+                resp = self._run(route.handler, req, soap=soap)
+        else:
+            resp = self._run(route.handler, req, soap=soap)
         if category in ("rest", "bulk"):
             used, limit = self.api_usage()
             resp.headers["Sforce-Limit-Info"] = f"api-usage={used}/{limit}"

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -126,6 +126,14 @@ DEFAULT_RULES: Mapping[str, tuple[Rule, ...]] = {
 }
 
 
+# Objects only an admin writes ("Customize Application", "Assign Permission Sets", "Modify
+# All Data"): the package's settings and permission sets. The integration user holds only the
+# permission set the org config assigns it, which grants none of these.
+ADMIN_ONLY: frozenset[str] = frozenset({
+    "blng__billingconfig__c", "permissionset", "permissionsetassignment", "objectpermissions",
+    "fieldpermissions"})
+
+
 class Org:
     """All records of one stand-in org. Thread-safe: every public method holds `lock`."""
 
@@ -134,7 +142,29 @@ class Org:
         self.profile = profile or OrgProfile()
         self.clock = clock or (lambda: datetime.now(UTC))
         self.lock = threading.RLock()
+        # Who the current thread's request runs as: unset = the stand-in itself (admin API,
+        # background deploys), True = a user without admin rights.
+        self._acting = threading.local()
         self.reset()
+
+    @contextlib.contextmanager
+    def acting_as(self, *, restricted: bool) -> Iterator[None]:
+        """Run this thread's DML as a user with (or without) admin rights."""
+        self._acting.restricted = restricted
+        try:
+            yield
+        finally:
+            self._acting.restricted = False
+
+    def _guard(self, obj: ObjectDef, fields: Iterable[str] = ()) -> None:
+        if not getattr(self._acting, "restricted", False):
+            return
+        if obj.name.lower() in ADMIN_ONLY:
+            # What Salesforce answers a user whose permission sets grant no edit on the object.
+            raise RecordError.of(codes.INSUFFICIENT_ACCESS_OR_READONLY,
+                                 "insufficient access rights on object id")
+        # What the integration user wrote (tests compare it with its permission set).
+        self.restricted_writes.setdefault(obj.name, set()).update(fields)
 
     # -- lifecycle -------------------------------------------------------------------------
     def reset(self) -> None:
@@ -152,10 +182,11 @@ class Org:
             for obj in self.schema:
                 self._ensure_object(obj)
             self.user_id = ""
+            self.restricted_writes: dict[str, set[str]] = {}
             self._seed_org_record()
             for name, fields in seed_records(self.profile):
                 rid = self.insert(name, fields)
-                if name == "User":
+                if name == "User" and not self.user_id:  # the integration user
                     self.user_id = rid
 
     def _seed_org_record(self) -> None:
@@ -385,6 +416,7 @@ class Org:
             if not obj.createable:
                 raise RecordError.of(codes.INVALID_TYPE,
                                      f"Cannot create records of {obj.name} through the API")
+            self._guard(obj, values)
             changes = self._coerce(obj, values, creating=True, from_csv=from_csv)
             rid = self.ids.new(obj.key_prefix)
             now = sf_datetime(self.clock())
@@ -409,6 +441,7 @@ class Org:
         """Update the fields in `values`; returns the record's 18-character id."""
         with self.lock:
             obj = self.object(object_name)
+            self._guard(obj, values)
             old = self.get(obj.name, record_id)
             changes = self._coerce(obj, values, creating=False, from_csv=from_csv)
             rec = dict(old)
@@ -454,6 +487,7 @@ class Org:
             obj = self.object(object_name)
             if not obj.createable:
                 raise RecordError.of(codes.INVALID_TYPE, f"Cannot delete records of {obj.name}")
+            self._guard(obj)
             rec = self.get(obj.name, record_id)
             rid = rec["Id"]
             for child, ref in self.schema.children_of(obj.name):

@@ -10,6 +10,8 @@ another host (a proxy, the local stand-in) is reached through a host-rewriting a
 from __future__ import annotations
 
 import functools
+import html
+import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,6 +32,7 @@ from simple_salesforce.util import exception_handler
 
 from sync_lambda.adapters.retry import backoff
 from sync_lambda.errors import FatalSyncError, RetriableSyncError, UnreachableError
+from sync_lambda.login_hosts import AUDIENCE_KEY, login_hosts
 from sync_lambda.redact import redact
 
 if TYPE_CHECKING:
@@ -54,6 +57,7 @@ class SalesforceCredentials:
     username: str | None
     api_version: str
     timeout_s: float
+    audience: str = "login"  # the JWT aud: login | test | mydomain | https://….salesforce.com
     private_key: str | None = field(default=None, repr=False)
     consumer_secret: str | None = field(default=None, repr=False)
 
@@ -63,7 +67,8 @@ class SalesforceCredentials:
         return cls(settings.salesforce_auth, settings.salesforce_login_url,
                    settings.salesforce_consumer_key, settings.salesforce_username,
                    settings.salesforce_api_version, settings.salesforce_timeout_s,
-                   secrets.salesforce_private_key, secrets.salesforce_consumer_secret)
+                   settings.jwt_audience, secrets.salesforce_private_key,
+                   secrets.salesforce_consumer_secret)
 
 
 class LoginHostAdapter(HTTPAdapter):
@@ -100,9 +105,14 @@ def login(credentials: SalesforceCredentials) -> tuple[str, str]:
     c = credentials
     session, domain = login_session(c.login_url, c.timeout_s)
     if c.flow == "jwt":
+        hosts = login_hosts(c.login_url, c.audience)
+        # The token request goes to the login URL (instance_url); the JWT names the audience
+        # (domain). For a login URL outside salesforce.com the session redirects every
+        # *.salesforce.com request to it, so the token host is only a placeholder there.
         return SalesforceLogin(
             username=c.username, consumer_key=c.consumer_key, privatekey=c.private_key,
-            domain=domain or "login", session=session, sf_version=c.api_version)
+            domain=hosts.audience_domain, instance_url=hosts.token_domain or "login",
+            session=session, sf_version=c.api_version)
     # Client credentials needs a My Domain; any non-login/test domain name works for the
     # redirected case.
     return SalesforceLogin(
@@ -170,14 +180,31 @@ class SalesforceConnection:
         try:
             session_id, instance = login(self._credentials)
         except SalesforceError as exc:
-            raise FatalSyncError(f"Salesforce login failed: {redact(str(exc))}") from None
+            raise FatalSyncError(self._login_failed(str(exc))) from None
+        except ValueError as exc:
+            raise FatalSyncError(f"Salesforce login: {exc}") from None
         except Exception as exc:
             if type(exc).__name__ == "SalesforceAuthenticationFailed":
-                raise FatalSyncError(f"Salesforce login failed: {redact(str(exc))}") from None
+                raise FatalSyncError(self._login_failed(str(exc))) from None
             raise
         self._sf = Salesforce(session_id=session_id, instance=instance, version=self.version,
                               session=TimeoutSession(self.timeout_s))
         return self._sf
+
+    def _login_failed(self, text: str) -> str:
+        """The refusal, and the setting an operator changes for it."""
+        c = self._credentials
+        message = f"Salesforce login failed: {redact(text)}"
+        if c.flow != "jwt" or "invalid_grant" not in text:
+            return message
+        if "audience" in text:
+            aud = login_hosts(c.login_url, c.audience).audience_url
+            return (f"{message}; the JWT audience was {aud} ({AUDIENCE_KEY} {c.audience}): "
+                    "a connected app takes login (production) or test (sandbox), an External "
+                    "Client App on an org without legacy hostnames only mydomain")
+        return (f"{message}; check sfbilling:salesforceUsername ({c.username}) is pre-authorised "
+                "on the connected app (its policies: admin approved users) and the app's "
+                "certificate matches the private key")
 
     @property
     def calls(self) -> int:
@@ -214,6 +241,11 @@ class SalesforceConnection:
                         raise FatalSyncError("Salesforce keeps refusing fresh sessions") from None
                     self.login()
                     continue
+                fault = soap_fault(exc.content)
+                if fault is not None and fault[0] not in TRANSIENT_FAULTS:
+                    # A SOAP fault names its cause (e.g. INSUFFICIENT_ACCESS): no retry helps.
+                    raise FatalSyncError(f"Salesforce refused the call: {fault[0]}: "
+                                         f"{redact(fault[1])}") from None
                 if exc.status not in (500, 502, 503, 504):
                     raise FatalSyncError(f"Salesforce answered {exc.status}: "
                                          f"{redact(repr(exc.content))}") from None
@@ -289,6 +321,20 @@ class SalesforceConnection:
     def count(self, soql: str) -> int:
         """The totalSize of a COUNT() query."""
         return int(self.call(lambda sf: sf.query(soql))["totalSize"])
+
+
+# SOAP faults (HTTP 500) worth another attempt; any other fault is the org's answer.
+TRANSIENT_FAULTS: frozenset[str] = frozenset({
+    "REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "UNKNOWN_EXCEPTION", "UNABLE_TO_LOCK_ROW"})
+_FAULT = re.compile(r"<faultcode>(?:\w+:)?(\w+)</faultcode>\s*<faultstring>(.*?)</faultstring>",
+                    re.DOTALL)
+
+
+def soap_fault(content: Any) -> tuple[str, str] | None:
+    """(fault code, fault string) of a SOAP fault body, None for anything else."""
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
+    match = _FAULT.search(text)
+    return (match.group(1), html.unescape(match.group(2))) if match else None
 
 
 def _query_more(sf: Salesforce, *, url: str) -> Any:

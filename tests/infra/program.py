@@ -187,6 +187,9 @@ MARKERS: Final = {
     "sfbilling:stripeApiKey": "rk_test_MARKER0stripe0key0f1e2d3c",
     "sfbilling:salesforcePrivateKey": "-----BEGIN PRIVATE KEY-----\nMARKER0sf0private0key0a9b8\n"
                                       "-----END PRIVATE KEY-----\n",
+    "sfbilling:salesforceDeployPrivateKey": "-----BEGIN PRIVATE KEY-----\n"
+                                            "MARKER0deploy0private0key0c7d6\n"
+                                            "-----END PRIVATE KEY-----\n",
 }
 LIVE_STRIPE_MARKER: Final = "rk_live_MARKER0live0stripe0key0b7c6"
 _FILL: Final = {
@@ -194,11 +197,15 @@ _FILL: Final = {
                 "sfbilling:salesforceLoginUrl": "https://acme--uat.sandbox.my.salesforce.com",
                 "sfbilling:salesforceUsername": "stripe-sync@acme.com.uat",
                 "sfbilling:salesforceConsumerKey": "3MVG9sandboxconsumerkey",
+                "sfbilling:salesforceDeployUsername": "sf-deploy@acme.com.uat",
+                "sfbilling:salesforceDeployConsumerKey": "3MVG9sandboxdeploykey",
                 "sfbilling:salesforceOrgId": "00D000000000SBXEAA"},
     "prod": {"aws:region": REGION, "sfbilling:alarmEmail": "billing-ops@example.com",
              "sfbilling:salesforceLoginUrl": "https://acme.my.salesforce.com",
              "sfbilling:salesforceUsername": "stripe-sync@acme.com",
              "sfbilling:salesforceConsumerKey": "3MVG9productionconsumerkey",
+             "sfbilling:salesforceDeployUsername": "sf-deploy@acme.com",
+             "sfbilling:salesforceDeployConsumerKey": "3MVG9productiondeploykey",
              "sfbilling:salesforceOrgId": "00D000000000PRDEAA"},
 }
 

@@ -29,6 +29,7 @@ from devenv.stripe.samples import create_customer
 from infra.org_config import OrgConfigProvider
 from sync_lambda.adapters import secrets as secrets_module
 from sync_lambda.adapters.dynamodb_state import create_table
+from tests.conftest import deploy_keys
 from tests.infra.program import Cloud, plain, run_program, stack_config
 from tests.infra.test_org_config import props
 from tests.sync.harness import World
@@ -135,7 +136,7 @@ def test_the_functions_policy_allows_every_call_it_makes_and_grants_nothing_unus
                 "stripeRatePerSecond": "500", "deadlineReserveSeconds": "10",
                 "bulkThreshold": "50",
                 "stripeApiKey": stripe_api.api_key,
-                "salesforcePrivateKey": key_file.read_text()})
+                "salesforcePrivateKey": key_file.read_text(), **deploy_keys(salesforce)})
     run = run_program(ENV, config, secret_keys, Cloud(arns))
     policy = run.policy("sync-policy")
     variables = plain(run.function.inputs["environment"]["variables"])

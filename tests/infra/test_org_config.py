@@ -34,6 +34,7 @@ def props(salesforce: SalesforceStandIn, kind: str = "sandbox", org_id: str | No
     args = OrgConfigArgs(config=config(**keys), env="sandbox" if kind != "production" else "prod",
                          environment_kind=kind, org_id=org_id or salesforce.org.profile.org_id,
                          credentials=replace(creds, private_key=None),
+                         assignee=salesforce.app.username,
                          private_key=creds.private_key, consumer_secret=None)
     return {k: v for k, v in inputs_of(args).items() if v is not None}
 

@@ -358,7 +358,10 @@ def test_sandbox_and_production_differ_only_where_their_config_differs() -> None
         # the org and how to log in to it
         *(("sync-function", f"environment.variables.SFB_SF_{v}")
           for v in ("LOGIN_URL", "USERNAME", "CONSUMER_KEY", "ORG_ID")),
-        *(("org-config", k) for k in ("login_url", "username", "consumer_key", "org_id")),
+        *(("org-config", k) for k in ("login_url", "username", "consumer_key", "org_id",
+                                      "assignee")),
+        # salesforceJwtAudience's default follows environmentKind: test, then login
+        ("org-config", "audience"),
     }
     assert differences == by_config | tags
 

@@ -16,18 +16,20 @@ if TYPE_CHECKING:
     from devenv.salesforce import SalesforceStandIn
 
 
-def credentials(salesforce: SalesforceStandIn) -> SalesforceCredentials:
-    """The stand-in org's JWT bearer credentials."""
-    key_file = salesforce.app.private_key_file
+def credentials(salesforce: SalesforceStandIn, *,
+                integration: bool = False) -> SalesforceCredentials:
+    """The stand-in org's JWT bearer credentials: the deploy user's (an admin, as the org
+    config logs in), or with `integration` the import's user."""
+    app = salesforce.app if integration else salesforce.deploy_app
+    key_file = app.private_key_file
     assert key_file is not None
-    return SalesforceCredentials("jwt", salesforce.url, salesforce.app.consumer_key,
-                                 salesforce.app.username, "59.0", 60.0,
-                                 private_key=key_file.read_text())
+    return SalesforceCredentials("jwt", salesforce.url, app.consumer_key, app.username, "59.0",
+                                 60.0, private_key=key_file.read_text())
 
 
 def make_deployer(salesforce: SalesforceStandIn, **kw: Any) -> OrgDeployer:
     creds = credentials(salesforce)
-    return OrgDeployer(SalesforceConnection(creds), assignee=creds.username, **kw)
+    return OrgDeployer(SalesforceConnection(creds), assignee=salesforce.app.username, **kw)
 
 
 @pytest.fixture

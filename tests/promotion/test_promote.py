@@ -55,6 +55,8 @@ def orgs(salesforce: SalesforceStandIn, prod_server: SalesforceStandIn,
         assert server.app.private_key_file is not None
         monkeypatch.setenv(f"SFBILLING_{env}_SF_PRIVATE_KEY_FILE",
                            str(server.app.private_key_file))
+        monkeypatch.setenv(f"SFBILLING_{env}_SF_DEPLOY_PRIVATE_KEY_FILE",
+                           server.info()["deploy"]["private_key_file"])
     return {"sandbox": salesforce, "prod": prod_server}
 
 
@@ -65,7 +67,8 @@ def repo(orgs: dict[str, SalesforceStandIn], tmp_path: Path,
     production still on its old config (batch size 50): the demo's own."""
     root = stack_repo(tmp_path, {env: {"login_url": server.url, "username": server.app.username,
                                        "consumer_key": server.app.consumer_key,
-                                       "org_id": server.org.profile.org_id}
+                                       "org_id": server.org.profile.org_id,
+                                       "deploy": server.info()["deploy"]}
                                  for env, server in orgs.items()})
     monkeypatch.setenv(PACKAGE_VAR, str(lambda_package.path))
     return root

@@ -16,6 +16,8 @@ FILLED: Final = {
     "sfbilling:salesforceUsername": "stripe-sync@acme.example",
     "sfbilling:salesforceConsumerKey": "3MVG9filledInConsumerKey",
     "sfbilling:salesforceOrgId": "00D000000000001AAA",
+    "sfbilling:salesforceDeployUsername": "sf-deploy@acme.example",
+    "sfbilling:salesforceDeployConsumerKey": "3MVG9filledInDeployKey",
 }
 
 
@@ -39,7 +41,8 @@ def filled_copy(env: str, root: Path, *, secrets: bool = True,
     text = fill((REPO / f"Pulumi.{env}.yaml").read_text(), values)
     if secrets:
         text += ("  sfbilling:stripeApiKey:\n    secure: v1:c2VjcmV0:c3RyaXBl\n"
-                 "  sfbilling:salesforcePrivateKey:\n    secure: v1:c2VjcmV0:cGVt\n")
+                 "  sfbilling:salesforcePrivateKey:\n    secure: v1:c2VjcmV0:cGVt\n"
+                 "  sfbilling:salesforceDeployPrivateKey:\n    secure: v1:c2VjcmV0:ZGVw\n")
     path = root / f"Pulumi.{env}.yaml"
     path.write_text(text)
     return path

@@ -26,7 +26,7 @@ from stackconfig.schema import (
 )
 from stackconfig.stackfile import RawValue
 from sync_lambda import settings as lambda_settings
-from sync_lambda.values import Bool, Choice, Float, Int, Pattern, Secret, Text, Url
+from sync_lambda.values import AUDIENCE, Bool, Choice, Float, Int, Pattern, Secret, Text, Url
 
 BASE = {"sfbilling:environmentKind": "local"}
 
@@ -232,9 +232,12 @@ def test_the_pulumi_program_needs_its_secrets() -> None:
         "sfbilling:stripeApiKey is not set: `pulumi config set --secret --stack prod "
         "sfbilling:stripeApiKey`",
         "sfbilling:salesforcePrivateKey is not set: `pulumi config set --secret --stack prod "
-        "sfbilling:salesforcePrivateKey`"]
+        "sfbilling:salesforcePrivateKey`",
+        "sfbilling:salesforceDeployPrivateKey is not set: `pulumi config set --secret --stack "
+        "prod sfbilling:salesforceDeployPrivateKey`"]
     stack = _resolve({"sfbilling:stripeApiKey": RawValue("rk_test_1", secure=True),
-                      "sfbilling:salesforcePrivateKey": RawValue("-----BEGIN", secure=True)},
+                      "sfbilling:salesforcePrivateKey": RawValue("-----BEGIN", secure=True),
+                      "sfbilling:salesforceDeployPrivateKey": RawValue("-----BEGIN", secure=True)},
                      require_secrets=True)
     assert stack.secret("stripeApiKey") == "rk_test_1"
     assert "rk_test_1" not in repr(stack)
@@ -321,7 +324,8 @@ def _another_value(k: Key) -> str:
         return {"email address": "ops@example.com",
                 "Salesforce org id (00D…)": "00D000000000001AAA",
                 "resource name (lower case, digits, dashes; 2 to 40)": "other-prefix",
-                "API name (letters, digits, single underscores)": "Other_Permission_Set"}.get(
+                "API name (letters, digits, single underscores)": "Other_Permission_Set",
+                AUDIENCE.kind: "https://other.my.salesforce.com"}.get(
             kind.kind, "rate(1 hour)" if "schedule" in kind.kind else "Other_Field__c")
     assert isinstance(kind, Text)
     return "Something else"

@@ -25,7 +25,8 @@ ENVS = ("sandbox", "prod")
 # Per-environment keys a user must give a value: each is a placeholder in the committed files.
 MUST_FILL = {"aws:region", "sfbilling:alarmEmail", "sfbilling:salesforceLoginUrl",
              "sfbilling:salesforceUsername", "sfbilling:salesforceConsumerKey",
-             "sfbilling:salesforceOrgId"}
+             "sfbilling:salesforceOrgId", "sfbilling:salesforceDeployUsername",
+             "sfbilling:salesforceDeployConsumerKey"}
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -49,7 +50,8 @@ def test_every_key_a_user_must_fill_is_a_placeholder_with_a_comment(env: str) ->
     assert f"pulumi config set --secret --stack {env} sfbilling:stripeApiKey" in text
     per_env = {k.full for k in KEYS if k.scope is Scope.PER_ENVIRONMENT and not k.secret
                and k.default is None and k.name not in ("awsEndpointUrl", "stripeApiBase",
-                                                        "resourcePrefix", "prodValidation")}
+                                                        "resourcePrefix", "prodValidation",
+                                                        "salesforceJwtAudience")}
     assert per_env <= MUST_FILL | {"sfbilling:environmentKind"}
 
 
@@ -59,7 +61,8 @@ def test_filled_in_copies_load_clean(env: str, kind: str, tmp_path: Path) -> Non
     stack = resolve(read_stack_file(env, tmp_path), env=env, source=env)
     require_login(stack)
     assert stack.kind == kind
-    assert stack.secrets_set == {"stripeApiKey", "salesforcePrivateKey"}
+    assert stack.secrets_set == {"stripeApiKey", "salesforcePrivateKey",
+                                 "salesforceDeployPrivateKey"}
     assert stack["salesforceOrgId"] == FILLED["sfbilling:salesforceOrgId"]
     assert stack.table_name == f"sfbilling-{env}-state"
 

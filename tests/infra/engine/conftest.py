@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.conftest import deploy_keys
 from tests.infra.engine.launcher import Project
 from tests.infra.program import ROOT, stack_config
 
@@ -31,7 +32,7 @@ def org_stack(env: str, salesforce: SalesforceStandIn,
         "salesforceLoginUrl": salesforce.url, "salesforceUsername": salesforce.app.username,
         "salesforceConsumerKey": salesforce.app.consumer_key,
         "salesforceOrgId": salesforce.org.profile.org_id,
-        "salesforcePrivateKey": key_file.read_text(), **changes})
+        "salesforcePrivateKey": key_file.read_text(), **deploy_keys(salesforce), **changes})
 
 
 def base_env(**extra: str) -> dict[str, str]:
