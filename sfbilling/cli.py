@@ -154,7 +154,8 @@ def _sync(args: argparse.Namespace, out: Out) -> Result:
                                 remaining_s=lambda: deadline - time.monotonic(),
                                 fail_fast=True)
         report = service.run(full=args.full, dry_run=args.dry_run,
-                             allow_mass_deactivation=args.allow_mass_deactivation)
+                             allow_mass_deactivation=args.allow_mass_deactivation,
+                             recheck_unknown=args.recheck_unknown)
     finally:
         progress.close()
     doc = report.to_dict(whole=True)  # the terminal gets a sample, the document everything
@@ -506,7 +507,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "(or the same names without <ENV>_).")
     _env_args(sync)
     sync.add_argument("--dry-run", action="store_true",
-                      help="plan only: write nothing (not even the checkpoint)")
+                      help="plan only: write nothing (not even the checkpoint) and take no "
+                           "lease, so it never stands in the scheduled import's way")
+    sync.add_argument("--recheck-unknown", action="store_true",
+                      help="read again the linked customers classed as live-mode only (a "
+                           "sandbox refreshed from production): docs/sync.md")
     sync.add_argument("--full", action="store_true",
                       help="full reconcile instead of reading events since the checkpoint")
     sync.add_argument("--allow-mass-deactivation", action="store_true",

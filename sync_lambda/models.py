@@ -98,6 +98,9 @@ class Snapshot:
     customer: Customer
     payment_methods: tuple[PaymentMethod, ...] = ()
     error: str | None = None
+    # Stripe says the customer exists in live mode and the key is a test key: a sandbox copied
+    # from production names it. Nothing is written or deactivated for it, and it is no failure.
+    live_mode: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,10 @@ EVENT_PM_DETACHED: Final = "payment_method.detached"
 # Stripe keeps events for 30 days; a checkpoint older than this is not trusted.
 EVENT_RETENTION_S: Final = 30 * 86400
 STRIPE_PAGE_LIMIT: Final = 100
+# Stripe's 404 for an object of the other mode (a refreshed sandbox's Accounts name live
+# customers a test key cannot read): "No such customer: 'cus_…'; a similar object exists in live
+# mode, but a test mode key was used to make this request."
+STRIPE_LIVE_MODE_ONLY: Final = "a similar object exists in live mode"
 
 # Stripe card brands → the values Salesforce Billing's card type picklist may use.
 CARD_BRANDS: Final = {

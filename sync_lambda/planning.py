@@ -62,6 +62,7 @@ class Plan:
     pm_inserts: list[PmWrite] = field(default_factory=list)
     quarantined: list[Issue] = field(default_factory=list)
     read_failures: list[Issue] = field(default_factory=list)
+    live_mode: list[str] = field(default_factory=list)  # customers only live mode knows
     skipped: list[Issue] = field(default_factory=list)
     notes: list[Issue] = field(default_factory=list)
     scenarios: dict[str, Scenario] = field(default_factory=dict)
@@ -82,8 +83,8 @@ class Plan:
         run, after the mass-deactivation check)."""
         return Plan(self.account_links, self.account_creates, self.account_updates,
                     self.autopay_clears, [], self.pm_updates, self.pm_inserts, self.quarantined,
-                    self.read_failures, self.skipped, self.notes, self.scenarios,
-                    self.unchanged, self.active)
+                    self.read_failures, self.live_mode, self.skipped, self.notes,
+                    self.scenarios, self.unchanged, self.active)
 
 
 @dataclass(slots=True)
@@ -136,6 +137,10 @@ def build_plan(snapshots: Iterable[Snapshot], view: SalesforceView, facts: OrgFa
     attached_now: set[str] = set()
     for snap in sorted(snapshots, key=lambda s: (s.customer.created, s.customer.id)):
         cid = snap.customer.id
+        if snap.live_mode:
+            # A live customer seen with a test key: nothing to say about it here, at all.
+            plan.live_mode.append(cid)
+            continue
         if snap.error is not None:
             # Stripe could not say what this customer holds: touch nothing, retry later.
             plan.read_failures.append(Issue(cid, cid, snap.error))

@@ -143,6 +143,18 @@ class StateStore(Protocol):
         """Forget them (the full import finished)."""
         ...
 
+    def live_mode_customers(self) -> set[str]:
+        """Customers classed as live-mode only (a test key in a refreshed sandbox)."""
+        ...
+
+    def add_live_mode_customers(self, customer_ids: Iterable[str]) -> None:
+        """Class these customers as live-mode only: later runs skip them."""
+        ...
+
+    def clear_live_mode_customers(self) -> None:
+        """Forget the classing (`sfbilling sync --recheck-unknown`)."""
+        ...
+
     def deactivations(self) -> list[PendingDeactivation]:
         """Deactivations decided but not yet applied."""
         ...

@@ -38,6 +38,9 @@ class Report:
     held_back: int = 0  # deactivations held back by the mass-deactivation limit
     held_back_of: int = 0  # ... out of this many active payment methods
     held_back_sample: list[str] = field(default_factory=list)
+    # Customers Stripe knows only in live mode (a test key in a refreshed sandbox): classed,
+    # stored, skipped by later runs; no failed rows.
+    live_mode_customers: int = 0
     scenarios: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     failures: list[dict[str, Any]] = field(default_factory=list)
@@ -89,6 +92,7 @@ class Report:
                            "kind": "customer", "reason": i.reason, "retryable": True}
                           for i in plan.read_failures]
         self.outcomes["failed"] += len(plan.read_failures)
+        self.live_mode_customers += len(plan.live_mode)
         if self.dry_run:
             rows = [("create_account", a.customer_id, a.name) for a in plan.account_creates]
             rows += [("link_account", a.customer_id, f"{a.scenario.value} → {a.account_id}")
@@ -129,6 +133,7 @@ class Report:
         self.outcomes["quarantined"] = len(self.quarantined)
         self.outcomes["skipped"] = len(self.skipped)
         self.outcomes["failed_rows"] = self.failed_rows
+        self.outcomes["live_mode_customers"] = self.live_mode_customers
         return {
             "run_id": self.run_id, "mode": self.mode, "kind": self.kind,
             "outcome": self.outcome.value, "dry_run": self.dry_run,
@@ -182,6 +187,10 @@ class Report:
             lines.append(f"  {self.failed_rows} failed rows: {len(self.failures)} refused or "
                          f"unreadable (retried by later runs), {len(self.quarantined)} "
                          "quarantined (fix the org's picklists, then run --full)")
+        if self.live_mode_customers:
+            lines.append(f"  {self.live_mode_customers} linked customers exist only in Stripe's "
+                         "live mode (a sandbox refreshed from production?): skipped from now "
+                         "on, nothing deactivated; docs/sync.md, \"After a sandbox refresh\"")
         if self.continued:
             lines.append("  the run continues on the next invocation (progress saved)")
         return "\n".join(lines)

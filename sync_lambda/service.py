@@ -124,12 +124,23 @@ class SyncService:
         self._dry_held: list[PmWrite] = []
 
     def run(self, *, full: bool = False, dry_run: bool = False,
-            allow_mass_deactivation: bool = False) -> Report:
-        """One run. Raises only for fatal or retriable failures; row failures are reported."""
+            allow_mass_deactivation: bool = False, recheck_unknown: bool = False) -> Report:
+        """One run. Raises only for fatal or retriable failures; row failures are reported.
+        A dry run reads the state but takes no lease: it writes nothing, so it never stands in
+        a writer's way. `recheck_unknown`: customers classed as live-mode only are read
+        again."""
         started = self._clock()
         self._org_checked, self._explicit_full = False, full
         run_id = uuid.uuid4().hex[:12]
         report = Report(run_id=run_id, mode=self._config.mode.value, dry_run=dry_run)
+        if dry_run:
+            self._lease = None
+            try:
+                self._run(report, full=full, dry_run=True,
+                          allow_mass_deactivation=allow_mass_deactivation)
+            finally:
+                self._close(report, started)
+            return report
         expires = self._state.acquire(run_id, self._config.lease_ttl_s, self._config.lease_wait_s)
         if expires is None:
             holder = self._state.holder()
@@ -145,13 +156,14 @@ class SyncService:
                                   min_left_s=self._config.request_timeout_s,
                                   clock=self._clock).start()
         try:
-            self._run(report, full=full, dry_run=dry_run,
+            if recheck_unknown:
+                self._state.clear_live_mode_customers()
+            self._run(report, full=full, dry_run=False,
                       allow_mass_deactivation=allow_mass_deactivation)
             saved = self._state.load()
             report.checkpoint_age_s = 0 if saved.full_cursor is not None else \
                 None if saved.checkpoint is None else max(0, int(self._clock()) - saved.checkpoint)
-            if not dry_run:
-                self._state.record_run(_summary(report, started, self._clock()))
+            self._state.record_run(_summary(report, started, self._clock()))
         except LeaseLostError as exc:
             report.lease_lost = True
             report.message = f"stopped writing: {exc}. The run that holds the lease carries " \
@@ -160,10 +172,13 @@ class SyncService:
         finally:
             self._lease.stop()
             self._state.release()
-            report.stripe_calls = self._stripe.calls
-            report.salesforce_calls = self._sink.calls()
-            report.duration_s = self._clock() - started
+            self._close(report, started)
         return report
+
+    def _close(self, report: Report, started: float) -> None:
+        report.stripe_calls = self._stripe.calls
+        report.salesforce_calls = self._sink.calls()
+        report.duration_s = self._clock() - started
 
     def _run(self, report: Report, *, full: bool, dry_run: bool,
              allow_mass_deactivation: bool) -> None:
@@ -304,7 +319,9 @@ class SyncService:
         """Customers with imported payment methods that the full listing did not return are
         deleted (or gone): check each with Stripe, in segments that check the deadline; a
         segment done is added to the seen set, so a continued run resumes after it."""
-        gone = sorted(self._sink.customers_with_active_methods() - seen)
+        # Customers classed as live-mode only are not gone: a test key cannot see them.
+        gone = sorted(self._sink.customers_with_active_methods() - seen
+                      - self._state.live_mode_customers())
         start = 0
         while start < len(gone):
             if not self._time_left():
@@ -535,6 +552,8 @@ class SyncService:
         view = self._sink.view(snapshots, detached, options)
         plan = build_plan(snapshots, view, facts, options, detached=detached)
         report.add_plan(plan)
+        if plan.live_mode and not dry_run:
+            self._state.add_live_mode_customers(plan.live_mode)
         if dry_run:
             self._dry_held += plan.deactivations
             return

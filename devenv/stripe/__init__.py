@@ -70,6 +70,24 @@ class StripeStandIn(ChildStandIn):
         r.raise_for_status()
         return int(r.json()["events"])
 
+    def set_limits(self, *, global_per_s: float, endpoint_per_s: float) -> dict[str, Any]:
+        """Stripe's rate limits from now on (see `PUT /_config/limits`)."""
+        r = self._http.put(self.api_base + "/_config/limits", timeout=10, json={
+            "global_per_s": global_per_s, "endpoint_per_s": endpoint_per_s})
+        r.raise_for_status()
+        return dict(r.json())
+
+    def limits(self) -> dict[str, Any]:
+        """The limits, and the 429s answered per endpoint."""
+        r = self._http.get(self.api_base + "/_config/limits", timeout=10)
+        r.raise_for_status()
+        return dict(r.json())
+
+    def live_mode(self, customer_ids: list[str]) -> None:
+        """Customers that exist only in live mode (see `POST /_config/live_mode`)."""
+        self._http.post(self.api_base + "/_config/live_mode", json={"customers": customer_ids},
+                        timeout=10).raise_for_status()
+
     def stats(self, *, reset: bool = False) -> dict[str, Any]:
         """Requests counted per route since the last reset."""
         method = self._http.delete if reset else self._http.get

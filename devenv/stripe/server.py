@@ -9,6 +9,11 @@ Control routes (no API key needed, like localstripe's own /_config routes):
     GET/DELETE /_config/stats
     POST /_config/seed        many customers with cards in one call (benchmarks, demos)
     POST /_config/history     past `customer.updated` events of existing customers (backlogs)
+    GET/PUT /_config/limits   Stripe's rate limits, enforced with 429s: {"global_per_s",
+                              "endpoint_per_s"} (test mode: 25 and 25); GET adds the 429s so far
+    POST /_config/live_mode   {"customers": [...]}: ids that exist in live mode only (a sandbox
+                              refreshed from production links them); a test key reading one gets
+                              Stripe's own 404 saying so
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ import contextlib
 import json
 import re
 import socket
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from devenv.stripe import extensions
 from devenv.stripe.faults import FaultConfigError, Stats, StripeFaults
+from devenv.stripe.limits import RateLimits
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -32,7 +39,11 @@ if TYPE_CHECKING:
 TEST_KEY = "sk_test_sfbilling_local"
 _ID_SEGMENT = re.compile(r"/(cus|pm|evt|card|src|seti|pi|in|sub)_[A-Za-z0-9_]+")
 _deleted_customers: set[str] = set()
-_state: dict[str, Any] = {"faults": StripeFaults(), "stats": Stats()}
+# Customer ids of the live mode, seen by this (test-mode) account as Stripe sees them.
+_live_mode_customers: set[str] = set()
+_state: dict[str, Any] = {"faults": StripeFaults(), "stats": Stats(), "limits": RateLimits()}
+RATE_LIMITED = ("Request rate limit exceeded. Learn more about rate limits here "
+                "https://stripe.com/docs/rate-limits.")
 
 
 def route_name(method: str, path: str) -> str:
@@ -57,7 +68,16 @@ async def standin_middleware(request: web.Request,
         return await handler(request)
     faults: StripeFaults = _state["faults"]
     stats: Stats = _state["stats"]
-    stats.count(route_name(request.method, path))
+    route = route_name(request.method, path)
+    stats.count(route)
+    if path.startswith("/v1/"):
+        limits: RateLimits = _state["limits"]
+        if limits.admit(route, time.monotonic()) is not None:
+            # Stripe's 429: the error type and code stripe-python maps to RateLimitError; Stripe
+            # sends no Retry-After or rate-limit headers.
+            stats.rate_limited += 1
+            return _error(429, RATE_LIMITED, "invalid_request_error", code="rate_limit",
+                          doc_url="https://stripe.com/docs/error-codes/rate-limit")
     if faults.applies(path):
         if faults.latency_ms:
             await asyncio.sleep(faults.latency_ms / 1000)
@@ -84,6 +104,14 @@ async def standin_middleware(request: web.Request,
         request = request.clone(headers={**request.headers,
                                          "Authorization": "Bearer sk_" + auth[len("Bearer rk_"):]})
     m = re.fullmatch(r"/v1/customers/(cus_\w+)", path)
+    asked = m.group(1) if m else request.query.get("customer") \
+        if path == "/v1/payment_methods" else None
+    if asked in _live_mode_customers and request.method == "GET":
+        # Stripe's answer to a test key asking for an object of the live mode.
+        return _error(404, f"No such customer: '{asked}'; a similar object exists in live "
+                      "mode, but a test mode key was used to make this request.",
+                      "invalid_request_error", code="resource_missing",
+                      param="id" if m else "customer")
     response = await handler(request)
     if m and response.status == 200 and request.method == "DELETE":
         _deleted_customers.add(m.group(1))
@@ -137,6 +165,22 @@ async def _history(request: web.Request) -> web.Response:
     return web.json_response({"events": made})
 
 
+async def _limits(request: web.Request) -> web.Response:
+    if request.method == "PUT":
+        try:
+            new = RateLimits.from_json(await request.json())
+        except (ValueError, TypeError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        _state["limits"].set(global_per_s=new.global_per_s, endpoint_per_s=new.endpoint_per_s)
+    return web.json_response(_state["limits"].to_json())
+
+
+async def _live_mode(request: web.Request) -> web.Response:
+    body = await request.json()
+    _live_mode_customers.update(str(c) for c in body.get("customers", []))
+    return web.json_response({"customers": sorted(_live_mode_customers)})
+
+
 async def _stats(request: web.Request) -> web.Response:
     body = _state["stats"].to_json()
     if request.method == "DELETE":  # answer with what was counted, then start over
@@ -146,8 +190,10 @@ async def _stats(request: web.Request) -> web.Response:
 
 def _reset_own_state() -> None:
     _deleted_customers.clear()
+    _live_mode_customers.clear()
     _state["stats"] = Stats()
     _state["faults"] = StripeFaults()
+    _state["limits"] = RateLimits()
 
 
 def build_app() -> web.Application:
@@ -162,6 +208,8 @@ def build_app() -> web.Application:
     app.router.add_route("*", "/_config/stats", _stats)
     app.router.add_post("/_config/seed", _seed)
     app.router.add_post("/_config/history", _history)
+    app.router.add_post("/_config/live_mode", _live_mode)
+    app.router.add_route("*", "/_config/limits", _limits)
     return app
 
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 _STATE = "state"
 _LEDGER = "ledger"
 _SEEN = "seen"
+_LIVE_MODE = "livemode"  # customers Stripe knows only in live mode: kept until rechecked
 _DEACTIVATE = "deactivate"
 _SEEN_CHUNK = 5000  # customer ids per item (well under DynamoDB's 400 KB)
 _TRANSACT_MAX = 100  # actions per TransactWriteItems, the lease check included
@@ -332,6 +333,24 @@ class DynamoStateStore:
 
     def clear_seen(self) -> None:
         self._transact([self._delete(_SEEN, item["sk"]["S"]) for item in self._query(_SEEN)])
+
+    # -- customers of the live mode (a refreshed sandbox) ----------------------------------
+    def live_mode_customers(self) -> set[str]:
+        return {v["S"] for item in self._query(_LIVE_MODE) for v in item["ids"]["L"]}
+
+    def add_live_mode_customers(self, customer_ids: Iterable[str]) -> None:
+        items = self._query(_LIVE_MODE)
+        known = {v["S"] for item in items for v in item["ids"]["L"]}
+        ids = sorted(set(customer_ids) - known)
+        n = len(items)
+        for start in range(0, len(ids), _SEEN_CHUNK):
+            self._transact([self._put({**self._key(_LIVE_MODE, f"{n:06d}"), "ids": {
+                "L": [_s(i) for i in ids[start:start + _SEEN_CHUNK]]}})])
+            n += 1
+
+    def clear_live_mode_customers(self) -> None:
+        self._transact([self._delete(_LIVE_MODE, item["sk"]["S"])
+                        for item in self._query(_LIVE_MODE)])
 
     # -- held deactivations ----------------------------------------------------------------
     def deactivations(self) -> list[PendingDeactivation]:

@@ -28,6 +28,10 @@ class _NotFoundError(FatalSyncError):
     """Stripe answered 404: per customer an error for that customer alone, elsewhere fatal."""
 
 
+class _LiveModeOnlyError(_NotFoundError):
+    """Stripe answered 404 because the object exists in live mode and this is a test key."""
+
+
 def _refusal(exc: stripe.StripeError) -> FatalSyncError:
     """The import's own error for a request Stripe refused outright (4xx): retrying cannot help,
     so the run stops with a message that says what to fix."""
@@ -99,6 +103,8 @@ class StripeSourceAdapter:
             except stripe.APIConnectionError as exc:
                 last = exc
             except stripe.InvalidRequestError as exc:
+                if exc.http_status == 404 and names.STRIPE_LIVE_MODE_ONLY in str(exc):
+                    raise _LiveModeOnlyError(str(exc.user_message or exc)) from exc
                 if exc.http_status == 404:
                     raise _NotFoundError(f"Stripe answered 404 (not in this account or mode: "
                                          f"check the API key): {exc.user_message or exc}") \
@@ -130,6 +136,8 @@ class StripeSourceAdapter:
                     params["starting_after"] = after
                 try:
                     page = self._call(self._client.v1.payment_methods.list, params=params)
+                except _LiveModeOnlyError:
+                    return Snapshot(customer, live_mode=True)
                 except _NotFoundError as exc:
                     return Snapshot(customer, error=str(exc))
                 batch = [payment_method_from(p.to_dict()) for p in page.data]
@@ -163,6 +171,8 @@ class StripeSourceAdapter:
     def _fetch_one(self, customer_id: str) -> Snapshot:
         try:
             obj = self._call(self._client.v1.customers.retrieve, customer_id)
+        except _LiveModeOnlyError:
+            return Snapshot(Customer(customer_id), live_mode=True)
         except _NotFoundError as exc:
             # Not in this account or mode (a key for another account, test vs live): that says
             # nothing about the customer, so nothing is deactivated. Only `deleted: true` does.

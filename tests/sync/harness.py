@@ -85,11 +85,13 @@ class World:
         return Settings.from_env({**self.env, **overrides})
 
     def run(self, *, full: bool = False, dry_run: bool = False,
-            allow_mass_deactivation: bool = False, **overrides: str) -> Report:
+            allow_mass_deactivation: bool = False, recheck_unknown: bool = False,
+            **overrides: str) -> Report:
         """One invocation (a fresh service, as a new Lambda container would build)."""
         service = build_service(self.settings(**overrides), self.secrets)
         return service.run(full=full, dry_run=dry_run,
-                           allow_mass_deactivation=allow_mass_deactivation)
+                           allow_mass_deactivation=allow_mass_deactivation,
+                           recheck_unknown=recheck_unknown)
 
     def state(self) -> DynamoStateStore:
         return DynamoStateStore(boto3.client("dynamodb", **self.aws.client_kwargs()), TABLE)

@@ -118,3 +118,20 @@ def test_the_cli_reports_the_lease_holder(world: World, tmp_path: Path,
         in out
     assert ", until 20" in out
     holder.release()
+
+
+def test_a_dry_run_takes_no_lease(world: World) -> None:
+    # GIVEN another run holding the lease
+    ids = _customers(world, 3)
+    store = world.state()
+    assert store.acquire("scheduled-run", 300, 0)
+    # WHEN an operator runs a dry run THEN it plans (it needs no lease: it writes nothing)
+    report = world.run(dry_run=True)
+    assert report.kind == "full"
+    assert report.outcomes["would_create_account"] == 3
+    # ... and the holder keeps its lease, untouched
+    holder = store.holder()
+    assert holder is not None and holder.run_id == "scheduled-run"
+    store.release()
+    assert set(world.accounts()) == set()
+    assert len(ids) == 3
