@@ -2,7 +2,8 @@
 handler, each invocation with a Lambda-like deadline, each continued at once through the
 `Continuation` port by a queue that runs one invocation at a time (reserved concurrency 1).
 
-Goal: wall time at most 1.10 times the backfill's Stripe floor (Stripe calls ÷ rate), plus one
+Goal: wall time at most 1.10 times the backfill's Stripe floor (one payment-method listing per
+customer ÷ that endpoint's rate: the customer listing runs on an endpoint of its own), plus one
 cold start per segment. The invocations here run in one warm process, so no cold start is paid
 (`make bench`'s package part measures it). To stay within minutes, the invocations here are 60 s
 long, which multiplies the weight of each invocation's own cost (its last segment's write
@@ -22,16 +23,10 @@ import boto3
 import requests
 
 from bench.planning import row
-from bench.sync import standins
+from bench.sync import apply_org_config, standins
 from devenv.tls import combined_bundle
-from metadata.config import OrgConfig
-from metadata.deployer import OrgDeployer
-from metadata.render import render_release
-from stackconfig.resolve import resolve
-from stackconfig.stackfile import RawValue
 from sync_lambda.adapters import secrets as secrets_module
 from sync_lambda.adapters.dynamodb_state import create_table
-from sync_lambda.adapters.salesforce_connection import SalesforceConnection, SalesforceCredentials
 from sync_lambda.settings import Secrets, Settings
 from tests.sync.lambda_runtime import AsyncQueue, Context
 
@@ -66,7 +61,10 @@ def _run(work: Path, info: dict[str, Any], stripe_api: StripeStandIn, aws: AwsSt
         "SFB_SF_USERNAME": info["username"], "SFB_SF_CONSUMER_KEY": info["consumer_key"],
         "SFB_STRIPE_API_BASE": stripe_api.api_base, "SFB_TABLE_NAME": TABLE,
         "SFB_AWS_ENDPOINT_URL": aws.endpoint_url, "AWS_REGION": "us-east-1",
-        "SFB_STRIPE_RATE": f"{RATE:g}", "SFB_DEADLINE_RESERVE_S": str(RESERVE_S),
+        # The payment-method endpoint at RATE, nothing kept in reserve (the stand-in's limits
+        # are raised): the floor is then exactly CUSTOMERS / RATE.
+        "SFB_STRIPE_RATE": f"{2 * RATE:g}", "SFB_STRIPE_ENDPOINT_RATE": f"{RATE:g}",
+        "SFB_STRIPE_RESERVE_SHARE": "0", "SFB_DEADLINE_RESERVE_S": str(RESERVE_S),
         "SFB_STRIPE_SECRET_ARN": sm.create_secret(Name="stripe", SecretString=stripe_api.api_key)[
             "ARN"],
         "SFB_SF_SECRET_ARN": sm.create_secret(
@@ -74,11 +72,8 @@ def _run(work: Path, info: dict[str, Any], stripe_api: StripeStandIn, aws: AwsSt
     os.environ.update(environment)
     secrets_module.clear_cache()
     settings = Settings.from_env(environment)
-    release = render_release(OrgConfig.from_stack(resolve(
-        {"sfbilling:environmentKind": RawValue("local")}, env="bench", source="bench")))
-    credentials = SalesforceCredentials.of(settings, Secrets(stripe_api_key=stripe_api.api_key,
-                                                             salesforce_private_key=key))
-    OrgDeployer(SalesforceConnection(credentials)).apply(release)
+    apply_org_config(settings, Secrets(stripe_api_key=stripe_api.api_key,
+                                       salesforce_private_key=key), info)
     create_table(boto3.client("dynamodb", **aws.client_kwargs()), TABLE)
     for start in range(0, CUSTOMERS, 1000):
         stripe_api.seed([{"name": f"Customer {i:05d}", "cards": ["4242424242424242"],
@@ -99,20 +94,20 @@ def _run(work: Path, info: dict[str, Any], stripe_api: StripeStandIn, aws: AwsSt
     stripe_api.clear_faults()
     created = sum(r.result["outcomes"].get("accounts_created", 0) for r in runs)
     assert created == CUSTOMERS, [r.result["message"] for r in runs]
-    calls = int(stripe_api.stats()["requests"])
+    calls = int(stripe_api.stats()["routes"]["GET /v1/payment_methods"])
     floor = calls / RATE
     late = max(r.ended - r.started for r in runs)
     row(f"backfill of {CUSTOMERS:,} in {len(runs)} invocations ({TIMEOUT_S:g} s each, continued "
         "at once): wall time", elapsed, "s", "-", True)
-    row(f"  ... over its Stripe floor ({calls:,} calls / {RATE:g} = {floor:.1f} s), with "
+    row(f"  ... over its Stripe floor ({calls:,} listings / {RATE:g} = {floor:.1f} s), with "
         f"{TIMEOUT_S:g} s invocations", elapsed / floor, "x", "-", True)
     # What each invocation costs beyond its Stripe calls (its last segment's write overlaps no
     # read), carried over to the shipped shape: 900 s invocations, a 100,000-customer backfill
-    # at Stripe's test-mode rate. The cost grows with the segment written last, so it is scaled
+    # at Stripe's per-endpoint limit. The cost grows with the segment written last, so it is scaled
     # from this run's customers per invocation to the largest segment (segmentSize 10,000).
     per_invocation = max(0.0, elapsed - floor) / len(runs)
     scaled = per_invocation * 10_000 / (CUSTOMERS / len(runs))
-    big_floor = (100_000 + 1_000) / 25.0
+    big_floor = 100_000 / 25.0
     big_runs = -(-big_floor // (900 - 90))
     projected = (big_floor + big_runs * scaled) / big_floor
     row("  cost of one invocation beyond its Stripe calls", per_invocation, "s", "-", True)

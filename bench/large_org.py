@@ -22,15 +22,10 @@ from pathlib import Path
 import requests
 
 from bench.planning import row
+from bench.sync import apply_org_config
 from devenv.process import ChildServer
 from devenv.tls import combined_bundle
-from metadata.config import OrgConfig
-from metadata.deployer import OrgDeployer
-from metadata.render import render_release
-from stackconfig.resolve import resolve
-from stackconfig.stackfile import RawValue
 from sync_lambda import names
-from sync_lambda.adapters.salesforce_connection import SalesforceConnection, SalesforceCredentials
 from sync_lambda.settings import Secrets, Settings
 
 ACCOUNTS = int(os.environ.get("BENCH_LARGE_ACCOUNTS", "500000"))
@@ -81,10 +76,7 @@ def main() -> None:
             bundle = combined_bundle(Path(info["ca_file"]), work / "bundle.pem")
             os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
             settings, secrets = _settings(info)
-            release = render_release(OrgConfig.from_stack(resolve(
-                {"sfbilling:environmentKind": RawValue("local")}, env="bench", source="bench")))
-            OrgDeployer(SalesforceConnection(SalesforceCredentials.of(settings, secrets))) \
-                .apply(release)
+            apply_org_config(settings, secrets, info)
             started = time.perf_counter()
             made = requests.post(f"{info['instance_url']}/_admin/generate", timeout=3600, json={
                 "parent": {"type": names.ACCOUNT, "count": ACCOUNTS, "fields": {

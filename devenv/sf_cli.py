@@ -117,8 +117,9 @@ class Tour:
 
     def _token(self) -> str:
         r = requests.post(f"{self.url}/services/oauth2/token", verify=self.ca, timeout=30, data={
-            "grant_type": "client_credentials", "client_id": self.sf_info["consumer_key"],
-            "client_secret": self.sf_info["consumer_secret"]})
+            "grant_type": "client_credentials",
+            "client_id": self.sf_info["deploy"]["consumer_key"],
+            "client_secret": self.sf_info["deploy"]["consumer_secret"]})
         r.raise_for_status()
         return str(r.json()["access_token"])
 
@@ -144,9 +145,11 @@ class Tour:
         self.sf("org", "display", "--target-org", "tour-token")
 
     def login_jwt(self) -> None:
-        result = self.sf("org", "login", "jwt", "--username", self.sf_info["username"],
-                         "--jwt-key-file", self.sf_info["private_key_file"], "--client-id",
-                         self.sf_info["consumer_key"], "--instance-url", self.url,
+        # The admin who deploys (the integration user may not use the Metadata API).
+        deploy = self.sf_info["deploy"]
+        result = self.sf("org", "login", "jwt", "--username", deploy["username"],
+                         "--jwt-key-file", deploy["private_key_file"], "--client-id",
+                         deploy["consumer_key"], "--instance-url", self.url,
                          "--alias", "tour")
         if result.get("orgId") != self.sf_info["org_id"]:
             raise TourError(f"logged in to {result.get('orgId')}, not {self.sf_info['org_id']}")

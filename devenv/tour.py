@@ -35,8 +35,9 @@ def say(text: str) -> None:
 def salesforce_part(info: dict[str, Any]) -> None:
     """JWT login, the Billing org, a Metadata API deploy, a Bulk API 2.0 upsert."""
     step("Salesforce: JWT bearer login through simple-salesforce")
-    sf: Any = Salesforce(username=info["username"], consumer_key=info["consumer_key"],
-                         privatekey_file=info["private_key_file"],
+    deploy = info["deploy"]  # the admin: the integration user may not use the Metadata API
+    sf: Any = Salesforce(username=deploy["username"], consumer_key=deploy["consumer_key"],
+                         privatekey_file=deploy["private_key_file"],
                          session=redirecting_session(info["login_url"]), version="59.0")
     say(f"instance {sf.base_url}")
     gw = sf.query("SELECT Name, blng__GatewayType__c, blng__Active__c FROM "

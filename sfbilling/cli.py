@@ -34,6 +34,7 @@ from sfbilling.environments import (
     LOCAL,
     PREVIEW,
     OrgTarget,
+    StateTableMissingError,
     deployer_for,
     local_overrides,
     org_config,
@@ -57,6 +58,7 @@ from sfbilling.promotion import (
 )
 from stackconfig.describe import as_json, describe, render_table
 from stackconfig.stackfile import find_root, read_stack_file, stack_path
+from sync_lambda.adapters.no_state import NoStateStore
 from sync_lambda.errors import ConfigError
 from sync_lambda.report import Outcome
 from sync_lambda.wiring import build_service
@@ -91,6 +93,7 @@ EXIT = {Outcome.OK: Exit.OK, Outcome.FAILED_ROWS: Exit.FAILED_ROWS,
         Outcome.HELD_BACK: Exit.HELD_BACK, Outcome.SKIPPED: Exit.LEASE,
         Outcome.LEASE_LOST: Exit.LEASE}
 DEFAULT_TIME_LIMIT_S = 3600
+DEFAULT_SAMPLE = 500  # customers a dry run before the first deploy plans
 # Deploying render's package.zip with the Salesforce CLI: a zip of one package needs
 # --single-package (make sf-cli-tour runs this very line).
 SF_DEPLOY_HINT: Final = ("sf project deploy start --metadata-dir {out}/package.zip "
@@ -144,15 +147,29 @@ def _sync(args: argparse.Namespace, out: Out) -> Result:
         print("sfbilling: `sync --json PATH` is deprecated and goes away in the next release: "
               "use --json-file PATH (or --json for the document on stdout)", file=sys.stderr)
     json_file = args.json_file or args.json_path
+    if args.sample is not None and not args.dry_run:
+        raise ConfigError("--sample plans part of the customers, so it goes with --dry-run")
+    if args.sample is not None and args.sample < 1:
+        raise ConfigError(f"--sample must be at least 1, got {args.sample}")
     target = sync_target(args.env, root=args.root, state_dir=args.state_dir)
+    state, sample = None, args.sample
     if args.env != LOCAL:
-        require_state_table(target.settings, args.env)
+        try:
+            require_state_table(target.settings, args.env)
+        except StateTableMissingError as exc:
+            if not args.dry_run:
+                raise
+            # Before the first deploy: plan a sample against an empty state, touching no AWS.
+            state, sample = NoStateStore(), sample or DEFAULT_SAMPLE
+            out.say(f"{exc}\n  so this dry run plans a sample of {sample} customers from an "
+                    "empty state, and reads and writes nothing in AWS")
     progress = ProgressLine()
     deadline = time.monotonic() + args.time_limit
     try:
         service = build_service(target.settings, target.secrets, progress=progress,
                                 remaining_s=lambda: deadline - time.monotonic(),
-                                fail_fast=True)
+                                fail_fast=True, dry_run=args.dry_run, state=state,
+                                sample=sample)
         report = service.run(full=args.full, dry_run=args.dry_run,
                              allow_mass_deactivation=args.allow_mass_deactivation,
                              recheck_unknown=args.recheck_unknown)
@@ -427,7 +444,8 @@ def _failures(args: argparse.Namespace, out: Out) -> Result:
 
 def _invoke(args: argparse.Namespace, out: Out) -> Result:
     doc = day2.invoke(_target(args), full=args.full,
-                      allow_mass_deactivation=args.allow_mass_deactivation)
+                      allow_mass_deactivation=args.allow_mass_deactivation,
+                      recheck_unknown=args.recheck_unknown)
     out.say(f"started {doc['function']} in {doc['region']} with {json.dumps(doc['payload'])}: "
             f"request {doc['request_id']}. It runs on its own (up to its timeout, then its "
             f"continuations); follow it with `sfbilling status --env {args.env}`")
@@ -509,6 +527,10 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--dry-run", action="store_true",
                       help="plan only: write nothing (not even the checkpoint) and take no "
                            "lease, so it never stands in the scheduled import's way")
+    sync.add_argument("--sample", type=int, metavar="N", default=None,
+                      help="with --dry-run: plan the first N customers only, and project the "
+                           "full import's time from Stripe's limits (the default, with N = "
+                           f"{DEFAULT_SAMPLE}, when the state table does not exist yet)")
     sync.add_argument("--recheck-unknown", action="store_true",
                       help="read again the linked customers classed as live-mode only (a "
                            "sandbox refreshed from production): docs/sync.md")
@@ -613,6 +635,8 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("--full", action="store_true", help="a full reconcile")
     invoke.add_argument("--allow-mass-deactivation", action="store_true",
                         help="confirm the deactivations the limit held back")
+    invoke.add_argument("--recheck-unknown", action="store_true",
+                        help="read again the customers classed as live-mode only")
     _json_arg(invoke)
     invoke.set_defaults(func=_invoke)
     return parser

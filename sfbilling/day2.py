@@ -101,10 +101,12 @@ def failures(target: Deployed) -> list[dict[str, Any]]:
             for e in sorted(_store(target).ledger(), key=lambda e: (e.status, e.stripe_id))]
 
 
-def invoke(target: Deployed, *, full: bool, allow_mass_deactivation: bool) -> dict[str, Any]:
+def invoke(target: Deployed, *, full: bool, allow_mass_deactivation: bool,
+           recheck_unknown: bool = False) -> dict[str, Any]:
     """Start one run of the deployed function, asynchronously (a run may take 15 minutes,
     longer than any CLI should wait); the request id and the payload."""
-    payload = invocation.payload(full=full, allow_mass_deactivation=allow_mass_deactivation)
+    payload = invocation.payload(full=full, allow_mass_deactivation=allow_mass_deactivation,
+                                 recheck_unknown=recheck_unknown)
     client = target.lambda_()
     try:
         # Asked first: an asynchronous invoke of a missing function is not refused by every

@@ -150,9 +150,15 @@ def sync_target(env: str, *, root: Path = Path(), state_dir: Path = DEFAULT_STAT
     return SyncTarget(stack, settings, secrets)
 
 
+class StateTableMissingError(UnreachableError):
+    """The state table cannot be read because it (or a way to it) does not exist yet: no
+    table, or no AWS credentials on this machine. A dry run goes on with a sample."""
+
+
 def require_state_table(settings: Settings, env: str) -> None:
     """The deployed state table is there and readable (UnreachableError naming the table, the
-    region and what to do otherwise: the one line instead of botocore's traceback)."""
+    region and what to do otherwise: the one line instead of botocore's traceback;
+    StateTableMissingError when there is no table or no credentials)."""
     region = settings.aws_region
     client = boto3.client("dynamodb", region_name=region,
                           endpoint_url=settings.aws_endpoint_url)
@@ -160,15 +166,16 @@ def require_state_table(settings: Settings, env: str) -> None:
     try:
         client.describe_table(TableName=settings.table_name)
     except NoCredentialsError:
-        raise UnreachableError(f"AWS: no credentials to read {where}: set AWS_PROFILE (or SSO, "
-                               "or the AWS_* variables) for the account of the stack") from None
+        raise StateTableMissingError(
+            f"AWS: no credentials to read {where}: set AWS_PROFILE (or SSO, or the AWS_* "
+            "variables) for the account of the stack") from None
     except EndpointConnectionError as exc:
         raise UnreachableError(f"AWS: cannot reach {where} ({exc}); check aws:region and "
                                "awsEndpointUrl in the stack file") from None
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "ResourceNotFoundException":
-            raise UnreachableError(
+            raise StateTableMissingError(
                 f"AWS: {where} does not exist: deploy the {env} stack first (`pulumi up`), or "
                 "check aws:region and resourcePrefix in the stack file") from None
         raise UnreachableError(f"AWS refused to read {where}: {code}: "

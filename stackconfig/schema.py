@@ -163,9 +163,21 @@ KEYS: Final[tuple[Key, ...]] = (
          INFRA, secret=True),
     _key("stripeApiBase", Url(), None, "Stripe API base URL override (the local stand-in)",
          PER_ENV, LAMBDA, env="SFB_STRIPE_API_BASE"),
-    _key("stripeRatePerSecond", Float(0.5, 1000), "20", "Stripe requests per second the import "
-         "keeps to", PER_ENV, LAMBDA, env="SFB_STRIPE_RATE",
-         why="Stripe allows 25 requests/s in test mode and 100 in live mode"),
+    _key("stripeRatePerSecond", Float(1, 10_000), None, "the Stripe account's global rate "
+         "limit: unset = Stripe's default for the key's mode (100/s live, 25/s test); set it "
+         "only when Stripe raised the account's limit", PER_ENV, LAMBDA, env="SFB_STRIPE_RATE",
+         why="each Stripe account has its own limits"),
+    _key("stripeEndpointRatePerSecond", Float(1, 10_000), "25", "Stripe's limit per endpoint "
+         "(25/s by default): one payment-method listing per customer and type, all on one "
+         "endpoint, so a full import takes at least customers x types / this (less the "
+         "reserve)", PER_ENV, LAMBDA, env="SFB_STRIPE_ENDPOINT_RATE",
+         why="each Stripe account has its own limits"),
+    _key("stripeReserveShare", Float(0, 0.9), "0.1", "share of both Stripe limits the import "
+         "leaves free for the account's other clients", PER_ENV, LAMBDA,
+         env="SFB_STRIPE_RESERVE_SHARE", why="what else uses the account differs"),
+    _key("stripeDryRunShare", Float(0.05, 1), "0.5", "share of the import's Stripe budget a "
+         "dry run takes (it may run beside the scheduled import)", PROMOTABLE, LAMBDA,
+         env="SFB_STRIPE_DRY_RUN_SHARE"),
     _key("stripeConcurrency", Int(1, 64), "8", "Stripe requests in flight at once", PER_ENV,
          LAMBDA, env="SFB_STRIPE_CONCURRENCY", why="goes with the rate"),
     # -- what the import does ----------------------------------------------------------------

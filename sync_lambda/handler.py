@@ -4,7 +4,8 @@ and the next run started at once when this one stopped at its deadline with work
 Event (from the EventBridge schedule, an operator's manual invoke, or a run's continuation):
     {}                              incremental run (a full import when there is no checkpoint yet)
     {"full": true}                  full reconcile
-    {"dry_run": true}               plan only, no writes
+    {"dry_run": true}               plan only: no writes, no lease, half the Stripe budget
+    {"recheckUnknown": true}        read again the customers classed as live-mode only
     {"allowMassDeactivation": true} confirm deactivations the mass-deactivation limit held back
     {"continuation": true}          started by the previous run; runs like {} (the saved progress,
                                     not the event, says where to go on)
@@ -65,13 +66,14 @@ def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         settings = Settings.from_env(os.environ)
         secrets = load_secrets(provider_for(settings), settings)
-        service = build_service(
-            settings, secrets,
-            remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000.0)
         dry_run = event.get(invocation.DRY_RUN) is True
+        service = build_service(
+            settings, secrets, dry_run=dry_run,
+            remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000.0)
         allow = event.get(invocation.ALLOW_MASS_DEACTIVATION) is True
         report = service.run(full=event.get(invocation.FULL) is True, dry_run=dry_run,
-                             allow_mass_deactivation=allow)
+                             allow_mass_deactivation=allow,
+                             recheck_unknown=event.get(invocation.RECHECK_UNKNOWN) is True)
         result = report.to_dict()
         result["continuation"] = None
         if report.continued and not dry_run:

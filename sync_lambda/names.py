@@ -103,6 +103,15 @@ EVENT_PM_DETACHED: Final = "payment_method.detached"
 # Stripe keeps events for 30 days; a checkpoint older than this is not trusted.
 EVENT_RETENTION_S: Final = 30 * 86400
 STRIPE_PAGE_LIMIT: Final = 100
+# Stripe's rate limits (docs.stripe.com/rate-limits): per account, live and test mode, and the
+# default of each endpoint (an endpoint: HTTP method and path template, as Stripe names it).
+STRIPE_LIVE_RATE_LIMIT: Final = 100.0
+STRIPE_TEST_RATE_LIMIT: Final = 25.0
+STRIPE_ENDPOINT_RATE_LIMIT: Final = 25.0
+ENDPOINT_CUSTOMERS: Final = "GET /v1/customers"
+ENDPOINT_CUSTOMER: Final = "GET /v1/customers/{id}"
+ENDPOINT_PAYMENT_METHODS: Final = "GET /v1/payment_methods"
+ENDPOINT_EVENTS: Final = "GET /v1/events"
 # Stripe's 404 for an object of the other mode (a refreshed sandbox's Accounts name live
 # customers a test key cannot read): "No such customer: 'cus_…'; a similar object exists in live
 # mode, but a test mode key was used to make this request."

@@ -23,8 +23,32 @@ class StripeSource(Protocol):
     """Read-only access to Stripe."""
 
     calls: int
-    rate: float  # requests per second it keeps to
-    cost_per_customer: int  # requests to fetch one customer and its payment methods
+    cost_per_customer: int  # payment-method listings per customer (one per type)
+
+    @property
+    def rate(self) -> float:
+        """Payment-method listings per second it keeps to (the pace of a full import)."""
+        ...
+
+    @property
+    def events_per_s(self) -> float:
+        """Pages of events per second it keeps to."""
+        ...
+
+    def customers_per_s(self, *, fetch: bool) -> float:
+        """Customers a second Stripe's limits allow: listed (`fetch` False: a page of 100,
+        then their payment methods) or retrieved one by one, each with its payment methods."""
+        ...
+
+    @property
+    def throttled(self) -> int:
+        """429s Stripe answered so far."""
+        ...
+
+    def count_customers(self, starting_after: str | None, *,
+                        on_page: Callable[[int], None]) -> int:
+        """How many customers Stripe lists after `starting_after` (no payment methods read)."""
+        ...
 
     def read_segment(self, starting_after: str | None, limit: int, *,
                      on_page: Callable[[int], None], stop: Callable[[], bool]) -> Segment:

@@ -41,6 +41,9 @@ class Report:
     # Customers Stripe knows only in live mode (a test key in a refreshed sandbox): classed,
     # stored, skipped by later runs; no failed rows.
     live_mode_customers: int = 0
+    # A sampled dry run's projection of the full import (customers, rate, seconds).
+    projection: dict[str, Any] | None = None
+    stripe_throttled: int = 0  # 429s Stripe answered (the import slowed down for each)
     scenarios: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     failures: list[dict[str, Any]] = field(default_factory=list)
@@ -134,6 +137,7 @@ class Report:
         self.outcomes["skipped"] = len(self.skipped)
         self.outcomes["failed_rows"] = self.failed_rows
         self.outcomes["live_mode_customers"] = self.live_mode_customers
+        self.outcomes["stripe_rate_limited"] = self.stripe_throttled
         return {
             "run_id": self.run_id, "mode": self.mode, "kind": self.kind,
             "outcome": self.outcome.value, "dry_run": self.dry_run,
@@ -146,7 +150,9 @@ class Report:
             "failures": self.failures[:cap], "skipped": self.skipped[:cap],
             "quarantined": self.quarantined[:cap], "notes": self.notes[:cap],
             "planned": self.planned[:cap],
-            "calls": {"stripe": self.stripe_calls, "salesforce": self.salesforce_calls},
+            "calls": {"stripe": self.stripe_calls, "salesforce": self.salesforce_calls,
+                      "stripe_rate_limited": self.stripe_throttled},
+            "projection": self.projection,
             "duration_s": round(self.duration_s, 2),
             "checkpoint_age_s": self.checkpoint_age_s,
         }

@@ -15,7 +15,6 @@ Guarantees, and where they come from:
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 import uuid
@@ -93,10 +92,19 @@ class RunConfig:
     lease_wait_s: float
     request_timeout_s: float
     deactivation_limit: DeactivationLimit = DeactivationLimit()
+    # A sampled dry run: plan at most this many customers, then project the full import.
+    sample: int | None = None
 
 
 def _no_progress(stage: str, done: int, total: int | None, eta_s: float | None) -> None:
     del stage, done, total, eta_s
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return f"{seconds:.0f} s"
+    return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
 def _iso(epoch: float) -> str:
@@ -177,6 +185,7 @@ class SyncService:
 
     def _close(self, report: Report, started: float) -> None:
         report.stripe_calls = self._stripe.calls
+        report.stripe_throttled = self._stripe.throttled
         report.salesforce_calls = self._sink.calls()
         report.duration_s = self._clock() - started
 
@@ -216,18 +225,20 @@ class SyncService:
         left = self._seconds_left()
         return left is None or left > 0
 
-    def _capacity(self) -> int:
-        """Customers this invocation can still fetch from Stripe: the time left (minus the
-        reserve) times the request rate, over the requests one customer costs."""
+    def _capacity(self, *, fetch: bool) -> int:
+        """Customers this invocation can still read from Stripe: the time left (minus the
+        reserve) times the customers a second Stripe's limits allow (`fetch`: retrieved one
+        by one, else listed)."""
         left = self._seconds_left()
         if left is None:
             return self._config.segment_size
-        fits = int(left * self._stripe.rate / self._stripe.cost_per_customer)
+        fits = int(left * self._stripe.customers_per_s(fetch=fetch))
         return max(1, min(self._config.segment_size, fits))
 
     def _each(self, stage: str, before: int, total: int) -> Callable[[int], None]:
-        """Progress per customer read, with the time the rest takes at the configured rate."""
-        per_customer_s = self._stripe.cost_per_customer / self._stripe.rate
+        """Progress per customer retrieved, with the time the rest takes at the configured
+        limits."""
+        per_customer_s = 1 / self._stripe.customers_per_s(fetch=True)
 
         def report(n: int) -> None:
             done = before + n
@@ -283,10 +294,14 @@ class SyncService:
         there and the next one resumes from the saved cursor."""
         stop = threading.Event()
 
+        sample = self._config.sample
+
         def read(after: str | None) -> Segment:
             done = len(seen_now)
+            capacity = self._capacity(fetch=False)
+            limit = capacity if sample is None else max(1, min(capacity, sample - done))
             return self._stripe.read_segment(
-                after, self._capacity(), stop=stop.is_set,
+                after, limit, stop=stop.is_set,
                 on_page=lambda n: self._progress("reading Stripe customers", done + n, None,
                                                  None))
 
@@ -299,7 +314,9 @@ class SyncService:
                 while ahead is not None:
                     segment = ahead.result()
                     ahead = None
-                    if segment.has_more and self._time_left():
+                    sampled = sample is not None and \
+                        len(seen_now) + len(segment.snapshots) >= sample
+                    if segment.has_more and self._time_left() and not sampled:
                         ahead = reader.submit(read, segment.cursor)
                     self._batch(segment.snapshots, report, dry_run=dry_run)
                     ids = [snap.customer.id for snap in segment.snapshots]
@@ -309,11 +326,33 @@ class SyncService:
                     if not dry_run:
                         self._state.add_seen(ids)
                         self._state.save(state)
-                    if segment.has_more and ahead is None:
+                    if sample is not None and (sampled or not segment.has_more):
+                        self._project(report, segment.cursor if segment.has_more else None,
+                                      len(seen_now))
+                    elif segment.has_more and ahead is None:
                         self._stop(report, f"{len(seen_now)} customers")
             finally:
                 stop.set()  # a segment read ahead for nothing ends at its next page
         return state
+
+    def _project(self, report: Report, cursor: str | None, sampled: int) -> None:
+        """The rest of a sampled dry run: count the customers not planned (the listing alone,
+        100 a request) and project a full import from the configured limits."""
+        rest = 0 if cursor is None else self._stripe.count_customers(
+            cursor, on_page=lambda n: self._progress("counting Stripe customers", sampled + n,
+                                                     None, None))
+        total = sampled + rest
+        rate, cost = self._stripe.rate, self._stripe.cost_per_customer
+        floor_s = total / self._stripe.customers_per_s(fetch=False)
+        report.projection = {"customers_sampled": sampled, "customers": total,
+                             "payment_method_listings_per_customer": cost,
+                             "payment_method_listings_per_s": round(rate, 2),
+                             "full_import_s": round(floor_s)}
+        report.message = (
+            f"sampled {sampled} of {total} customers; a full import takes at least "
+            f"{_duration(floor_s)} ({total} customers x {cost} payment-method listing"
+            f"{'s' if cost > 1 else ''} / {rate:g}/s, Stripe's per-endpoint limit less the "
+            "reserve and this dry run's share)")
 
     def _reconcile_gone(self, seen: set[str], report: Report, *, dry_run: bool) -> bool:
         """Customers with imported payment methods that the full listing did not return are
@@ -328,7 +367,7 @@ class SyncService:
                 self._stop(report, f"checking {start} of {len(gone)} customers Stripe no "
                                    "longer lists")
                 return False
-            segment = gone[start:start + self._capacity()]
+            segment = gone[start:start + self._capacity(fetch=True)]
             stage = "checking customers Stripe no longer lists"
             self._batch(self._stripe.fetch(segment, on_each=self._each(stage, start, len(gone))),
                         report, dry_run=dry_run)
@@ -387,13 +426,15 @@ class SyncService:
         """Pages of events this invocation may list and still have time to apply them
         (None: no deadline)."""
         left = self._seconds_left()
-        return None if left is None else max(1, int(left * self._stripe.rate * LISTING_SHARE))
+        return None if left is None else \
+            max(1, int(left * self._stripe.events_per_s * LISTING_SHARE))
 
     def _time_for_a_window(self) -> bool:
         """Whether there is time to list one page and read one customer: a window listed
         with less is listed again by the next run, for nothing."""
         left = self._seconds_left()
-        return left is None or left * self._stripe.rate >= 1 + self._stripe.cost_per_customer
+        return left is None or left >= 1 / self._stripe.events_per_s \
+            + 1 / self._stripe.customers_per_s(fetch=True)
 
     def _event_window(self, state: SyncState, *,
                       dry_run: bool) -> tuple[EventListing, int | None, float | None] | None:
@@ -455,7 +496,7 @@ class SyncService:
             if not self._time_left():
                 self._stop(report, f"{len(done)} changed customers")
                 return state, False
-            segment, rest = _segment(rest, self._capacity())
+            segment, rest = _segment(rest, self._capacity(fetch=True))
             customers = {e.customer_id for e in segment if e.customer_id} - done
             if first:
                 customers |= set(pending)
@@ -481,13 +522,15 @@ class SyncService:
         reading the changed ones (Stripe customers are at least the linked Accounts plus the
         ones created since the checkpoint), judged only when the backlog does not fit in this
         invocation (so an ordinary run makes no extra call)."""
-        if changed <= self._capacity():
+        if changed <= self._capacity(fetch=True):
             return False
         self._org(dry_run=dry_run)  # a count of the wrong org would decide for it
         known = self._sink.count_linked_accounts() + created
-        full_calls = math.ceil(known / names.STRIPE_PAGE_LIMIT) + known * (
-            self._stripe.cost_per_customer - 1)
-        return full_calls < changed * self._stripe.cost_per_customer
+        # Both paths list each customer's payment methods, on one endpoint whose limit sets
+        # the pace; the full path's customer listing and the changed path's retrievals run on
+        # endpoints of their own. So the full path is cheaper when it lists no more customers
+        # (on a tie too: a page of 100 customers costs one request, 100 retrievals 100).
+        return known <= changed
 
     def _advance(self, state: SyncState, listing: EventListing, applied: set[str], *,
                  boundary: int | None, page_s: float | None, dry_run: bool) -> SyncState:

@@ -74,7 +74,11 @@ CONFIGURED: Final = (
     EnvVar("SFB_INCLUDE_BANK_ACCOUNTS", "include_bank_accounts", Bool(), False),
     EnvVar("SFB_BULK_THRESHOLD", "bulk_threshold", Int(1, 100_000), 200),
     EnvVar("SFB_SEGMENT_SIZE", "segment_size", Int(100, 100_000), 10_000),
-    EnvVar("SFB_STRIPE_RATE", "stripe_rate", Float(0.5, 1000), 20.0),
+    EnvVar("SFB_STRIPE_RATE", "stripe_rate", Float(1, 10_000)),
+    EnvVar("SFB_STRIPE_ENDPOINT_RATE", "stripe_endpoint_rate", Float(1, 10_000),
+           names.STRIPE_ENDPOINT_RATE_LIMIT),
+    EnvVar("SFB_STRIPE_RESERVE_SHARE", "stripe_reserve_share", Float(0, 0.9), 0.1),
+    EnvVar("SFB_STRIPE_DRY_RUN_SHARE", "stripe_dry_run_share", Float(0.05, 1), 0.5),
     EnvVar("SFB_STRIPE_CONCURRENCY", "stripe_concurrency", Int(1, 64), 8),
     EnvVar("SFB_MAX_ATTEMPTS", "max_attempts", Int(1, 100), 5),
     EnvVar("SFB_DEADLINE_RESERVE_S", "deadline_reserve_s", Int(10, 600), 90),
@@ -120,7 +124,10 @@ class Settings:
     include_bank_accounts: bool
     bulk_threshold: int
     segment_size: int
-    stripe_rate: float
+    stripe_rate: float | None  # the account's global limit (None: Stripe's for the key's mode)
+    stripe_endpoint_rate: float
+    stripe_reserve_share: float
+    stripe_dry_run_share: float
     stripe_concurrency: int
     max_attempts: int
     deadline_reserve_s: int

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import boto3
 
 from sync_lambda.adapters.dynamodb_state import DynamoStateStore
+from sync_lambda.adapters.stripe_budget import StripeLimits
 from sync_lambda.adapters.stripe_source import StripeSourceAdapter
 from sync_lambda.models import PlanOptions
 from sync_lambda.service import DeactivationLimit, Progress, RunConfig, SyncService
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
 
     from sync_lambda.models import OrgFacts, Snapshot
     from sync_lambda.planning import Plan, SalesforceView
-    from sync_lambda.ports import BillingSink
+    from sync_lambda.ports import BillingSink, StateStore
     from sync_lambda.settings import Secrets, Settings
     from sync_lambda.state import ApplyResult
 
@@ -82,12 +84,19 @@ def build_service(settings: Settings, secrets: Secrets, *,
                   remaining_s: Callable[[], float | None] = lambda: None,
                   progress: Progress | None = None,
                   clock: Callable[[], float] = time.time,
-                  fail_fast: bool = False) -> SyncService:
+                  fail_fast: bool = False, dry_run: bool = False,
+                  state: StateStore | None = None, sample: int | None = None) -> SyncService:
     """Adapters wired to the service; nothing connects until the run needs it. `fail_fast`
-    (the CLI): an org that cannot be reached or trusted is said at once, not retried."""
+    (the CLI): an org that cannot be reached or trusted is said at once, not retried.
+    `dry_run`: Stripe's budget is cut to `stripeDryRunShare`, leaving the rest to the scheduled
+    import. `state`: another state store (a sampled dry run's, before any table exists);
+    `sample`: plan at most this many customers."""
     secrets.check(settings)
+    limits = stripe_limits(settings, secrets)
+    if dry_run:
+        limits = limits.share(settings.stripe_dry_run_share)
     stripe = StripeSourceAdapter.connect(
-        secrets.stripe_api_key, api_base=settings.stripe_api_base, rate=settings.stripe_rate,
+        secrets.stripe_api_key, api_base=settings.stripe_api_base, limits=limits,
         concurrency=settings.stripe_concurrency,
         include_bank_accounts=settings.include_bank_accounts)
     def salesforce() -> BillingSink:
@@ -97,8 +106,17 @@ def build_service(settings: Settings, secrets: Secrets, *,
         return SalesforceSink(settings, secrets, remaining_s=remaining_s, fail_fast=fail_fast)
 
     sink = LazySink(salesforce)
-    state = DynamoStateStore(
-        boto3.client("dynamodb", region_name=settings.aws_region,
-                     endpoint_url=settings.aws_endpoint_url), settings.table_name, clock=clock)
-    return SyncService(stripe, sink, state, run_config(settings), remaining_s=remaining_s,
-                       progress=progress, clock=clock)
+    if state is None:
+        state = DynamoStateStore(
+            boto3.client("dynamodb", region_name=settings.aws_region,
+                         endpoint_url=settings.aws_endpoint_url), settings.table_name,
+            clock=clock)
+    return SyncService(stripe, sink, state, replace(run_config(settings), sample=sample),
+                       remaining_s=remaining_s, progress=progress, clock=clock)
+
+
+def stripe_limits(settings: Settings, secrets: Secrets) -> StripeLimits:
+    """Stripe's limits for this import's key and settings."""
+    return StripeLimits.for_key(secrets.stripe_api_key, global_per_s=settings.stripe_rate,
+                                endpoint_per_s=settings.stripe_endpoint_rate,
+                                reserve_share=settings.stripe_reserve_share)

@@ -145,13 +145,13 @@ class TokenEndpoint:
     client-credentials flow's run-as user. A session belongs to that user."""
 
     def __init__(self, apps: tuple[ConnectedApp, ...], sessions: Sessions, org_id: str,
-                 user_id: str, *, audiences: tuple[str, ...] = AUDIENCES) -> None:
+                 user_ids: Mapping[str, str], *, audiences: tuple[str, ...] = AUDIENCES) -> None:
         self.apps = apps
         self.app = apps[0]
         self.audiences = audiences
         self.sessions = sessions
         self.org_id = org_id
-        self.user_id = user_id
+        self.user_ids = user_ids
 
     def _app(self, consumer_key: str) -> ConnectedApp:
         for app in self.apps:
@@ -190,7 +190,7 @@ class TokenEndpoint:
             "access_token": token,
             "scope": "api",
             "instance_url": instance_url,
-            "id": f"{instance_url}/id/{self.org_id}/{self.user_id}",
+            "id": f"{instance_url}/id/{self.org_id}/{self.user_ids.get(username, '')}",
             "token_type": "Bearer",
             "issued_at": issued,
             "signature": base64.b64encode(sig).decode(),
@@ -250,7 +250,8 @@ class TokenEndpoint:
             f"<metadataServerUrl>{server_base}/services/Soap/m/{version}/{self.org_id}"
             "</metadataServerUrl><passwordExpired>false</passwordExpired><sandbox>true</sandbox>"
             f"<serverUrl>{escape(server_url)}</serverUrl><sessionId>{escape(token)}</sessionId>"
-            f"<userId>{self.user_id}</userId></result></loginResponse></soapenv:Body>"
+            f"<userId>{self.user_ids.get(app.username, '')}</userId></result></loginResponse>"
+            "</soapenv:Body>"
             "</soapenv:Envelope>"
         )
 

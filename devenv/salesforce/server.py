@@ -288,7 +288,7 @@ class SalesforceStandIn:
         instance = self.my_domain_url if host.endswith(SALESFORCE_SUFFIX) else self.url
         try:
             body = TokenEndpoint((self.app, self.deploy_app), self.sessions,
-                                 self.org.profile.org_id, self.org.user_id,
+                                 self.org.profile.org_id, self.org.user_ids,
                                  audiences=self.audiences(),
                                  ).token(req.form(), req.header("authorization"), instance)
         except OAuthError as err:
@@ -300,17 +300,17 @@ class SalesforceStandIn:
         """OpenID Connect UserInfo: who the access token belongs to (the Salesforce CLI asks
         after every access-token login, then reads sobjects/User/{user_id})."""
         try:
-            self.sessions.check(req.bearer, expire_after_calls=None)
+            username = self.sessions.check(req.bearer, expire_after_calls=None)
         except SalesforceError:
             return Response(403, b"Bad_OAuth_Token", "text/plain")
-        org_id, user_id = self.org.profile.org_id, self.org.user_id
+        org_id, user_id = self.org.profile.org_id, self.org.user_ids.get(username, "")
         version = f"{API_VERSIONS[1]}.0"
         base = f"{self.url}/services/data/v{version}"
         return json_response(200, {
             "sub": f"{self.url}/id/{org_id}/{user_id}", "user_id": user_id,
-            "organization_id": org_id, "preferred_username": self.app.username,
-            "nickname": self.app.username.split("@")[0], "name": "Integration User",
-            "email": self.app.username, "email_verified": True, "given_name": "Integration",
+            "organization_id": org_id, "preferred_username": username,
+            "nickname": username.split("@")[0], "name": username.split("@")[0].title(),
+            "email": username, "email_verified": True, "given_name": "Integration",
             "family_name": "User", "zoneinfo": "Europe/London", "locale": "en_GB",
             "language": "en_US", "active": True, "user_type": "STANDARD",
             "is_app_installed": True, "utcOffset": 0,
@@ -325,7 +325,7 @@ class SalesforceStandIn:
 
     def _soap_login(self, req: Request) -> Response:
         endpoint = TokenEndpoint((self.app, self.deploy_app), self.sessions,
-                                 self.org.profile.org_id, self.org.user_id)
+                                 self.org.profile.org_id, self.org.user_ids)
         try:
             xml = endpoint.soap_login(req.body.decode("utf-8", "replace"), self.url, req.version)
         except OAuthError as err:

@@ -182,12 +182,14 @@ class Org:
             for obj in self.schema:
                 self._ensure_object(obj)
             self.user_id = ""
+            self.user_ids: dict[str, str] = {}  # by username
             self.restricted_writes: dict[str, set[str]] = {}
             self._seed_org_record()
             for name, fields in seed_records(self.profile):
                 rid = self.insert(name, fields)
-                if name == "User" and not self.user_id:  # the integration user
-                    self.user_id = rid
+                if name == "User":
+                    self.user_ids[str(fields["Username"])] = rid
+                    self.user_id = self.user_id or rid  # the integration user
 
     def _seed_org_record(self) -> None:
         org_obj = self.schema.get("Organization")

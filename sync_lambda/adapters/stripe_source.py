@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import stripe
 
 from sync_lambda import names
-from sync_lambda.adapters.retry import RateLimiter, backoff
+from sync_lambda.adapters.retry import backoff
+from sync_lambda.adapters.stripe_budget import StripeBudget, StripeLimits
 from sync_lambda.errors import FatalSyncError, RetriableSyncError
 from sync_lambda.models import Customer, Event, EventListing, Segment, Snapshot
 from sync_lambda.stripe_objects import customer_from, event_from, payment_method_from
@@ -65,40 +66,68 @@ def _stripe_time(response: Any) -> int | None:
 class StripeSourceAdapter:
     """Implements `ports.StripeSource` over the Stripe API."""
 
-    def __init__(self, client: stripe.StripeClient, *, rate: float, concurrency: int,
+    def __init__(self, client: stripe.StripeClient, *, budget: StripeBudget, concurrency: int,
                  include_bank_accounts: bool,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self._client = client
-        self._limiter = RateLimiter(rate, sleep=sleep)
+        self._budget = budget
         self._concurrency = concurrency
         self._sleep = sleep
         self._types = ((names.STRIPE_CARD, names.STRIPE_US_BANK_ACCOUNT)
                        if include_bank_accounts else (names.STRIPE_CARD,))
         self._lock = threading.Lock()
         self.calls = 0
-        self.rate = rate
-        self.cost_per_customer = 1 + len(self._types)
+        # A customer costs one payment-method listing per type, all on one endpoint: that
+        # endpoint's rate is the pace of a full import (its customer listing, 100 a page, and
+        # each retrieval of a gone customer draw on endpoints of their own).
+        self.cost_per_customer = len(self._types)
+
+    @property
+    def rate(self) -> float:
+        """Payment-method listings per second (the endpoint that sets the pace)."""
+        return self._budget.rate(names.ENDPOINT_PAYMENT_METHODS)
+
+    @property
+    def events_per_s(self) -> float:
+        """Pages of events per second."""
+        return self._budget.rate(names.ENDPOINT_EVENTS)
+
+    def customers_per_s(self, *, fetch: bool) -> float:
+        """Customers a second: the payment-method endpoint's rate over the listings a customer
+        takes, within the account's rate over all the requests a customer takes (a retrieval
+        each when fetched, a hundredth of a page when listed) and, fetched, the retrieval
+        endpoint's own rate."""
+        listings = len(self._types)
+        requests = listings + (1.0 if fetch else 1.0 / names.STRIPE_PAGE_LIMIT)
+        pace = min(self._budget.rate(names.ENDPOINT_PAYMENT_METHODS) / listings,
+                   self._budget.global_rate / requests)
+        return min(pace, self._budget.rate(names.ENDPOINT_CUSTOMER)) if fetch else pace
+
+    @property
+    def throttled(self) -> int:
+        """429s Stripe answered so far."""
+        return self._budget.throttled
 
     @classmethod
-    def connect(cls, api_key: str, *, api_base: str | None, rate: float, concurrency: int,
-                include_bank_accounts: bool) -> StripeSourceAdapter:
+    def connect(cls, api_key: str, *, api_base: str | None, limits: StripeLimits,
+                concurrency: int, include_bank_accounts: bool) -> StripeSourceAdapter:
         """A client with no global state; retries are ours (they also cover 429)."""
         client = stripe.StripeClient(
             api_key, base_addresses={"api": api_base} if api_base else None,
             max_network_retries=0)
-        return cls(client, rate=rate, concurrency=concurrency,
+        return cls(client, budget=StripeBudget(limits), concurrency=concurrency,
                    include_bank_accounts=include_bank_accounts)
 
-    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _call(self, endpoint: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         for attempt in range(MAX_ATTEMPTS):
-            self._limiter.acquire()
+            self._budget.acquire(endpoint)
             with self._lock:
                 self.calls += 1
             try:
                 return fn(*args, **kwargs)
             except stripe.RateLimitError as exc:
-                # Everyone slows down, not just this thread: the limit is per account.
-                self._limiter.slow_down()
+                # Every thread slows down, not just this one: the buckets are shared.
+                self._budget.throttled_by_stripe(endpoint)
                 last: Exception = exc
             except stripe.APIConnectionError as exc:
                 last = exc
@@ -122,8 +151,22 @@ class StripeSourceAdapter:
         params: dict[str, Any] = {"limit": names.STRIPE_PAGE_LIMIT}
         if starting_after:
             params["starting_after"] = starting_after
-        page = self._call(self._client.v1.customers.list, params=params)
+        page = self._call(names.ENDPOINT_CUSTOMERS, self._client.v1.customers.list,
+                          params=params)
         return [customer_from(c.to_dict()) for c in page.data], bool(page.has_more)
+
+    def count_customers(self, starting_after: str | None, *,
+                        on_page: Callable[[int], None]) -> int:
+        """How many customers follow `starting_after` (the listing alone: 100 a request)."""
+        n, cursor, more = 0, starting_after, True
+        while more:
+            page, more = self.list_customers(cursor)
+            n += len(page)
+            on_page(n)
+            if not page:
+                break
+            cursor = page[-1].id
+        return n
 
     def _payment_methods(self, customer: Customer) -> Snapshot:
         pms = []
@@ -135,7 +178,8 @@ class StripeSourceAdapter:
                 if after:
                     params["starting_after"] = after
                 try:
-                    page = self._call(self._client.v1.payment_methods.list, params=params)
+                    page = self._call(names.ENDPOINT_PAYMENT_METHODS,
+                                      self._client.v1.payment_methods.list, params=params)
                 except _LiveModeOnlyError:
                     return Snapshot(customer, live_mode=True)
                 except _NotFoundError as exc:
@@ -156,10 +200,13 @@ class StripeSourceAdapter:
         with ThreadPoolExecutor(self._concurrency) as pool:
             try:
                 while len(futures) < limit and has_more and not stop():
-                    page, has_more = self.list_customers(cursor)
-                    futures += [pool.submit(self._payment_methods, c) for c in page]
-                    if page:
-                        cursor = page[-1].id
+                    page, more = self.list_customers(cursor)
+                    # At most `limit` customers: the rest of a page is the next segment's.
+                    taken = page[:limit - len(futures)]
+                    futures += [pool.submit(self._payment_methods, c) for c in taken]
+                    if taken:
+                        cursor = taken[-1].id
+                    has_more = more or len(taken) < len(page)
                     on_page(len(futures))
                 snapshots = tuple(f.result() for f in futures)
             except BaseException:
@@ -170,7 +217,8 @@ class StripeSourceAdapter:
 
     def _fetch_one(self, customer_id: str) -> Snapshot:
         try:
-            obj = self._call(self._client.v1.customers.retrieve, customer_id)
+            obj = self._call(names.ENDPOINT_CUSTOMER, self._client.v1.customers.retrieve,
+                             customer_id)
         except _LiveModeOnlyError:
             return Snapshot(Customer(customer_id), live_mode=True)
         except _NotFoundError as exc:
@@ -209,7 +257,7 @@ class StripeSourceAdapter:
                                       "limit": names.STRIPE_PAGE_LIMIT}
             if after:
                 params["starting_after"] = after
-            page = self._call(self._client.v1.events.list, params=params)
+            page = self._call(names.ENDPOINT_EVENTS, self._client.v1.events.list, params=params)
             pages += 1
             if stripe_time is None:
                 stripe_time = _stripe_time(page.last_response)

@@ -82,11 +82,11 @@ def test_userinfo_names_the_user_and_the_org(salesforce: SalesforceStandIn, sf: 
     assert r.status_code == 200
     info = r.json()
     assert info["organization_id"] == salesforce.org.profile.org_id
-    assert info["preferred_username"] == salesforce.app.username
+    assert info["preferred_username"] == salesforce.deploy_app.username
     assert info["sub"].endswith(f"/id/{info['organization_id']}/{info['user_id']}")
     assert info["urls"]["rest"].startswith(salesforce.url + "/services/data/v")
     # … and the user it names can be read, as the CLI does next.
-    assert sf.User.get(info["user_id"])["Username"] == salesforce.app.username
+    assert sf.User.get(info["user_id"])["Username"] == salesforce.deploy_app.username
     bad = requests.get(f"{salesforce.url}/services/oauth2/userinfo", timeout=10,
                        headers={"Authorization": "Bearer not-a-token"})
     assert (bad.status_code, bad.text) == (403, "Bad_OAuth_Token")

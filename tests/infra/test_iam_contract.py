@@ -133,7 +133,8 @@ def test_the_functions_policy_allows_every_call_it_makes_and_grants_nothing_unus
                 "salesforceConsumerKey": salesforce.app.consumer_key,
                 "salesforceOrgId": salesforce.org.profile.org_id,
                 "stripeApiBase": stripe_api.api_base, "awsEndpointUrl": aws.endpoint_url,
-                "stripeRatePerSecond": "500", "deadlineReserveSeconds": "10",
+                "stripeRatePerSecond": "500", "stripeEndpointRatePerSecond": "500",
+                "stripeReserveShare": "0", "deadlineReserveSeconds": "10",
                 "bulkThreshold": "50",
                 "stripeApiKey": stripe_api.api_key,
                 "salesforcePrivateKey": key_file.read_text(), **deploy_keys(salesforce)})
@@ -160,7 +161,7 @@ def test_the_functions_policy_allows_every_call_it_makes_and_grants_nothing_unus
     for i in range(250):
         create_customer(client, name=f"Backfill {i:03d}")
     queue = AsyncQueue(context=lambda: Context(
-        remaining=_deadline(stripe_api, 50), function_arn=function_arn))
+        remaining=_deadline(stripe_api, 100), function_arn=function_arn))
     requests.put(f"{salesforce.url}/_admin/faults", json={"bulk_fail_jobs": 1},
                  timeout=10).raise_for_status()
     recorder.calls.clear()  # from here on, only the handler's calls

@@ -352,9 +352,8 @@ def test_sandbox_and_production_differ_only_where_their_config_differs() -> None
         ("org-config", "environment_kind"), ("org-config", "env"),
         # stripeApiKey (test mode for the sandbox, live for production)
         ("sync-stripe-value", "secretString"),
-        # logRetentionDays, stripeRatePerSecond
+        # logRetentionDays
         ("sync-logs", "retentionInDays"),
-        ("sync-function", "environment.variables.SFB_STRIPE_RATE"),
         # the org and how to log in to it
         *(("sync-function", f"environment.variables.SFB_SF_{v}")
           for v in ("LOGIN_URL", "USERNAME", "CONSUMER_KEY", "ORG_ID")),

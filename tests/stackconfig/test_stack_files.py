@@ -51,7 +51,8 @@ def test_every_key_a_user_must_fill_is_a_placeholder_with_a_comment(env: str) ->
     per_env = {k.full for k in KEYS if k.scope is Scope.PER_ENVIRONMENT and not k.secret
                and k.default is None and k.name not in ("awsEndpointUrl", "stripeApiBase",
                                                         "resourcePrefix", "prodValidation",
-                                                        "salesforceJwtAudience")}
+                                                        "salesforceJwtAudience",
+                                                        "stripeRatePerSecond")}
     assert per_env <= MUST_FILL | {"sfbilling:environmentKind"}
 
 

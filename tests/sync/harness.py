@@ -54,7 +54,10 @@ def env_for(salesforce: SalesforceStandIn, stripe_api: StripeStandIn, aws: AwsSt
         "SFB_STRIPE_API_BASE": stripe_api.api_base, "SFB_TABLE_NAME": TABLE,
         "SFB_AWS_ENDPOINT_URL": aws.endpoint_url, "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "SFB_STRIPE_RATE": "500", "SFB_STRIPE_CONCURRENCY": "8",
+        # The stand-in's account has raised limits (tests/conftest.py): the account's rate
+        # alone paces the import, nothing kept in reserve, so SFB_STRIPE_RATE is the pace.
+        "SFB_STRIPE_RATE": "500", "SFB_STRIPE_ENDPOINT_RATE": "10000",
+        "SFB_STRIPE_RESERVE_SHARE": "0", "SFB_STRIPE_CONCURRENCY": "8",
     }
     env.update(overrides)
     return env

@@ -159,7 +159,8 @@ def test_progress_moves_per_customer_with_an_eta_from_the_configured_rate(
     # WHEN the run reads them
     build_service(world.settings(), world.secrets, progress=progress).run()
     # THEN the count moves one customer at a time, and the ETA is what the rest costs at the
-    # configured rate (2 requests a customer at 500 a second)
+    # configured limits (a retrieval and a payment-method listing a customer, within the
+    # account's 500 a second)
     assert [done for done, _, _ in seen] == list(range(13))
     assert {total for _, total, _ in seen} == {12}
     assert seen[0][2] == pytest.approx(12 * 2 / RATE)
