@@ -201,6 +201,22 @@ def test_an_unreadable_customer_is_a_read_failure_and_nothing_is_touched() -> No
     assert [w.stripe_id for w in plan.pm_inserts] == ["pm_2"]
 
 
+def test_a_live_mode_customer_is_classed_and_nothing_is_touched() -> None:
+    # GIVEN a customer Stripe knows only in live mode (a refreshed sandbox's copy) whose
+    # Account holds an active, autopay payment method; and an ordinary customer beside it
+    live = Snapshot(Customer("cus_1"), live_mode=True)
+    plan = _plan([live, _snap("cus_2", card("pm_2", "cus_2"), created=3, name="B")],
+                 view([ACME], row("a0P1", "pm_1", autopay=True)))
+    # THEN it is classed, not a failure, and nothing of its is written or deactivated
+    assert plan.live_mode == ["cus_1"]
+    assert plan.read_failures == []
+    assert plan.deactivations == []
+    assert plan.autopay_clears == []
+    assert "cus_1" not in plan.scenarios
+    assert [w.stripe_id for w in plan.pm_inserts] == ["pm_2"]
+    assert plan.without_deactivations().live_mode == ["cus_1"]
+
+
 # -- 2. detached payment methods ---------------------------------------------------------------
 def test_a_detach_alone_deactivates_the_row_and_clears_autopay() -> None:
     # GIVEN an incremental run whose only event is a detach (it names no customer)
