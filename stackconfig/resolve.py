@@ -305,27 +305,23 @@ def _production_endpoints(values: Mapping[str, Any]) -> list[str]:
 def require_login(stack: StackConfig) -> None:
     """What logging in to the org needs (every command that does, and the Pulumi program):
     the connected app's consumer key, and the integration user for the JWT bearer flow."""
-    needed = ["salesforceConsumerKey"]
-    if stack["salesforceAuth"] == "jwt":
-        needed.append("salesforceUsername")
-    missing = [key(n) for n in needed if stack[n] is None]
-    if missing:
-        raise StackConfigError(stack.source, [
-            f"{k.full} is not set, and logging in to the org needs it: "
-            f"`{k.set_command(stack.env)}`" for k in missing])
+    _require(stack, "salesforceConsumerKey", "salesforceUsername",
+             "logging in to the org needs it")
 
 
 def require_deploy_login(stack: StackConfig) -> None:
     """What the org config's deploy user needs to log in (the org-config commands, the Pulumi
     program): its connected app's consumer key, and its username for the JWT bearer flow."""
-    needed = ["salesforceDeployConsumerKey"]
-    if stack["salesforceAuth"] == "jwt":
-        needed.append("salesforceDeployUsername")
+    _require(stack, "salesforceDeployConsumerKey", "salesforceDeployUsername",
+             "the org config deploys as that user (an admin, apart from the integration user)")
+
+
+def _require(stack: StackConfig, consumer_key: str, username: str, why: str) -> None:
+    needed = [consumer_key, *([username] if stack["salesforceAuth"] == "jwt" else [])]
     missing = [key(n) for n in needed if stack[n] is None]
     if missing:
         raise StackConfigError(stack.source, [
-            f"{k.full} is not set, and the org config deploys as that user (an admin, apart "
-            f"from the integration user): `{k.set_command(stack.env)}`" for k in missing])
+            f"{k.full} is not set, and {why}: `{k.set_command(stack.env)}`" for k in missing])
 
 
 def lambda_environment(stack: StackConfig) -> dict[str, str]:
