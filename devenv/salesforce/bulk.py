@@ -54,6 +54,7 @@ class Job:
     error_message: str | None = None
     started: float = 0.0
     finished: float = 0.0
+    restricted: bool = False  # run as a user without admin rights (the job's creator)
 
     def info(self, user_id: str) -> dict[str, Any]:
         """The job-info JSON (GET /jobs/ingest/{id})."""
@@ -196,7 +197,9 @@ class BulkIngest:
                                          f"InvalidJob : Job state is {job.state}")
             job.state = "UploadComplete"
             job.modstamp = sf_datetime(self.org.clock())
-            t = threading.Thread(target=self._process, args=(job,), daemon=True,
+            # The job's rows are written with the rights of the user who closed it.
+            job.restricted = self.org.restricted
+            t = threading.Thread(target=self._process_as, args=(job,), daemon=True,
                                  name=f"bulk-{job.id}")
             self._threads = [x for x in self._threads if x.is_alive()] + [t]
             t.start()
@@ -233,6 +236,10 @@ class BulkIngest:
         return Response(200, body, content_type="text/csv")
 
     # -- processing --------------------------------------------------------------------------
+    def _process_as(self, job: Job) -> None:
+        with self.org.acting_as(restricted=job.restricted):
+            self._process(job)
+
     def _process(self, job: Job) -> None:
         job.started = time.monotonic()
         if self.processing_delay_s:

@@ -156,6 +156,11 @@ class Org:
         finally:
             self._acting.restricted = False
 
+    @property
+    def restricted(self) -> bool:
+        """Whether this thread's request runs as a user without admin rights."""
+        return bool(getattr(self._acting, "restricted", False))
+
     def _guard(self, obj: ObjectDef, fields: Iterable[str] = ()) -> None:
         if not getattr(self._acting, "restricted", False):
             return

@@ -71,6 +71,21 @@ def test_the_integration_user_cannot_write_the_package_settings(integration_sf: 
     assert result[0]["errors"][0]["statusCode"] == "INSUFFICIENT_ACCESS_OR_READONLY"
 
 
+def test_a_bulk_job_runs_with_the_rights_of_the_user_who_closed_it(
+        sf: SF, integration_sf: SF) -> None:
+    row = sf.query("SELECT Id FROM blng__BillingConfig__c LIMIT 1")["records"][0]
+    change = [{"Id": row["Id"], "blng__NumberValue__c": 10}]
+    # GIVEN a Bulk API 2.0 job by the integration user THEN its row is refused, as through REST
+    refused = integration_sf.bulk2.blng__BillingConfig__c.update(records=change)
+    assert refused[0]["numberRecordsFailed"] == 1
+    failed = integration_sf.bulk2.blng__BillingConfig__c.get_failed_records(
+        refused[0]["job_id"])
+    assert "INSUFFICIENT_ACCESS_OR_READONLY" in failed
+    # ... and the deploy user's same job goes through
+    done = sf.bulk2.blng__BillingConfig__c.update(records=change)
+    assert done[0]["numberRecordsFailed"] == 0
+
+
 def test_the_import_user_needs_exactly_what_its_permission_set_grants(world: World) -> None:
     # GIVEN the org config applied by the deploy user: fields, permission set, assignment
     make_deployer(world.salesforce).apply(render_release(config()), env="local")
@@ -81,7 +96,8 @@ def test_the_import_user_needs_exactly_what_its_permission_set_grants(world: Wor
                               cards=("pm_card_visa", "pm_card_mastercard"), default=1)
     world.run()
     world.stripe.v1.payment_methods.detach(pms[0])
-    world.run()
+    world.customer(name="Bulk", cards=("pm_card_visa", "pm_card_amex"))
+    world.run(SFB_BULK_THRESHOLD="1")  # the Bulk API path writes with the same rights
     # THEN it wrote only the objects its permission set grants, and its permission set grants
     # no custom field the import does not write
     sf = world.salesforce
