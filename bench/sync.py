@@ -74,10 +74,12 @@ def _counters(url: str) -> dict[str, Any]:
 
 
 def main() -> None:
-    """Run the import benchmarks against stand-ins in their own processes."""
+    """Run the import benchmarks against stand-ins in their own processes (`python -m
+    bench.sync halved`: only the line with the limits halved at random)."""
+    only = set(sys.argv[1:])
     print(f"import benchmarks ({CUSTOMERS:,} customers; 2 cores; wall-clock)")
     with standins("bench-sync-") as (work, info, stripe_api, aws):
-        _run(work, info, stripe_api, aws)
+        _run(work, info, stripe_api, aws, only)
 
 
 @contextlib.contextmanager
@@ -111,7 +113,8 @@ def _environment(info: dict[str, Any], stripe_api: StripeStandIn,
             "SFB_STRIPE_RATE": f"{RATE:g}"}
 
 
-def _run(work: Path, info: dict[str, Any], stripe_api: StripeStandIn, aws: AwsStandIn) -> None:
+def _run(work: Path, info: dict[str, Any], stripe_api: StripeStandIn, aws: AwsStandIn,
+         only: set[str]) -> None:
     os.environ["REQUESTS_CA_BUNDLE"] = str(combined_bundle(Path(info["ca_file"]),
                                                            work / "bundle.pem"))
     os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
@@ -128,13 +131,15 @@ def _run(work: Path, info: dict[str, Any], stripe_api: StripeStandIn, aws: AwsSt
                          for i in range(start, start + 1000)])
     print(f"  (seeded {CUSTOMERS:,} Stripe customers with a card in "
           f"{time.perf_counter() - t:.1f} s)")
-    _standin_rate(stripe_api)
     time.sleep(1.1)  # the import starts in a later second than the seeding's events
-    _first_import(info, stripe_api, settings, secrets)
-    _no_changes(info, stripe_api, settings, secrets)
-    _rss(info, stripe_api, environment)
-    _rate(stripe_api)
-    _halved_limits(info, stripe_api, aws, settings, secrets)
+    if not only:
+        _standin_rate(stripe_api)
+        _first_import(info, stripe_api, settings, secrets)
+        _no_changes(info, stripe_api, settings, secrets)
+        _rss(info, stripe_api, environment)
+        _rate(stripe_api)
+    if not only or "halved" in only:
+        _halved_limits(info, stripe_api, aws, settings, secrets)
 
 
 def _standin_rate(stripe_api: StripeStandIn) -> None:

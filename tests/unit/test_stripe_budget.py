@@ -81,3 +81,20 @@ def test_a_429_slows_the_endpoint_down_and_is_counted() -> None:
     wide, _ = _budget(StripeLimits(100, 200, 0.0))
     wide.throttled_by_stripe(PMS)
     assert wide.rate(CUSTOMERS) == pytest.approx(80)
+
+
+def test_after_a_429_the_pace_climbs_back_while_no_refusal_comes() -> None:
+    # GIVEN an endpoint cut in half by a 429
+    budget, clock = _budget(StripeLimits(100, 25, 0.0))
+    budget.throttled_by_stripe(PMS)
+    # WHEN a second passes without a refusal THEN it gains a tenth of its limit a second
+    clock.t += 1.0
+    assert budget.rate(PMS) == pytest.approx(15.0)
+    # ... and is back at its limit, never above, once the squeeze has passed
+    clock.t += 10.0
+    assert budget.rate(PMS) == pytest.approx(25.0)
+    # A 429 within the same second as the last cut does not cut again.
+    budget.throttled_by_stripe(PMS)
+    budget.throttled_by_stripe(PMS)
+    assert budget.rate(PMS) == pytest.approx(12.5)
+    assert budget.throttled == 3
