@@ -20,16 +20,38 @@ if TYPE_CHECKING:
     from sync_lambda.ports import StateStore
 
 
+def next_renewal_s(ttl_s: float, *, renewed: bool) -> float:
+    """Seconds until the next renewal: a third of the TTL after a renewal (two more chances
+    before it runs out), a thirtieth (at least 1 s) after a transient failure."""
+    return ttl_s / 3 if renewed else max(1.0, ttl_s / 30)
+
+
+def lease_problem(*, lost: str | None, expires: float, now: float,
+                  min_left_s: float) -> str | None:
+    """Why this run may not start a write (None: it may): the lease was taken, or it runs out
+    before one slow request could finish."""
+    if lost is not None:
+        return lost
+    left = expires - now
+    if left < min_left_s:
+        return (f"the lease runs out in {max(left, 0):.0f} s without a renewal; stopping "
+                "before another run may start")
+    return None
+
+
 class LeaseKeeper:
     """Renews one held lease until stopped."""
 
     def __init__(self, store: StateStore, *, ttl_s: float, expires: float, min_left_s: float,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, stop_timeout_s: float = 30.0) -> None:
         self._store = store
         self._ttl_s = ttl_s
         self._expires = expires
         self._min_left_s = min_left_s
         self._clock = clock
+        # stop() waits at most this long for a renewal in flight (one hung in a request must
+        # not hold the run's end; the run releases the lease itself right after).
+        self._stop_timeout_s = stop_timeout_s
         self._lost: str | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -50,7 +72,7 @@ class LeaseKeeper:
         """Stop renewing (the run releases the lease itself)."""
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=self._stop_timeout_s)
 
     def renew_now(self) -> None:
         """One renewal, in the caller's thread (LeaseLostError if the lease is gone)."""
@@ -64,25 +86,23 @@ class LeaseKeeper:
             self._expires = expires
 
     def _loop(self) -> None:
-        interval = self._ttl_s / 3
+        interval = next_renewal_s(self._ttl_s, renewed=True)
         while not self._stop.wait(interval):
             try:
                 self.renew_now()
-                interval = self._ttl_s / 3
+                interval = next_renewal_s(self._ttl_s, renewed=True)
             except LeaseLostError:
                 return
             except SyncError:
                 # A transient failure: try again soon; `check` stops the run if the lease
                 # runs out before a renewal succeeds.
-                interval = max(1.0, self._ttl_s / 30)
+                interval = next_renewal_s(self._ttl_s, renewed=False)
 
     def check(self) -> None:
         """Raise LeaseLostError unless this run still holds the lease with time to spare."""
         with self._lock:
             lost, expires = self._lost, self._expires
-        if lost is not None:
-            raise LeaseLostError(lost)
-        left = expires - self._clock()
-        if left < self._min_left_s:
-            raise LeaseLostError(f"the lease runs out in {max(left, 0):.0f} s without a "
-                                 "renewal; stopping before another run may start")
+        problem = lease_problem(lost=lost, expires=expires, now=self._clock(),
+                                min_left_s=self._min_left_s)
+        if problem is not None:
+            raise LeaseLostError(problem)

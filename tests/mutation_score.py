@@ -1,4 +1,5 @@
-"""`make mutation`: the mutation score of the import's pure core, per file and overall.
+"""`make mutation`: the mutation score of the import's pure core and lease keeper, per file and
+overall.
 
 Reads what `mutmut run` left in mutants/ (killed, survived, ...), leaves out the mutants listed
 in tests/mutation_equivalents.txt (each with the reason it cannot change behaviour), prints the
