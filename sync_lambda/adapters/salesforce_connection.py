@@ -32,7 +32,12 @@ from simple_salesforce.util import exception_handler
 
 from sync_lambda.adapters.retry import backoff
 from sync_lambda.errors import FatalSyncError, RetriableSyncError, UnreachableError
-from sync_lambda.login_hosts import AUDIENCE_KEY, login_hosts
+from sync_lambda.login_hosts import (
+    AUDIENCE_KEY,
+    SALESFORCE_SUFFIX,
+    login_hosts,
+    salesforce_prefix,
+)
 from sync_lambda.redact import redact
 
 if TYPE_CHECKING:
@@ -44,7 +49,6 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 6
 CHUNK_BYTES = 64 * 1024
 SMALL_CHUNK_BYTES = 1024
-SALESFORCE_SUFFIX = ".salesforce.com"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +97,10 @@ def login_session(login_url: str,
     simple-salesforce `domain` to use with it (None means the host is not a Salesforce one and
     the session redirects to it)."""
     session = TimeoutSession(timeout_s)
-    host = urlsplit(login_url).hostname or ""
-    if host.endswith(SALESFORCE_SUFFIX):
-        return session, host[: -len(SALESFORCE_SUFFIX)]
-    session.mount("https://", LoginHostAdapter(login_url))
-    return session, None
+    domain = salesforce_prefix(login_url)
+    if domain is None:
+        session.mount("https://", LoginHostAdapter(login_url))
+    return session, domain
 
 
 def login(credentials: SalesforceCredentials) -> tuple[str, str]:
@@ -202,9 +205,10 @@ class SalesforceConnection:
             return (f"{message}; the JWT audience was {aud} ({AUDIENCE_KEY} {c.audience}): "
                     "a connected app takes login (production) or test (sandbox), an External "
                     "Client App on an org without legacy hostnames only mydomain")
-        return (f"{message}; check sfbilling:salesforceUsername ({c.username}) is pre-authorised "
-                "on the connected app (its policies: admin approved users) and the app's "
-                "certificate matches the private key")
+        # The import's user or the org config's deploy user: the username says which.
+        return (f"{message}; check the user {c.username} is pre-authorised on the connected "
+                f"app of consumer key {c.consumer_key[:12]}… (its policies: admin approved "
+                "users) and the app's certificate matches the private key")
 
     @property
     def calls(self) -> int:
