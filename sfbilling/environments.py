@@ -303,7 +303,8 @@ def deployer_for(target: OrgTarget, *,
 
 
 PREVIEW: Final = "pulumi preview"
-CLI_COMMANDS: Final = "sfbilling plan, apply, sync"
+CLI_COMMANDS: Final = "sfbilling sync"
+ORG_COMMANDS: Final = "sfbilling plan, apply, validate, doctor, promote"
 
 
 def refused_later(raw: Mapping[str, RawValue], *, env: str, source: str,
@@ -317,24 +318,40 @@ def refused_later(raw: Mapping[str, RawValue], *, env: str, source: str,
     if stack.kind == LOCAL:
         return {}
     out: dict[str, list[str]] = {}
-    try:
-        require_login(resolve(raw, env=env, source=source, overrides=overrides,
-                              require_secrets=True))
-    except StackConfigError as exc:
-        out[PREVIEW] = exc.problems
+    # The program needs its secrets and both logins: the import's (the Lambda's) and the
+    # deploy user's (the org config's).
+    out[PREVIEW] = _problems(lambda: resolve(raw, env=env, source=source, overrides=overrides,
+                                             require_secrets=True)) \
+        + _problems(lambda: require_login(stack)) + _problems(lambda: require_deploy_login(stack))
     cli: list[str] = []
-    try:
+
+    def import_credentials() -> None:
         secrets = secrets_from_env(environ, env, stripe=False)
         if not secrets.stripe_api_key:
             cli.append(f"{secret_variable(STRIPE_KEY_VAR, env)} (or {STRIPE_KEY_VAR}) is not "
                        "set: the Stripe restricted key of this environment")
         check_secrets(secrets, import_settings(stack), env, stripe=bool(secrets.stripe_api_key))
-    except (ConfigError, StackConfigError) as exc:
+
+    def deploy_credentials() -> None:
+        require_deploy_login(stack)
+        check_secrets(deploy_secrets_from_env(environ, env), import_settings(stack), env,
+                      stripe=False, deploy=True)
+
+    out[CLI_COMMANDS] = cli + _problems(import_credentials)
+    out[ORG_COMMANDS] = _problems(deploy_credentials)
+    return {command: problems for command, problems in out.items() if problems}
+
+
+def _problems(check: Callable[[], object]) -> list[str]:
+    """The problems `check` raises, one per line (none when it passes)."""
+    try:
+        check()
+    except StackConfigError as exc:
+        return exc.problems
+    except ConfigError as exc:
         lines = str(exc).splitlines()
-        cli += [line.strip() for line in lines[1:]] or lines
-    if cli:
-        out[CLI_COMMANDS] = cli
-    return out
+        return [line.strip() for line in lines[1:]] or lines
+    return []
 
 
 def _salesforce_secrets(environ: Mapping[str, str], env: str, file_base: str,

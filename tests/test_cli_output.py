@@ -119,5 +119,10 @@ def test_config_says_what_preview_and_the_cli_will_refuse(
     assert any("sfbilling:stripeApiKey is not set" in p
                for p in doc["refused_by"]["pulumi preview"])
     assert any("SFBILLING_DEV_SF_PRIVATE_KEY_FILE" in p
-               for p in doc["refused_by"]["sfbilling plan, apply, sync"])
+               for p in doc["refused_by"]["sfbilling sync"])
+    # ... and the org-config commands, which log in as the deploy user the stack does not name
+    assert any("sfbilling:salesforceDeployConsumerKey is not set" in p
+               for p in doc["refused_by"]["pulumi preview"])
+    assert any("sfbilling:salesforceDeployConsumerKey is not set" in p
+               for p in doc["refused_by"]["sfbilling plan, apply, validate, doctor, promote"])
     assert "pulumi preview will refuse: sfbilling:stripeApiKey is not set" in captured.err
