@@ -105,6 +105,7 @@ EVENT_RETENTION_S: Final = 30 * 86400
 STRIPE_PAGE_LIMIT: Final = 100
 # Stripe's rate limits (docs.stripe.com/rate-limits): per account, live and test mode, and the
 # default of each endpoint (an endpoint: HTTP method and path template, as Stripe names it).
+STRIPE_LIVE_KEY_PREFIXES: Final = ("sk_live_", "rk_live_")  # secret and restricted live keys
 STRIPE_LIVE_RATE_LIMIT: Final = 100.0
 STRIPE_TEST_RATE_LIMIT: Final = 25.0
 STRIPE_ENDPOINT_RATE_LIMIT: Final = 25.0

@@ -231,7 +231,7 @@ class Secrets:
 def stripe_key_problems(key: str, environment_kind: str) -> list[str]:
     """A live key outside production, or a test key in production, is refused (the stand-ins'
     `local` environment may use test keys). Only the key's prefix is looked at or shown."""
-    live = key.startswith(("sk_live_", "rk_live_"))
+    live = key.startswith(names.STRIPE_LIVE_KEY_PREFIXES)
     if live and environment_kind != "production":
         return [f"a live Stripe key ({key[:8]}…) in a {environment_kind} environment: a "
                 "sandbox org must never import live payment methods; use a test key"]

@@ -40,7 +40,7 @@ class StripeLimits:
                 reserve_share: float = 0.1) -> StripeLimits:
         """The limits of the account `api_key` belongs to (its mode decides the global
         default)."""
-        live = api_key.startswith(("sk_live_", "rk_live_"))
+        live = api_key.startswith(names.STRIPE_LIVE_KEY_PREFIXES)
         default = names.STRIPE_LIVE_RATE_LIMIT if live else names.STRIPE_TEST_RATE_LIMIT
         return cls(global_per_s or default, endpoint_per_s, reserve_share)
 
@@ -59,11 +59,6 @@ class StripeLimits:
         scheduled import)."""
         kept = 1 - (1 - self.reserve_share) * fraction
         return replace(self, reserve_share=kept)
-
-    def floor_s(self, customers: int, types: int) -> float:
-        """The least time a full listing of `customers` takes: one payment-method listing per
-        customer and type, all on one endpoint."""
-        return customers * types / self.ours_endpoint_per_s
 
 
 class StripeBudget:

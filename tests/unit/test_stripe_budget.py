@@ -7,6 +7,7 @@ import pytest
 
 from sync_lambda import names
 from sync_lambda.adapters.stripe_budget import StripeBudget, StripeLimits
+from sync_lambda.adapters.stripe_source import StripeSourceAdapter
 
 PMS, CUSTOMERS = names.ENDPOINT_PAYMENT_METHODS, names.ENDPOINT_CUSTOMERS
 
@@ -45,12 +46,27 @@ def test_the_import_keeps_a_share_free_and_a_dry_run_takes_a_share_of_the_rest()
     assert StripeLimits(10, 25, 0.0).ours_endpoint_per_s == 10
 
 
-def test_the_floor_is_the_payment_method_endpoint() -> None:
-    # GIVEN 100,000 customers and live defaults WHEN cards only THEN ~74 minutes; with bank
-    # accounts (two listings per customer) twice that
-    limits = StripeLimits(100, 25, 0.1)
-    assert limits.floor_s(100_000, 1) == pytest.approx(100_000 / 22.5)
-    assert limits.floor_s(100_000, 2) == pytest.approx(2 * 100_000 / 22.5)
+@pytest.mark.parametrize(("banks", "fetch", "expected"), [
+    (False, False, 22.5),  # listed: one payment-method listing each, on its endpoint's 22.5/s
+    (True, False, 11.25),  # with bank accounts, two listings each: half as many customers
+    (False, True, 22.5),  # retrieved: + one retrieval each, on an endpoint of its own
+])
+def test_the_payment_method_endpoint_sets_the_pace(banks: bool, fetch: bool,
+                                                   expected: float) -> None:
+    # GIVEN live defaults (100/s, 25/s per endpoint, 10 % kept free) THEN 100,000 customers
+    # take 100,000 / 22.5 s (about 74 minutes), twice that with bank accounts
+    source = StripeSourceAdapter(None, budget=StripeBudget(StripeLimits(100, 25, 0.1)),  # type: ignore[arg-type]
+                                 concurrency=8, include_bank_accounts=banks)
+    assert source.customers_per_s(fetch=fetch) == pytest.approx(expected)
+
+
+def test_a_test_mode_account_shares_its_25_per_second_between_the_endpoints() -> None:
+    # GIVEN a test-mode account (25/s in all) WHEN customers are retrieved one by one THEN the
+    # account's limit, spent on a retrieval and a listing each, sets the pace
+    source = StripeSourceAdapter(None, budget=StripeBudget(StripeLimits(25, 25, 0.0)),  # type: ignore[arg-type]
+                                 concurrency=8, include_bank_accounts=False)
+    assert source.customers_per_s(fetch=True) == pytest.approx(12.5)
+    assert source.customers_per_s(fetch=False) == pytest.approx(25 / 1.01)
 
 
 def test_one_endpoint_is_paced_at_its_own_limit() -> None:
