@@ -38,6 +38,7 @@ class AlarmsArgs:
     deadline_reserve_s: int
     schedule_gap_s: int  # the longest time the schedule leaves between two runs
     email: str | None
+    reconcile_threshold: int = 0  # disagreements a reconciliation may find before it alarms
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -132,6 +133,14 @@ class Alarms(pulumi.ComponentResource):
         self._run_metric("lease-lost", "A run lost its lease to another run and stopped "
                          "writing (a run outlived its lease, or a manual run overlapped).",
                          telemetry.LEASE_LOST, threshold=0)
+        self._run_metric("api-budget", "A run stopped at the Salesforce daily API budget "
+                         "(salesforceApiBudgetShare of the org's limit, or the limit itself): "
+                         "progress is saved and the next scheduled run continues, but the org "
+                         "is short of API requests.", telemetry.API_BUDGET_STOP, threshold=0)
+        self._run_metric("reconcile", "A reconciliation found Stripe and Salesforce disagree "
+                         "more than reconcileAlarmThreshold: `sfbilling reconcile --env ENV` "
+                         "lists them by category.", telemetry.RECONCILE_DISAGREEMENTS,
+                         threshold=self._args.reconcile_threshold)
         # Twice the schedule's longest gap, looked back over the same length. No data in a
         # period counts as breaching, so the alarm fires only when every period of the window
         # breached: no run reported a fresh checkpoint in the whole window. Up to a day that is

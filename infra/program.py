@@ -16,6 +16,7 @@ import pulumi
 
 from infra.alarms import Alarms, AlarmsArgs
 from infra.config import read_config
+from infra.dashboard import Dashboard, DashboardArgs
 from infra.lambda_package import PackageError, for_program
 from infra.org_config import OrgConfig, OrgConfigArgs
 from infra.release import git_commit, release_id
@@ -43,13 +44,23 @@ def main() -> None:
         log_retention_days=int(cfg["logRetentionDays"]), schedule=cfg["schedule"],
         environment=cfg.lambda_environment, stripe_api_key=cfg.require_secret("stripeApiKey"),
         salesforce_credential=cfg.salesforce_credential(), production=cfg.production,
-        region=str(cfg["aws:region"]), import_enabled=bool(cfg["importEnabled"]), tags=tags))
+        region=str(cfg["aws:region"]), import_enabled=bool(cfg["importEnabled"]),
+        reconcile_schedule=cfg["reconcileSchedule"], tags=tags))
 
     alarms = Alarms("alarms", AlarmsArgs(
         function_name=sync.function.name, service=cfg.function_name,
         dead_letter_queue_name=sync.dead_letters.name, timeout_s=cfg["lambdaTimeoutSeconds"],
         deadline_reserve_s=cfg["deadlineReserveSeconds"],
-        schedule_gap_s=longest_gap_s(cfg["schedule"]), email=cfg["alarmEmail"], tags=tags))
+        schedule_gap_s=longest_gap_s(cfg["schedule"]), email=cfg["alarmEmail"],
+        reconcile_threshold=cfg["reconcileAlarmThreshold"], tags=tags))
+
+    board = Dashboard("dashboard", DashboardArgs(
+        service=cfg.function_name, function_name=cfg.function_name,
+        region=str(cfg["aws:region"]), timeout_s=cfg["lambdaTimeoutSeconds"],
+        deadline_reserve_s=cfg["deadlineReserveSeconds"],
+        stuck_after_s=2 * longest_gap_s(cfg["schedule"]),
+        api_budget_share=cfg["salesforceApiBudgetShare"],
+        reconcile_threshold=cfg["reconcileAlarmThreshold"]), sync.dead_letters.name)
 
     org = OrgConfig("org-config", OrgConfigArgs(
         config=cfg.org, env=cfg.env, environment_kind=cfg.stack.kind, org_id=cfg["salesforceOrgId"],
@@ -63,6 +74,7 @@ def main() -> None:
     pulumi.export("scheduleName", sync.schedule.name)
     pulumi.export("tableName", sync.table.name)
     pulumi.export("alarmTopicArn", alarms.topic.arn)
+    pulumi.export("dashboardUrl", board.url)
     pulumi.export("orgReleaseHash", org.content_hash)
     pulumi.export("packageSha256", package.sha256)
     pulumi.export("releaseId", release_id(git_commit(), cfg.config_hash, package.sha256))

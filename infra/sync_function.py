@@ -22,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.policies import assume_role, function_policy, schedule_group_arn, scheduler_policy
+from sync_lambda import invocation
 from sync_lambda.state_table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
 from sync_lambda.telemetry import SERVICE_ENV
 
@@ -61,6 +62,7 @@ class SyncFunctionArgs:
     production: bool
     region: str
     import_enabled: bool = False
+    reconcile_schedule: str | None = None  # rate(…) or cron(…) of the reconciliation
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -71,6 +73,7 @@ class SyncFunction(pulumi.ComponentResource):
     table: aws.dynamodb.Table
     dead_letters: aws.sqs.Queue
     schedule: aws.scheduler.Schedule
+    reconcile_schedule: aws.scheduler.Schedule | None
     log_group: aws.cloudwatch.LogGroup
 
     def __init__(self, name: str, args: SyncFunctionArgs,
@@ -186,6 +189,20 @@ class SyncFunction(pulumi.ComponentResource):
             policy=pulumi.Output.all(self.function.arn, self.dead_letters.arn).apply(
                 lambda a: json.dumps(scheduler_policy(function_arn=a[0], dlq_arn=a[1]))),
             opts=self._child())
+        # The reconciliation writes nothing to Salesforce: it runs whenever it is scheduled.
+        self.reconcile_schedule = None if self._args.reconcile_schedule is None else \
+            aws.scheduler.Schedule(
+                f"{self._name}-reconcile-schedule",
+                name=f"{self._args.resource_prefix}-reconcile",
+                description="Stripe ↔ Salesforce Billing reconciliation (read-only)",
+                schedule_expression=self._args.reconcile_schedule,
+                flexible_time_window={"mode": "OFF"},
+                target={"arn": self.function.arn, "role_arn": role.arn,
+                        "input": json.dumps({invocation.RECONCILE: True}),
+                        "retry_policy": {"maximum_retry_attempts": SCHEDULE_RETRIES,
+                                         "maximum_event_age_in_seconds": SCHEDULE_EVENT_AGE_S},
+                        "dead_letter_config": {"arn": self.dead_letters.arn}},
+                opts=self._child(depends_on=[policy, self.invoke_config]))
         return aws.scheduler.Schedule(
             f"{self._name}-schedule", name=f"{self._args.resource_prefix}-sync",
             description="Stripe → Salesforce Billing import",

@@ -91,7 +91,8 @@ exit codes (every command):
 
 EXIT = {Outcome.OK: Exit.OK, Outcome.FAILED_ROWS: Exit.FAILED_ROWS,
         Outcome.HELD_BACK: Exit.HELD_BACK, Outcome.SKIPPED: Exit.LEASE,
-        Outcome.LEASE_LOST: Exit.LEASE}
+        Outcome.LEASE_LOST: Exit.LEASE, Outcome.API_BUDGET: Exit.API_BUDGET,
+        Outcome.DISAGREEMENT: Exit.DIFFERENCES}
 DEFAULT_TIME_LIMIT_S = 3600
 DEFAULT_SAMPLE = 500  # customers a dry run before the first deploy plans
 # Deploying render's package.zip with the Salesforce CLI: a zip of one package needs
@@ -179,6 +180,24 @@ def _sync(args: argparse.Namespace, out: Out) -> Result:
     if json_file:
         json_file.write_text(json.dumps(doc, indent=2))
     out.say(report.render())
+    return Result(EXIT[report.outcome], {"env": args.env, "report": doc})
+
+
+def _reconcile(args: argparse.Namespace, out: Out) -> Result:
+    target = sync_target(args.env, root=args.root, state_dir=args.state_dir)
+    if args.env != LOCAL:
+        require_state_table(target.settings, args.env)
+    progress = ProgressLine()
+    deadline = time.monotonic() + args.time_limit
+    try:
+        service = build_service(target.settings, target.secrets, progress=progress,
+                                remaining_s=lambda: deadline - time.monotonic(),
+                                fail_fast=True)
+        report = service.reconcile(restart=args.restart)
+    finally:
+        progress.close()
+    out.say(report.render())
+    doc = report.to_dict(whole=True)
     return Result(EXIT[report.outcome], {"env": args.env, "report": doc})
 
 
@@ -548,6 +567,24 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--json-file", type=Path, metavar="PATH",
                       help="also write the report as JSON to PATH")
     sync.set_defaults(func=_sync)
+    reconcile = sub.add_parser(
+        "reconcile", help="compare Stripe with Salesforce; say where they disagree",
+        description="Compare every Stripe customer and payment method with Salesforce by id, "
+                    "as the import would plan them, and report by category: customers no "
+                    "Account carries, Accounts linked to customers Stripe does not know, rows "
+                    "active in Salesforce but detached in Stripe, payment methods missing, "
+                    "field mismatches, duplicates. Writes nothing to Salesforce or Stripe; "
+                    "holds the import's lease while it reads and costs about what a full "
+                    "import reads (docs/reconcile.md). Exit 8 when anything disagrees.")
+    _env_args(reconcile)
+    _json_arg(reconcile)
+    reconcile.add_argument("--restart", action="store_true",
+                           help="begin again instead of continuing a saved reconciliation")
+    reconcile.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT_S,
+                           metavar="S", help="stop at a segment boundary after about S "
+                           "seconds, saving progress for the next reconcile (default "
+                           f"{DEFAULT_TIME_LIMIT_S})")
+    reconcile.set_defaults(func=_reconcile)
     config = sub.add_parser(
         "config", help="show an environment's resolved settings, and every problem",
         description="Show every key of an environment's stack file: value, source (stack file "

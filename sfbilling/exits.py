@@ -19,6 +19,7 @@ class Exit(IntEnum):
     ORG_IDENTITY = 6
     UNREACHABLE = 7
     DIFFERENCES = 8
+    API_BUDGET = 9
     INTERRUPTED = 130
 
 
@@ -33,6 +34,9 @@ MEANINGS: Final[dict[Exit, str]] = {
     Exit.UNREACHABLE: "AWS, the network or TLS: an endpoint unreachable, untrusted or "
                       "refusing the credentials",
     Exit.DIFFERENCES: "plan or reconcile found differences or drift",
+    Exit.API_BUDGET: "stopped at the Salesforce daily API budget (sfbilling:"
+                     "salesforceApiBudgetShare, or the org's limit): progress saved, the next "
+                     "run continues",
     Exit.INTERRUPTED: "interrupted (Ctrl-C): nothing is half-written, the next run continues",
 }
 

@@ -27,6 +27,7 @@ from sfbilling.exits import Exit
 from sfbilling.promotion import PromotionRefusedError
 from stackconfig.errors import StackConfigError
 from sync_lambda.errors import (
+    ApiBudgetError,
     ConfigError,
     LeaseLostError,
     OrgIdentityError,
@@ -77,6 +78,8 @@ def classify(exc: BaseException) -> tuple[Exit, str]:
         return Exit.UNREACHABLE, f"network: {exc}"
     if isinstance(exc, LeaseLostError):
         return Exit.LEASE, str(exc)
+    if isinstance(exc, ApiBudgetError):
+        return Exit.API_BUDGET, str(exc)
     if isinstance(exc, DeployFailedError):
         return Exit.STOPPED, str(exc)
     if isinstance(exc, OrgConfigError) and getattr(exc, "after_changes", False):

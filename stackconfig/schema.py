@@ -157,6 +157,11 @@ KEYS: Final[tuple[Key, ...]] = (
          PROMOTABLE, LAMBDA, ORG, env="SFB_SF_API_VERSION"),
     _key("salesforceTimeoutSeconds", Int(10, 600), "120", "timeout of one Salesforce request",
          PROMOTABLE, LAMBDA, env="SFB_SF_TIMEOUT_S"),
+    _key("salesforceApiBudgetShare", Float(0.05, 1), "0.8", "share of the org's daily API "
+         "request limit (shared by every integration over a rolling 24 hours) the import may "
+         "bring usage up to: past it a run stops at its next segment, progress saved, and the "
+         "next run continues", PER_ENV, LAMBDA, env="SFB_SF_API_BUDGET_SHARE",
+         why="each org's other integrations use a different share"),
     # -- Stripe -------------------------------------------------------------------------------
     _key("stripeApiKey", Secret(), None, "Stripe restricted key (rk_…) with read access to "
          "customers, payment methods and events; live keys only in production", PER_ENV,
@@ -237,6 +242,13 @@ KEYS: Final[tuple[Key, ...]] = (
          "import: rate(1 minute|hour|day), rate(N minutes|hours|days) with N ≥ 2, or a 6-field "
          "cron(); at most 84 hours between runs (the stuck alarm's look-back)", PROMOTABLE,
          INFRA),
+    _key("reconcileSchedule", SCHEDULE, None, "EventBridge Scheduler expression of the "
+         "reconciliation (`sfbilling reconcile` in the Lambda: it compares Stripe with "
+         "Salesforce, writes nothing there, and costs about what a full import reads), e.g. "
+         "cron(0 3 ? * SUN *); unset: none scheduled", PER_ENV, INFRA,
+         why="a weekly full read suits production, rarely a sandbox"),
+    _key("reconcileAlarmThreshold", Int(0, 1_000_000), "0", "disagreements a reconciliation "
+         "may find before its alarm fires", PROMOTABLE, INFRA),
     _key("lambdaMemoryMb", Int(128, 10_240), "512", "memory of the import's Lambda (MB)",
          PROMOTABLE, INFRA),
     _key("lambdaTimeoutSeconds", Int(60, 900), "900", "timeout of one invocation (seconds)",

@@ -34,3 +34,8 @@ class RetriableSyncError(SyncError):
 class LeaseLostError(SyncError):
     """The run's lease passed to another run (or could not be renewed in time): this run
     stopped writing at once; the run that holds the lease carries on."""
+
+
+class ApiBudgetError(SyncError):
+    """The org's daily API request limit is used up (Salesforce refused with TotalRequests):
+    the run stopped at once with its progress saved; the next run continues."""

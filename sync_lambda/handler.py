@@ -7,6 +7,8 @@ Event (from the EventBridge schedule, an operator's manual invoke, or a run's co
     {"dry_run": true}               plan only: no writes, no lease, half the Stripe budget
     {"recheckUnknown": true}        read again the customers classed as live-mode only
     {"allowMassDeactivation": true} confirm deactivations the mass-deactivation limit held back
+    {"reconcile": true}             compare Stripe with Salesforce (writes nothing there), in
+                                    segments from a saved cursor; its counts become metrics
     {"continuation": true}          started by the previous run; runs like {} (the saved progress,
                                     not the event, says where to go on)
 """
@@ -71,19 +73,27 @@ def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_
             settings, secrets, dry_run=dry_run,
             remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000.0)
         allow = event.get(invocation.ALLOW_MASS_DEACTIVATION) is True
-        report = service.run(full=event.get(invocation.FULL) is True, dry_run=dry_run,
-                             allow_mass_deactivation=allow,
-                             recheck_unknown=event.get(invocation.RECHECK_UNKNOWN) is True)
+        reconcile = event.get(invocation.RECONCILE) is True
+        report = service.reconcile() if reconcile else service.run(
+            full=event.get(invocation.FULL) is True, dry_run=dry_run,
+            allow_mass_deactivation=allow,
+            recheck_unknown=event.get(invocation.RECHECK_UNKNOWN) is True)
         result = report.to_dict()
         result["continuation"] = None
-        if report.continued and not dry_run:
+        if report.api_budget:
+            # Starting again at once would only stop again: the schedule's next run goes on
+            # once the org's rolling 24-hour usage has fallen.
+            result["continuation"] = "not started (Salesforce API budget); the next " \
+                                     "scheduled run continues"
+        elif report.continued and not dry_run:
             # The lease is released by now; with reserved concurrency 1 the successor starts
             # once this invocation has returned. If it cannot be started, the next scheduled
             # run continues from the same saved progress: only time is lost.
             # A confirmation of held-back deactivations covers the run it was given to, and
             # a continuation is that run going on.
             following = {**EVENT, **({invocation.ALLOW_MASS_DEACTIVATION: True} if allow
-                                     else {})}
+                                     else {}), **({invocation.RECONCILE: True} if reconcile
+                                                  else {})}
             try:
                 continuation(settings, context.invoked_function_arn).start_next(following)
                 result["continuation"] = "started"

@@ -251,11 +251,11 @@ def _payment_methods(plan: Plan, snap: Snapshot, match: Match, view: SalesforceV
     if options.reconcile:
         for row in rows:
             if row.stripe_id and row.stripe_id not in wanted and row.stripe_id not in quarantined \
-                    and not _type_not_listed(row, options):
+                    and not type_not_listed(row, options):
                 _deactivate(plan, row, cid)
 
 
-def _type_not_listed(row: SfPaymentMethod, options: PlanOptions) -> bool:
+def type_not_listed(row: SfPaymentMethod, options: PlanOptions) -> bool:
     """A bank-account row while bank accounts are not imported: Stripe was not asked for it,
     so its absence says nothing (turning a type off stops importing it, never deactivates)."""
     kind = str(row.values.get(names.PM_PAYMENT_TYPE) or "")

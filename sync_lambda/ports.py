@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
+    from sync_lambda.api_usage import ApiUsage
     from sync_lambda.models import EventListing, OrgFacts, PlanOptions, Segment, Snapshot
     from sync_lambda.planning import Plan, SalesforceView
     from sync_lambda.state import (
@@ -97,6 +98,15 @@ class BillingSink(Protocol):
         """Stripe customer ids of every active imported payment method."""
         ...
 
+    def linked_customers(self) -> set[str]:
+        """Stripe customer ids every Account carries."""
+        ...
+
+    def payment_method_tokens(self) -> Iterator[tuple[str, str, str]]:
+        """(gateway token, row id, Stripe customer id) of every payment-method row holding a
+        token, a page at a time."""
+        ...
+
     def count_active_payment_methods(self) -> int:
         """How many payment methods of the org are active (imported or not)."""
         ...
@@ -111,6 +121,10 @@ class BillingSink(Protocol):
 
     def calls(self) -> int:
         """Salesforce API calls made so far."""
+        ...
+
+    def api_usage(self) -> ApiUsage | None:
+        """The org's daily API usage as Salesforce last reported it (None before a call)."""
         ...
 
 
@@ -155,16 +169,25 @@ class StateStore(Protocol):
         """Mark rows that have now succeeded as resolved."""
         ...
 
-    def add_seen(self, customer_ids: Iterable[str]) -> None:
-        """Remember customers a multi-run full import has seen."""
+    def add_seen(self, customer_ids: Iterable[str], *, scope: str = "full") -> None:
+        """Remember customers a multi-run full import (or, `scope` "reconcile", a
+        reconciliation) has seen."""
         ...
 
-    def seen(self) -> set[str]:
-        """Customers the full import in progress has seen."""
+    def seen(self, *, scope: str = "full") -> set[str]:
+        """Customers the full import (or reconciliation) in progress has seen."""
         ...
 
-    def clear_seen(self) -> None:
-        """Forget them (the full import finished)."""
+    def clear_seen(self, *, scope: str = "full") -> None:
+        """Forget them (the pass finished, or starts again)."""
+        ...
+
+    def load_reconcile(self) -> dict[str, Any] | None:
+        """A reconciliation's saved progress (None: none in progress)."""
+        ...
+
+    def save_reconcile(self, progress: Mapping[str, Any] | None) -> None:
+        """Save a reconciliation's progress (None: it finished; forget it)."""
         ...
 
     def live_mode_customers(self) -> set[str]:

@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from sync_lambda import telemetry
+
 if TYPE_CHECKING:
+    from sync_lambda.api_usage import ApiUsage
     from sync_lambda.planning import Plan
+    from sync_lambda.reconciliation import Findings
     from sync_lambda.state import RowResult
 
 # How many items of each list a report carries (counts are always complete).
@@ -21,6 +25,8 @@ class Outcome(StrEnum):
     LEASE_LOST = "lease_lost"  # another run took the lease: this one stopped writing
     HELD_BACK = "held_back"  # a mass deactivation waits for an operator's confirmation
     FAILED_ROWS = "failed_rows"  # rows Salesforce refused, Stripe could not read, or quarantined
+    API_BUDGET = "api_budget"  # stopped at the Salesforce daily API budget; the next run goes on
+    DISAGREEMENT = "disagreement"  # a reconciliation found Stripe and Salesforce disagree
     SKIPPED = "skipped"  # another run holds the lease; nothing done
     OK = "ok"
 
@@ -35,6 +41,11 @@ class Report:
     dry_run: bool = False
     continued: bool = False  # stopped before the deadline; the next run continues
     lease_lost: bool = False
+    # Stopped for the org's daily Salesforce API limit (the import's share of it, or the limit
+    # itself): progress saved; the next scheduled run continues (no continuation at once).
+    api_budget: bool = False
+    salesforce_api: ApiUsage | None = None  # the org's daily usage, as last reported
+    findings: Findings | None = None  # a reconciliation's, once it ended
     held_back: int = 0  # deactivations held back by the mass-deactivation limit
     held_back_of: int = 0  # ... out of this many active payment methods
     held_back_sample: list[str] = field(default_factory=list)
@@ -76,6 +87,10 @@ class Report:
             return Outcome.HELD_BACK
         if self.failed_rows:
             return Outcome.FAILED_ROWS
+        if self.api_budget:
+            return Outcome.API_BUDGET
+        if self.findings is not None and self.findings.disagreements:
+            return Outcome.DISAGREEMENT
         if self.kind == "skipped":
             return Outcome.SKIPPED
         return Outcome.OK
@@ -85,7 +100,7 @@ class Report:
         for scenario in plan.scenarios.values():
             self.scenarios[scenario.value] += 1
         self.customers += len(plan.scenarios)
-        self.outcomes["unchanged"] += plan.unchanged
+        self.outcomes[telemetry.UNCHANGED] += plan.unchanged
         self.skipped += [{"customer": i.customer_id, "reason": i.reason} for i in plan.skipped]
         self.quarantined += [{"stripe_id": i.stripe_id, "customer": i.customer_id,
                               "reason": i.reason} for i in plan.quarantined]
@@ -94,38 +109,37 @@ class Report:
         self.failures += [{"stripe_id": i.stripe_id, "customer": i.customer_id,
                            "kind": "customer", "reason": i.reason, "retryable": True}
                           for i in plan.read_failures]
-        self.outcomes["failed"] += len(plan.read_failures)
+        self.outcomes[telemetry.FAILED] += len(plan.read_failures)
         self.live_mode_customers += len(plan.live_mode)
         if self.dry_run:
-            rows = [("create_account", a.customer_id, a.name) for a in plan.account_creates]
-            rows += [("link_account", a.customer_id, f"{a.scenario.value} → {a.account_id}")
-                     for a in plan.account_links]
-            rows += [("rename_account", a.customer_id, f"{a.account_id} → {a.name}")
-                     for a in plan.account_updates]
-            rows += [("clear_autopay", w.customer_id, w.sf_id) for w in plan.autopay_clears]
-            rows += [("deactivate", w.customer_id, w.stripe_id) for w in plan.deactivations]
-            rows += [("update_payment_method", w.customer_id,
-                      f"{w.stripe_id}: {', '.join(sorted(w.values))}") for w in plan.pm_updates]
-            rows += [("insert_payment_method", w.customer_id, w.stripe_id)
-                     for w in plan.pm_inserts]
-            self.planned += [{"action": a, "customer": c, "detail": d} for a, c, d in rows]
-            for action, *_ in rows:
-                self.outcomes[f"would_{action}"] += 1
+            # In telemetry.PLANNED_ACTIONS' order (their counters are metrics too).
+            planned: tuple[list[tuple[str, Any]], ...] = (
+                [(a.customer_id, a.name) for a in plan.account_creates],
+                [(a.customer_id, f"{a.scenario.value} → {a.account_id}")
+                 for a in plan.account_links],
+                [(a.customer_id, f"{a.account_id} → {a.name}") for a in plan.account_updates],
+                [(w.customer_id, w.sf_id) for w in plan.autopay_clears],
+                [(w.customer_id, w.stripe_id) for w in plan.deactivations],
+                [(w.customer_id, f"{w.stripe_id}: {', '.join(sorted(w.values))}")
+                 for w in plan.pm_updates],
+                [(w.customer_id, w.stripe_id) for w in plan.pm_inserts])
+            for action, rows in zip(telemetry.PLANNED_ACTIONS, planned, strict=True):
+                self.planned += [{"action": action, "customer": c, "detail": d}
+                                 for c, d in rows]
+                self.outcomes[f"{telemetry.PLANNED_PREFIX}{action}"] += len(rows)
 
     def add_results(self, plan: Plan, rows: list[RowResult]) -> None:
         """Count what was written (per-row results read back from Salesforce)."""
         ok = {(r.kind, r.stripe_id) for r in rows if r.ok}
-        for name, accounts in (("accounts_linked", plan.account_links),
-                               ("accounts_created", plan.account_creates),
-                               ("accounts_renamed", plan.account_updates)):
+        for name, accounts in zip(telemetry.ACCOUNTS_WRITTEN, (
+                plan.account_links, plan.account_creates, plan.account_updates), strict=True):
             self.outcomes[name] += sum(("account", a.customer_id) in ok for a in accounts)
-        for name, writes in (("autopay_cleared", plan.autopay_clears),
-                             ("payment_methods_deactivated", plan.deactivations),
-                             ("payment_methods_updated", plan.pm_updates),
-                             ("payment_methods_inserted", plan.pm_inserts)):
+        for name, writes in zip(telemetry.PAYMENT_METHODS_WRITTEN, (
+                plan.autopay_clears, plan.deactivations, plan.pm_updates, plan.pm_inserts),
+                strict=True):
             self.outcomes[name] += sum(("payment_method", w.stripe_id) in ok for w in writes)
         failed = [r for r in rows if not r.ok]
-        self.outcomes["failed"] += len(failed)
+        self.outcomes[telemetry.FAILED] += len(failed)
         self.failures += [{"stripe_id": r.stripe_id, "customer": r.customer_id, "kind": r.kind,
                            "reason": r.reason, "retryable": r.retryable} for r in failed]
 
@@ -133,11 +147,11 @@ class Report:
         """JSON-ready; lists are capped at MAX_ITEMS (their full counts are in `outcomes`),
         unless `whole` (the CLI's --json: a dry run's every planned change)."""
         cap = None if whole else MAX_ITEMS
-        self.outcomes["quarantined"] = len(self.quarantined)
-        self.outcomes["skipped"] = len(self.skipped)
-        self.outcomes["failed_rows"] = self.failed_rows
-        self.outcomes["live_mode_customers"] = self.live_mode_customers
-        self.outcomes["stripe_rate_limited"] = self.stripe_throttled
+        self.outcomes[telemetry.QUARANTINED] = len(self.quarantined)
+        self.outcomes[telemetry.SKIPPED] = len(self.skipped)
+        self.outcomes[telemetry.FAILED_ROWS] = self.failed_rows
+        self.outcomes[telemetry.LIVE_MODE] = self.live_mode_customers
+        self.outcomes[telemetry.STRIPE_429] = self.stripe_throttled
         return {
             "run_id": self.run_id, "mode": self.mode, "kind": self.kind,
             "outcome": self.outcome.value, "dry_run": self.dry_run,
@@ -152,7 +166,11 @@ class Report:
             "planned": self.planned[:cap],
             "calls": {"stripe": self.stripe_calls, "salesforce": self.salesforce_calls,
                       "stripe_rate_limited": self.stripe_throttled},
+            "api_budget": self.api_budget,
+            "salesforce_api_usage": None if self.salesforce_api is None
+            else self.salesforce_api.to_dict(),
             "projection": self.projection,
+            "reconcile": None if self.findings is None else self.findings.to_dict(cap),
             "duration_s": round(self.duration_s, 2),
             "checkpoint_age_s": self.checkpoint_age_s,
         }
@@ -167,6 +185,10 @@ class Report:
             lines.append(f"  {self.message}")
         lines.append(f"  customers {self.customers}, events {self.events}; calls: Stripe "
                      f"{self.stripe_calls}, Salesforce {self.salesforce_calls}")
+        if self.salesforce_api is not None:
+            u = self.salesforce_api
+            lines.append(f"  Salesforce API usage (the org's, last 24 h): {u.used} of "
+                         f"{u.limit} ({u.share:.1%})")
         if d["scenarios"]:
             lines.append("  scenarios: " + ", ".join(f"{k} {v}" for k, v in
                                                      d["scenarios"].items()))
@@ -197,6 +219,8 @@ class Report:
             lines.append(f"  {self.live_mode_customers} linked customers exist only in Stripe's "
                          "live mode (a sandbox refreshed from production?): skipped from now "
                          "on, nothing deactivated; docs/sync.md, \"After a sandbox refresh\"")
+        if self.findings is not None:
+            lines += self.findings.render()
         if self.continued:
             lines.append("  the run continues on the next invocation (progress saved)")
         return "\n".join(lines)

@@ -20,12 +20,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sync_lambda import names
-from sync_lambda.errors import LeaseLostError, OrgIdentityError
+from sync_lambda.api_usage import ApiBudget
+from sync_lambda.errors import ApiBudgetError, LeaseLostError, OrgIdentityError
 from sync_lambda.lease import LeaseKeeper
 from sync_lambda.report import Report
 from sync_lambda.state import LedgerEntry, LedgerStatus, PendingDeactivation, RowResult, SyncState
@@ -92,6 +93,7 @@ class RunConfig:
     lease_wait_s: float
     request_timeout_s: float
     deactivation_limit: DeactivationLimit = DeactivationLimit()
+    api_budget: ApiBudget = field(default_factory=ApiBudget)  # of the daily API limit
     # A sampled dry run: plan at most this many customers, then project the full import.
     sample: int | None = None
 
@@ -130,6 +132,7 @@ class SyncService:
         self._org_checked = False
         self._explicit_full = False
         self._dry_held: list[PmWrite] = []
+        self._budget_spent = False  # the org's API usage passed the import's budget
 
     def run(self, *, full: bool = False, dry_run: bool = False,
             allow_mass_deactivation: bool = False, recheck_unknown: bool = False) -> Report:
@@ -138,36 +141,25 @@ class SyncService:
         a writer's way. `recheck_unknown`: customers classed as live-mode only are read
         again."""
         started = self._clock()
-        self._org_checked, self._explicit_full = False, full
+        self._org_checked, self._explicit_full, self._budget_spent = False, full, False
         run_id = uuid.uuid4().hex[:12]
         report = Report(run_id=run_id, mode=self._config.mode.value, dry_run=dry_run)
         if dry_run:
             self._lease = None
             try:
-                self._run(report, full=full, dry_run=True,
-                          allow_mass_deactivation=allow_mass_deactivation)
+                self._run_within_budget(report, full=full, dry_run=True,
+                                        allow_mass_deactivation=allow_mass_deactivation)
             finally:
                 self._close(report, started)
             return report
-        expires = self._state.acquire(run_id, self._config.lease_ttl_s, self._config.lease_wait_s)
-        if expires is None:
-            holder = self._state.holder()
-            who = "" if holder is None else (
-                f" (run {holder.run_id} on {holder.host or 'an unknown host'}"
-                + (f", since {_iso(holder.started)}" if holder.started else "")
-                + f", until {_iso(holder.expires)})")
-            report.kind = "skipped"
-            report.message = f"another run holds the lease{who}; nothing done (at most one " \
-                             "writer)"
+        if not self._take_lease(report):
             return report
-        self._lease = LeaseKeeper(self._state, ttl_s=self._config.lease_ttl_s, expires=expires,
-                                  min_left_s=self._config.request_timeout_s,
-                                  clock=self._clock).start()
+        assert self._lease is not None
         try:
             if recheck_unknown:
                 self._state.clear_live_mode_customers()
-            self._run(report, full=full, dry_run=False,
-                      allow_mass_deactivation=allow_mass_deactivation)
+            self._run_within_budget(report, full=full, dry_run=False,
+                                    allow_mass_deactivation=allow_mass_deactivation)
             saved = self._state.load()
             report.checkpoint_age_s = 0 if saved.full_cursor is not None else \
                 None if saved.checkpoint is None else max(0, int(self._clock()) - saved.checkpoint)
@@ -183,10 +175,78 @@ class SyncService:
             self._close(report, started)
         return report
 
+    def _take_lease(self, report: Report) -> bool:
+        """Take the lease and keep renewing it; False (the report says who holds it) when
+        another run keeps it."""
+        expires = self._state.acquire(report.run_id, self._config.lease_ttl_s,
+                                      self._config.lease_wait_s)
+        if expires is None:
+            holder = self._state.holder()
+            who = "" if holder is None else (
+                f" (run {holder.run_id} on {holder.host or 'an unknown host'}"
+                + (f", since {_iso(holder.started)}" if holder.started else "")
+                + f", until {_iso(holder.expires)})")
+            report.kind = "skipped"
+            report.message = f"another run holds the lease{who}; nothing done (at most one " \
+                             "writer)"
+            return False
+        self._lease = LeaseKeeper(self._state, ttl_s=self._config.lease_ttl_s, expires=expires,
+                                  min_left_s=self._config.request_timeout_s,
+                                  clock=self._clock).start()
+        return True
+
+    def reconcile(self, *, restart: bool = False) -> Report:
+        """Compare Stripe with Salesforce, writing nothing to Salesforce (`reconciliation`).
+        It holds the lease (so it never competes with the import for Stripe's budget, nor
+        reads an org the import is halfway through changing) and works in segments from a
+        saved cursor: out of time, it saves its progress and the next reconcile run
+        continues; `restart` begins again."""
+        started = self._clock()
+        self._org_checked, self._explicit_full, self._budget_spent = False, False, False
+        report = Report(run_id=uuid.uuid4().hex[:12], mode=self._config.mode.value)
+        if not self._take_lease(report):
+            return report
+        assert self._lease is not None
+        report.kind = "reconcile"
+        try:
+            from sync_lambda.reconcile_pass import PassHooks, ReconcilePass  # noqa: PLC0415
+
+            hooks = PassHooks(org=lambda: self._org(dry_run=True), time_left=self._time_left,
+                              capacity=lambda fetch: self._capacity(fetch=fetch),
+                              stop=self._stop, progress=self._progress)
+            try:
+                ReconcilePass(self._stripe, self._sink, self._state, self._config.options,
+                              report, hooks).run(restart=restart)
+            except ApiBudgetError as exc:
+                report.api_budget = True
+                report.continued = True
+                report.message = f"stopped: {exc}"
+        except LeaseLostError as exc:
+            report.lease_lost = True
+            report.message = f"stopped: {exc}; the next reconcile run continues"
+        finally:
+            self._lease.stop()
+            self._state.release()
+            self._close(report, started)
+        return report
+
+    def _run_within_budget(self, report: Report, *, full: bool, dry_run: bool,
+                           allow_mass_deactivation: bool) -> None:
+        """`_run`, stopped at once (progress as last saved) when Salesforce refuses for the
+        org's daily API limit: the segment in flight is planned and written again next run."""
+        try:
+            self._run(report, full=full, dry_run=dry_run,
+                      allow_mass_deactivation=allow_mass_deactivation)
+        except ApiBudgetError as exc:
+            report.api_budget = True
+            report.continued = True
+            report.message = f"stopped: {exc}"
+
     def _close(self, report: Report, started: float) -> None:
         report.stripe_calls = self._stripe.calls
         report.stripe_throttled = self._stripe.throttled
         report.salesforce_calls = self._sink.calls()
+        report.salesforce_api = self._sink.api_usage()
         report.duration_s = self._clock() - started
 
     def _run(self, report: Report, *, full: bool, dry_run: bool,
@@ -222,8 +282,19 @@ class SyncService:
         return None if remaining is None else remaining - self._config.deadline_reserve_s
 
     def _time_left(self) -> bool:
+        """Whether another segment may start: time before the deadline, and Salesforce API
+        requests within the import's budget."""
+        if self._over_budget():
+            return False
         left = self._seconds_left()
         return left is None or left > 0
+
+    def _over_budget(self) -> bool:
+        """Whether the org's API usage, as Salesforce last reported it, passed the import's
+        share of the daily limit (a run then stops as at its deadline, progress saved)."""
+        if self._config.api_budget.spent(self._sink.api_usage()):
+            self._budget_spent = True
+        return self._budget_spent
 
     def _capacity(self, *, fetch: bool) -> int:
         """Customers this invocation can still read from Stripe: the time left (minus the
@@ -248,6 +319,15 @@ class SyncService:
 
     def _stop(self, report: Report, what: str) -> None:
         report.continued = True
+        usage = self._sink.api_usage()
+        if self._budget_spent and usage is not None:
+            report.api_budget = True
+            report.message = (
+                f"stopped at the Salesforce API budget after {what}: the org has used "
+                f"{usage.used} of its {usage.limit} daily API requests, past the import's "
+                f"share ({self._config.api_budget.share:.0%}, sfbilling:salesforceApiBudgetShare"
+                "); the next run continues from the saved progress")
+            return
         report.message = f"stopped before the deadline after {what}; the next run continues " \
                          "from the saved progress"
 
@@ -432,6 +512,8 @@ class SyncService:
     def _time_for_a_window(self) -> bool:
         """Whether there is time to list one page and read one customer: a window listed
         with less is listed again by the next run, for nothing."""
+        if self._over_budget():
+            return False
         left = self._seconds_left()
         return left is None or left >= 1 / self._stripe.events_per_s \
             + 1 / self._stripe.customers_per_s(fetch=True)

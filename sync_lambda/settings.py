@@ -59,6 +59,7 @@ CONFIGURED: Final = (
     EnvVar("SFB_SF_ORG_ID", "salesforce_org_id", ORG_ID),
     EnvVar("SFB_SF_API_VERSION", "salesforce_api_version", Choice(API_VERSIONS), "59.0"),
     EnvVar("SFB_SF_TIMEOUT_S", "salesforce_timeout_s", Int(10, 600), 120),
+    EnvVar("SFB_SF_API_BUDGET_SHARE", "salesforce_api_budget_share", Float(0.05, 1), 0.8),
     EnvVar("SFB_STRIPE_API_BASE", "stripe_api_base", Url()),
     EnvVar("SFB_AWS_ENDPOINT_URL", "aws_endpoint_url", Url()),
     EnvVar("SFB_GATEWAY_NAME", "gateway_name", Text(), "Stripe"),
@@ -113,6 +114,7 @@ class Settings:
     salesforce_org_id: str | None
     salesforce_api_version: str
     salesforce_timeout_s: int
+    salesforce_api_budget_share: float  # of the org's daily API limit, the import's ceiling
     stripe_api_base: str | None
     aws_endpoint_url: str | None
     gateway_name: str

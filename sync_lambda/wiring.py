@@ -12,12 +12,14 @@ import boto3
 from sync_lambda.adapters.dynamodb_state import DynamoStateStore
 from sync_lambda.adapters.stripe_budget import StripeLimits
 from sync_lambda.adapters.stripe_source import StripeSourceAdapter
+from sync_lambda.api_usage import ApiBudget
 from sync_lambda.models import PlanOptions
 from sync_lambda.service import DeactivationLimit, Progress, RunConfig, SyncService
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
+    from sync_lambda.api_usage import ApiUsage
     from sync_lambda.models import OrgFacts, Snapshot
     from sync_lambda.planning import Plan, SalesforceView
     from sync_lambda.ports import BillingSink, StateStore
@@ -52,6 +54,12 @@ class LazySink:
     def customers_with_active_methods(self) -> set[str]:
         return self._get().customers_with_active_methods()
 
+    def linked_customers(self) -> set[str]:
+        return self._get().linked_customers()
+
+    def payment_method_tokens(self) -> Iterator[tuple[str, str, str]]:
+        return self._get().payment_method_tokens()
+
     def count_active_payment_methods(self) -> int:
         return self._get().count_active_payment_methods()
 
@@ -63,6 +71,9 @@ class LazySink:
 
     def calls(self) -> int:
         return 0 if self._sink is None else self._sink.calls()
+
+    def api_usage(self) -> ApiUsage | None:
+        return None if self._sink is None else self._sink.api_usage()
 
 
 def run_config(settings: Settings) -> RunConfig:
@@ -77,7 +88,8 @@ def run_config(settings: Settings) -> RunConfig:
         deadline_reserve_s=settings.deadline_reserve_s, lease_ttl_s=settings.lease_ttl_s,
         lease_wait_s=settings.lease_wait_s, request_timeout_s=settings.salesforce_timeout_s,
         deactivation_limit=DeactivationLimit(settings.mass_deactivation_share,
-                                             settings.mass_deactivation_count))
+                                             settings.mass_deactivation_count),
+        api_budget=ApiBudget(settings.salesforce_api_budget_share))
 
 
 def build_service(settings: Settings, secrets: Secrets, *,

@@ -95,7 +95,9 @@ class OrgProfile:
     expiry_years: tuple[str, ...] = DEFAULT_EXPIRY_YEARS
     countries: tuple[str, ...] = DEFAULT_COUNTRIES
     settings: tuple[BillingSetting, ...] = DEFAULT_SETTINGS
-    daily_api_limit: int = 15_000
+    # An Enterprise Edition production org with 15 Salesforce licences: 100,000 + 15 x 1,000
+    # requests over a rolling 24 hours (docs/stand-ins.md).
+    daily_api_limit: int = 115_000
     # The integration user the JWT / client-credentials flows log in as.
     username: str = "integration@acme.example"
     # The admin who deploys the org config, through a connected app of its own.

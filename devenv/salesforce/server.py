@@ -277,6 +277,7 @@ class SalesforceStandIn:
         r.add("POST", r"/_admin/sessions/expire", "admin.sessions", self._admin_expire)
         r.add("POST", r"/_admin/clock", "admin.clock", self._admin_clock)
         r.add("POST", r"/_admin/login-hosts", "admin.login_hosts", self._admin_login_hosts)
+        r.add("POST", r"/_admin/api-usage", "admin.api_usage", self._admin_api_usage)
         r.add("GET", r"/_admin/info", "admin.info", lambda _req: json_response(200, self.info()))
 
     def _token(self, req: Request) -> Response:
@@ -409,6 +410,23 @@ class SalesforceStandIn:
             self.api_calls = 0
         return json_response(200, {"ok": True})
 
+    def _admin_api_usage(self, req: Request) -> Response:
+        """Set the org's daily API usage (`used`: the org's other integrations' share of the
+        rolling 24 hours) and, optionally, its `limit`."""
+        body = req.json() or {}
+        used, limit = body.get("used"), body.get("limit")
+        if not isinstance(used, int) or used < 0 or (
+                limit is not None and (not isinstance(limit, int) or limit < 1)):
+            return json_response(400, {"error": "expected {\"used\": int >= 0, \"limit\": "
+                                                "int >= 1 (optional)}"})
+        with self._count_lock:
+            self.api_calls = used
+            if limit is not None:
+                self.org.profile = dataclasses.replace(self.org.profile,
+                                                        daily_api_limit=limit)
+        used, limit = self.api_usage()
+        return json_response(200, {"used": used, "limit": limit})
+
     def _admin_faults(self, req: Request) -> Response:
         try:
             self.faults = FaultPlan.from_json(req.json() or {})
@@ -481,7 +499,8 @@ class SalesforceStandIn:
                 return error_response(err)
             used, limit = self.api_usage()
             if used > limit:
-                return self._fault_response("REQUEST_LIMIT_EXCEEDED", soap=soap)
+                # The daily allocation: refused until the rolling 24 hours bring usage down.
+                return self._limit_info(self._daily_limit_response(soap=soap), category)
             restricted = user == self.app.username
             if soap and restricted:
                 # Salesforce's answer to any Metadata API call by a user without Modify All
@@ -494,20 +513,40 @@ class SalesforceStandIn:
                 resp = self._run(route.handler, req, soap=soap)
         else:
             resp = self._run(route.handler, req, soap=soap)
+        return self._limit_info(resp, category)
+
+    def _limit_info(self, resp: Response, category: str) -> Response:
+        """Salesforce's usage header on REST and Bulk answers (refusals too: usage may read
+        above the limit), with the per-app figure a connected app with its own allocation
+        adds."""
         if category in ("rest", "bulk"):
             used, limit = self.api_usage()
-            resp.headers["Sforce-Limit-Info"] = f"api-usage={used}/{limit}"
+            resp.headers["Sforce-Limit-Info"] = (
+                f"api-usage={used}/{limit}; per-app-api-usage={used}/{limit}"
+                "(appName=sfbilling-integration)")
         return resp
+
+    @staticmethod
+    def _daily_limit_response(*, soap: bool) -> Response:
+        if soap:
+            return Response(500, SoapFaultError(codes.REQUEST_LIMIT_EXCEEDED,
+                                                "TotalRequests Limit exceeded.").xml(),
+                            "text/xml")
+        return json_response(403, [{"message": "TotalRequests Limit exceeded.",
+                                    "errorCode": codes.REQUEST_LIMIT_EXCEEDED}])
 
     def _fault_response(self, error: str, *, soap: bool) -> Response:
         if error == "503":
             return json_response(503, [{"message": "Server unavailable",
                                         "errorCode": codes.SERVER_UNAVAILABLE}])
         if error == "REQUEST_LIMIT_EXCEEDED":
+            # The concurrent long-request limit (25 at once in production): gone in seconds.
+            # The daily allocation's refusal comes from the usage counter, not from faults.
+            message = "ConcurrentPerOrgLongTxn Limit exceeded."
             if soap:
                 return Response(500, SoapFaultError(codes.REQUEST_LIMIT_EXCEEDED,
-                                               "TotalRequests Limit exceeded.").xml(), "text/xml")
-            return json_response(403, [{"message": "TotalRequests Limit exceeded.",
+                                                    message).xml(), "text/xml")
+            return json_response(403, [{"message": message,
                                         "errorCode": codes.REQUEST_LIMIT_EXCEEDED}])
         if soap:
             return Response(500, SoapFaultError(codes.INVALID_SESSION_ID,

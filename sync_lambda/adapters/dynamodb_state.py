@@ -3,7 +3,9 @@ deactivations.
 
 One table, key `pk` (partition) + `sk` (sort): ("state", "lease"), ("state", "bookmark"),
 ("state", "org") (the org id the state was written for),
-("ledger", <stripe id>), ("seen", <n>), ("deactivate", <Salesforce id>). Items that only matter
+("state", "reconcile") (a reconciliation's progress), ("ledger", <stripe id>), ("seen", <n>)
+and ("seen-reconcile", <n>) (the customers a full import or a reconciliation has read so
+far), ("deactivate", <Salesforce id>). Items that only matter
 for a while carry `expires_at` (epoch seconds), the table's TTL attribute.
 
 Once a run holds the lease, every write is a TransactWriteItems whose first action checks that
@@ -48,6 +50,12 @@ _TRANSACT_MAX = 100  # actions per TransactWriteItems, the lease check included
 _ATTEMPTS = 6
 RESOLVED_KEEP_S = 30 * 86400  # resolved ledger rows stay readable for a month
 SEEN_KEEP_S = 14 * 86400  # an abandoned full import's progress ages out
+
+
+def _seen_key(scope: str) -> str:
+    """The partition of the customers a multi-run pass has seen: the full import's, or a
+    reconciliation's (each resumes its own)."""
+    return _SEEN if scope == "full" else f"{_SEEN}-{scope}"
 
 
 def _s(value: str) -> dict[str, Any]:
@@ -313,14 +321,15 @@ class DynamoStateStore:
                                           ":expires": _n(expires)}}}
             for sid in sorted(set(stripe_ids))])
 
-    # -- full-import progress --------------------------------------------------------------
-    def add_seen(self, customer_ids: Iterable[str]) -> None:
+    # -- full-import and reconciliation progress ------------------------------------------
+    def add_seen(self, customer_ids: Iterable[str], *, scope: str = "full") -> None:
+        pk = _seen_key(scope)
         ids = sorted(set(customer_ids))
-        n = len(self._query(_SEEN))
+        n = len(self._query(pk))
         expires = self._clock() + SEEN_KEEP_S
         actions = []
         for start in range(0, len(ids), _SEEN_CHUNK):
-            actions.append(self._put({**self._key(_SEEN, f"{n:06d}"), TTL_ATTRIBUTE: _n(expires),
+            actions.append(self._put({**self._key(pk, f"{n:06d}"), TTL_ATTRIBUTE: _n(expires),
                                       "ids": {"L": [_s(i) for i in
                                                     ids[start:start + _SEEN_CHUNK]]}}))
             n += 1
@@ -328,11 +337,25 @@ class DynamoStateStore:
         for action in actions:
             self._transact([action])
 
-    def seen(self) -> set[str]:
-        return {v["S"] for item in self._query(_SEEN) for v in item["ids"]["L"]}
+    def seen(self, *, scope: str = "full") -> set[str]:
+        return {v["S"] for item in self._query(_seen_key(scope)) for v in item["ids"]["L"]}
 
-    def clear_seen(self) -> None:
-        self._transact([self._delete(_SEEN, item["sk"]["S"]) for item in self._query(_SEEN)])
+    def clear_seen(self, *, scope: str = "full") -> None:
+        pk = _seen_key(scope)
+        self._transact([self._delete(pk, item["sk"]["S"]) for item in self._query(pk)])
+
+    def load_reconcile(self) -> dict[str, Any] | None:
+        item = self._db.get_item(TableName=self._table, ConsistentRead=True,
+                                 Key=self._key(_STATE, "reconcile")).get("Item")
+        return None if not item else dict(json.loads(item["progress"]["S"]))
+
+    def save_reconcile(self, progress: Mapping[str, Any] | None) -> None:
+        if progress is None:
+            self._transact([self._delete(_STATE, "reconcile")])
+            return
+        self._transact([self._put({**self._key(_STATE, "reconcile"),
+                                   TTL_ATTRIBUTE: _n(self._clock() + SEEN_KEEP_S),
+                                   "progress": _s(json.dumps(progress, sort_keys=True))})])
 
     # -- customers of the live mode (a refreshed sandbox) ----------------------------------
     def live_mode_customers(self) -> set[str]:

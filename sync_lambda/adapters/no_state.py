@@ -49,15 +49,24 @@ class NoStateStore:
         del stripe_ids
         self._refuse("clear failures")
 
-    def add_seen(self, customer_ids: Any) -> None:
-        del customer_ids
+    def add_seen(self, customer_ids: Any, *, scope: str = "full") -> None:
+        del customer_ids, scope
         self._refuse("record progress")
 
-    def seen(self) -> set[str]:
+    def seen(self, *, scope: str = "full") -> set[str]:
+        del scope
         return set()
 
-    def clear_seen(self) -> None:
+    def clear_seen(self, *, scope: str = "full") -> None:
+        del scope
         self._refuse("clear progress")
+
+    def load_reconcile(self) -> dict[str, Any] | None:
+        return None
+
+    def save_reconcile(self, progress: Any) -> None:
+        del progress
+        self._refuse("save a reconciliation's progress")
 
     def live_mode_customers(self) -> set[str]:
         return set()

@@ -1,7 +1,8 @@
 """The Salesforce connection: the one module both the import's sink and the org-config deployer
 talk to an org through. Login with simple-salesforce's own JWT bearer / client-credentials code
 to any login host, one `call` wrapper that re-authenticates on INVALID_SESSION_ID and backs off
-on 503 and REQUEST_LIMIT_EXCEEDED, and a default timeout on every request.
+on 503 and the concurrent-request limit (the daily one stops the run: `api_usage`), reads the
+org's API usage off every response, and puts a default timeout on every request.
 
 simple-salesforce only builds `https://{domain}.salesforce.com` login URLs, so a login URL on
 another host (a proxy, the local stand-in) is reached through a host-rewriting adapter.
@@ -31,7 +32,13 @@ from simple_salesforce.login import SalesforceLogin
 from simple_salesforce.util import exception_handler
 
 from sync_lambda.adapters.retry import backoff
-from sync_lambda.errors import FatalSyncError, RetriableSyncError, UnreachableError
+from sync_lambda.api_usage import LIMIT_INFO_HEADER, ApiUsage, is_daily_limit, parse_limit_info
+from sync_lambda.errors import (
+    ApiBudgetError,
+    FatalSyncError,
+    RetriableSyncError,
+    UnreachableError,
+)
 from sync_lambda.login_hosts import (
     AUDIENCE_KEY,
     SALESFORCE_SUFFIX,
@@ -175,6 +182,7 @@ class SalesforceConnection:
         self._reached = False
         self._sf: Salesforce | None = None
         self._calls = 0
+        self.usage: ApiUsage | None = None  # the last Sforce-Limit-Info reading
         self.version = credentials.api_version
         self.timeout_s = credentials.timeout_s
 
@@ -190,9 +198,18 @@ class SalesforceConnection:
             if type(exc).__name__ == "SalesforceAuthenticationFailed":
                 raise FatalSyncError(self._login_failed(str(exc))) from None
             raise
+        session = TimeoutSession(self.timeout_s)
+        session.hooks["response"].append(self._read_usage)
         self._sf = Salesforce(session_id=session_id, instance=instance, version=self.version,
-                              session=TimeoutSession(self.timeout_s))
+                              session=session)
         return self._sf
+
+    def _read_usage(self, response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
+        """Keep the org's API usage from every response that reports it (REST and Bulk do;
+        the Metadata API does not)."""
+        usage = parse_limit_info(response.headers.get(LIMIT_INFO_HEADER))
+        if usage is not None:
+            self.usage = usage
 
     def _login_failed(self, text: str) -> str:
         """The refusal, and the setting an operator changes for it."""
@@ -236,6 +253,8 @@ class SalesforceConnection:
                 if "REQUEST_LIMIT_EXCEEDED" not in repr(exc.content):
                     raise FatalSyncError("Salesforce refused the request: "
                                          f"{redact(repr(exc.content))}") from None
+                if is_daily_limit(repr(exc.content)):
+                    raise ApiBudgetError(self._daily_limit()) from None
                 last: Exception = exc
             except SalesforceGeneralError as exc:
                 if "INVALID_SESSION_ID" in repr(exc.content):
@@ -246,6 +265,9 @@ class SalesforceConnection:
                     self.login()
                     continue
                 fault = soap_fault(exc.content)
+                if fault is not None and fault[0] == "REQUEST_LIMIT_EXCEEDED" \
+                        and is_daily_limit(fault[1]):
+                    raise ApiBudgetError(self._daily_limit()) from None
                 if fault is not None and fault[0] not in TRANSIENT_FAULTS:
                     # A SOAP fault names its cause (e.g. INSUFFICIENT_ACCESS): no retry helps.
                     raise FatalSyncError(f"Salesforce refused the call: {fault[0]}: "
@@ -268,6 +290,12 @@ class SalesforceConnection:
         detail = redact(repr(last.content) if isinstance(last, SalesforceError) else str(last))
         raise RetriableSyncError(f"Salesforce kept failing after {MAX_ATTEMPTS} attempts: "
                                  f"{type(last).__name__}: {detail}") from None
+
+    def _daily_limit(self) -> str:
+        usage = "" if self.usage is None else \
+            f" ({self.usage.used} of {self.usage.limit} requests in the last 24 hours)"
+        return (f"Salesforce refused the call: the org's daily API request limit is used up"
+                f"{usage}; the next run continues once usage falls (a rolling 24 hours)")
 
     def _unreachable(self, exc: Exception) -> str:
         text = repr(exc)

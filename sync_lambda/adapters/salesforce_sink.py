@@ -36,6 +36,7 @@ from sync_lambda.state import ApplyResult, RowResult
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
+    from sync_lambda.api_usage import ApiUsage
     from sync_lambda.settings import Secrets, Settings
 
 # The request line may not exceed 16,384 bytes; keep each IN-list query well under it.
@@ -240,6 +241,18 @@ class SalesforceSink:
         return {str(r[s.pm_customer_field]) for r in self._api.rows(soql)
                 if r.get(s.pm_customer_field)}
 
+    def linked_customers(self) -> set[str]:
+        cf = self._settings.account_customer_field
+        return {str(r[cf]) for r in self._api.rows(format_soql(
+            "SELECT {:literal} FROM {:literal} WHERE {:literal} != null", cf, names.ACCOUNT, cf))}
+
+    def payment_method_tokens(self) -> Iterator[tuple[str, str, str]]:
+        cf = self._settings.pm_customer_field
+        for r in self._api.rows(format_soql(
+                "SELECT Id, {:literal}, {:literal} FROM {:literal} WHERE {:literal} != null",
+                names.PM_TOKEN, cf, names.PAYMENT_METHOD, names.PM_TOKEN)):
+            yield str(r[names.PM_TOKEN]), str(r["Id"]), str(r.get(cf) or "")
+
     def count_active_payment_methods(self) -> int:
         return self._api.count(format_soql(
             "SELECT COUNT() FROM {:literal} WHERE {:literal} = true", names.PAYMENT_METHOD,
@@ -252,6 +265,9 @@ class SalesforceSink:
 
     def calls(self) -> int:
         return self._api.calls
+
+    def api_usage(self) -> ApiUsage | None:
+        return self._api.usage
 
     def _account(self, r: dict[str, Any]) -> SfAccount:
         email_field = self._settings.name_match_email_field

@@ -56,7 +56,8 @@ def test_request_limit_exceeded_shape(sf: SF, admin: requests.Session) -> None:
     with pytest.raises(SalesforceError) as exc:
         sf.Account.create({"Name": "A"})
     assert exc.value.status == 403
-    assert errors_of(exc.value) == [{"message": "TotalRequests Limit exceeded.",
+    # The concurrent-request limit (the daily one comes from the usage counter).
+    assert errors_of(exc.value) == [{"message": "ConcurrentPerOrgLongTxn Limit exceeded.",
                                   "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
 
 

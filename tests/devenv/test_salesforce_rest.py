@@ -259,7 +259,26 @@ def test_daily_limit_exhausted_is_request_limit_exceeded(salesforce: SalesforceS
     with pytest.raises(SalesforceRefusedRequest) as exc:
         sf.query("SELECT Id FROM Account")
     assert exc.value.status == 403
-    assert errors_of(exc.value)[0]["errorCode"] == "REQUEST_LIMIT_EXCEEDED"
+    assert errors_of(exc.value) == [{"message": "TotalRequests Limit exceeded.",
+                                     "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+    # The refusal reports usage too, above the limit, and the per-app figure after it.
+    raw = sf.session.get(f"{salesforce.url}/services/data/v59.0/limits",
+                         headers={"Authorization": f"Bearer {sf.session_id}"}, timeout=10)
+    assert raw.status_code == 403
+    assert raw.headers["Sforce-Limit-Info"].startswith("api-usage=4/2; per-app-api-usage=")
+
+
+def test_admin_sets_the_days_usage(salesforce: SalesforceStandIn,
+                                   admin: requests.Session) -> None:
+    from tests.conftest import session_id
+
+    r = admin.post(admin.base + "/api-usage", json={"used": 99_000, "limit": 100_000})  # type: ignore[attr-defined]
+    assert r.json() == {"used": 99_000, "limit": 100_000}
+    sf = Salesforce(session_id=session_id(salesforce), instance_url=salesforce.url)
+    sf.query("SELECT Id FROM Account")
+    assert sf.api_usage["api-usage"].used == 99_001
+    assert sf.api_usage["api-usage"].total == 100_000
+    assert admin.post(admin.base + "/api-usage", json={"used": -1}).status_code == 400  # type: ignore[attr-defined]
 
 
 def test_every_call_is_counted_per_route(sf: SF, admin: requests.Session) -> None:

@@ -57,11 +57,13 @@ EXPECTED = {  # (type, logical name), for each stack
     ("aws:lambda/function:Function", "sync-function"),
     ("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "sync-async"),
     ("aws:scheduler/schedule:Schedule", "sync-schedule"),
+    ("sfbilling:index:Dashboard", "dashboard"),
+    ("aws:cloudwatch/dashboard:Dashboard", "dashboard-board"),
     ("aws:sns/topic:Topic", "alarms-topic"),
     ("aws:sns/topicSubscription:TopicSubscription", "alarms-email"),
     *(("aws:cloudwatch/metricAlarm:MetricAlarm", f"alarms-{a}") for a in (
         "errors", "throttled", "near-timeout", "dead-letters", "failed-rows", "held-back",
-        "lease-lost", "stuck")),
+        "lease-lost", "api-budget", "reconcile", "stuck")),
 }
 
 
@@ -86,14 +88,16 @@ def test_every_resource_is_there_parented_and_its_components_register_outputs(
     env, run = stack
     assert {(r.typ, r.name) for r in run.resources} == EXPECTED
     components = {r.name: r for r in run.resources if not r.custom}
-    assert set(components) == {"sync", "alarms"}
+    assert set(components) == {"sync", "alarms", "dashboard"}
     for r in run.resources:
         if r.name in components or r.typ == DYNAMIC:
             assert r.parent.endswith(f"pulumi:pulumi:Stack::sfbilling-{env}"), r.name
         else:  # every child under its component
-            owner = "alarms" if r.name.startswith("alarms-") else "sync"
+            owner = r.name.split("-", 1)[0] if r.name.startswith(("alarms-", "dashboard-")) \
+                else "sync"
             assert r.parent.endswith(f"::{owner}"), (r.name, r.parent)
-    assert {u.rsplit("::", 1)[-1] for u in run.outputs_registered} >= {"sync", "alarms"}
+    assert {u.rsplit("::", 1)[-1] for u in run.outputs_registered} >= {"sync", "alarms",
+                                                                        "dashboard"}
 
 
 def test_the_function(stack: tuple[str, ProgramRun], lambda_package: Package) -> None:
@@ -224,7 +228,8 @@ def test_the_alarms(stack: tuple[str, ProgramRun]) -> None:
     assert alarms["near-timeout"]["threshold"] == 855_000
     for key, metric in (("failed-rows", "failed_rows"),
                         ("held-back", "mass_deactivation_held_back"),
-                        ("lease-lost", "lease_lost")):
+                        ("lease-lost", "lease_lost"), ("api-budget", "api_budget_stop"),
+                        ("reconcile", "reconcile_disagreements")):
         assert (alarms[key]["namespace"], alarms[key]["metricName"], alarms[key]["dimensions"],
                 alarms[key]["threshold"]) == ("SfBillingSync", metric, {"service": fn}, 0)
     stuck = alarms["stuck"]
@@ -283,6 +288,7 @@ def test_the_exports(stack: tuple[str, ProgramRun], lambda_package: Package) -> 
     assert run.exports["scheduleName"] == f"sfbilling-{env}-sync"
     assert run.exports["tableName"] == f"sfbilling-{env}-state"
     assert run.exports["alarmTopicArn"] == _state(run, "alarms-topic")["arn"]
+    assert run.exports["dashboardUrl"].endswith(f"#dashboards:name=sfbilling-{env}-sync")
     assert run.exports["packageSha256"] == lambda_package.sha256
     commit, config_hash, package = run.exports["releaseId"].split(".")
     assert package == lambda_package.sha256[:12]

@@ -113,3 +113,25 @@ def test_a_confirmation_of_held_deactivations_carries_through_continuations(
                                             "allowMassDeactivation": True}] * (len(runs) - 1)
     assert runs[-1].result["outcomes"]["payment_methods_deactivated"] == 30
     assert runs[-1].result["outcome"] == "ok"
+
+
+def test_a_run_stopped_by_the_api_budget_starts_no_continuation(
+        lambda_env: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting again at once would only stop again: the schedule's next run goes on, and
+    the metrics say why this one stopped."""
+    import requests
+
+    world = lambda_env
+    monkeypatch.setenv("SFB_SF_API_BUDGET_SHARE", "0.5")
+    world.customer(name="Budget")
+    requests.post(world.salesforce.url + "/_admin/api-usage", json={"used": 60_000,
+                  "limit": 100_000}, timeout=10).raise_for_status()
+    queue = AsyncQueue(context=_deadline(world, budget=10_000))
+    queue.pending.append({})
+    runs = queue.drain()
+    assert len(runs) == 1
+    result = runs[0].result
+    assert result["outcome"] == "api_budget"
+    assert result["continuation"].startswith("not started (Salesforce API budget)")
+    assert queue.calls == []
+    assert result["salesforce_api_usage"]["limit"] == 100_000
