@@ -136,3 +136,10 @@ BANK_ACCOUNT_TYPES: Final = {
     ("company", "checking"): "Business Checking",
     ("company", "savings"): "Savings",
 }
+
+# Account creations ask the org's duplicate rules to block, not just alert, and to name the
+# matching records: a hit is then an answer with ids, never a silent duplicate.
+DUPLICATE_RULE_HEADER: Final = "Sforce-Duplicate-Rule-Header"
+DUPLICATE_RULE_BLOCK: Final = "allowSave=false, includeRecordDetails=false, runAsCurrentUser=false"
+DUPLICATES_DETECTED: Final = "DUPLICATES_DETECTED"
+DUPLICATE_REASON: Final = "duplicate:"  # a row's reason: duplicate:<matching Account ids>

@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
 # The error codes the stand-in emits, spelled as Salesforce spells them.
 REQUIRED_FIELD_MISSING = "REQUIRED_FIELD_MISSING"
 INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST = "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
 STRING_TOO_LONG = "STRING_TOO_LONG"
 DUPLICATE_VALUE = "DUPLICATE_VALUE"
+DUPLICATES_DETECTED = "DUPLICATES_DETECTED"
 INVALID_FIELD_FOR_INSERT_UPDATE = "INVALID_FIELD_FOR_INSERT_UPDATE"
 INVALID_CROSS_REFERENCE_KEY = "INVALID_CROSS_REFERENCE_KEY"
 MALFORMED_QUERY = "MALFORMED_QUERY"
@@ -48,14 +49,21 @@ class FieldError:
     code: str
     message: str
     fields: tuple[str, ...] = ()
+    # A duplicate rule's hit: Salesforce's `duplicateResult` (rule, match results, ids).
+    duplicate: Mapping[str, object] | None = None
+
+    def _extra(self) -> dict[str, object]:
+        return {} if self.duplicate is None else {"duplicateResult": dict(self.duplicate)}
 
     def to_rest(self) -> dict[str, object]:
         """The single-record REST shape: `{message, errorCode, fields}`."""
-        return {"message": self.message, "errorCode": self.code, "fields": list(self.fields)}
+        return {"message": self.message, "errorCode": self.code, "fields": list(self.fields),
+                **self._extra()}
 
     def to_collection(self) -> dict[str, object]:
         """The sObject Collections shape: `{statusCode, message, fields}`."""
-        return {"statusCode": self.code, "message": self.message, "fields": list(self.fields)}
+        return {"statusCode": self.code, "message": self.message, "fields": list(self.fields),
+                **self._extra()}
 
     def to_bulk(self) -> str:
         """The Bulk API 2.0 `sf__Error` column: `CODE:message:field1,field2 --`."""

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from devenv.process import wait_for_signal, wait_until_ready
+from devenv.salesforce import duplicates
 from devenv.salesforce import errors as codes
 from devenv.salesforce.auth import (
     AUDIENCES,
@@ -40,6 +41,7 @@ from devenv.salesforce.auth import (
 from devenv.salesforce.billing import BillingSetting, OrgProfile
 from devenv.salesforce.bulk import BulkIngest
 from devenv.salesforce.bulk_query import BulkQuery
+from devenv.salesforce.duplicates import DuplicateRule
 from devenv.salesforce.errors import RecordError, SalesforceError
 from devenv.salesforce.faults import FaultConfigError, FaultPlan
 from devenv.salesforce.metadata_api import MetadataApi, SoapFaultError
@@ -278,6 +280,8 @@ class SalesforceStandIn:
         r.add("POST", r"/_admin/clock", "admin.clock", self._admin_clock)
         r.add("POST", r"/_admin/login-hosts", "admin.login_hosts", self._admin_login_hosts)
         r.add("POST", r"/_admin/api-usage", "admin.api_usage", self._admin_api_usage)
+        r.add("POST", r"/_admin/duplicate-rule", "admin.duplicate_rule",
+              self._admin_duplicate_rule)
         r.add("GET", r"/_admin/info", "admin.info", lambda _req: json_response(200, self.info()))
 
     def _token(self, req: Request) -> Response:
@@ -410,6 +414,15 @@ class SalesforceStandIn:
             self.api_calls = 0
         return json_response(200, {"ok": True})
 
+    def _admin_duplicate_rule(self, req: Request) -> Response:
+        """Switch the org's Account duplicate rule: {"active": bool, "action": alert|block}."""
+        try:
+            self.org.duplicate_rule = DuplicateRule.from_json(req.json() or {})
+        except ValueError as exc:
+            return json_response(400, {"error": str(exc)})
+        rule = self.org.duplicate_rule
+        return json_response(200, {"active": rule.active, "action": rule.action})
+
     def _admin_api_usage(self, req: Request) -> Response:
         """Set the org's daily API usage (`used`: the org's other integrations' share of the
         rolling 24 hours) and, optionally, its `limit`."""
@@ -509,7 +522,8 @@ class SalesforceStandIn:
                     codes.INSUFFICIENT_ACCESS, "use of the Metadata API requires a user with the "
                     "ModifyAllData or ModifyMetadata permissions",
                 ).xml(), "text/xml")
-            with self.org.acting_as(restricted=restricted):
+            allowed = duplicates.allow_save(headers.items())
+            with self.org.acting_as(restricted=restricted), self.org.duplicate_header(allowed):
                 resp = self._run(route.handler, req, soap=soap)
         else:
             resp = self._run(route.handler, req, soap=soap)

@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from devenv.salesforce import duplicates, ids
 from devenv.salesforce import errors as codes
-from devenv.salesforce import ids
 from devenv.salesforce.billing import (
     PAYMENT_METHOD,
     OrgProfile,
     billing_schema,
     seed_records,
 )
+from devenv.salesforce.duplicates import DuplicateRule
 from devenv.salesforce.errors import FieldError, RecordError
 from devenv.salesforce.schema import (
     BOOLEAN,
@@ -148,6 +149,15 @@ class Org:
         self.reset()
 
     @contextlib.contextmanager
+    def duplicate_header(self, allowed: bool | None) -> Iterator[None]:
+        """Run this thread's DML under a request's `Sforce-Duplicate-Rule-Header` allowSave."""
+        self._acting.allow_save = allowed
+        try:
+            yield
+        finally:
+            self._acting.allow_save = None
+
+    @contextlib.contextmanager
     def acting_as(self, *, restricted: bool) -> Iterator[None]:
         """Run this thread's DML as a user with (or without) admin rights."""
         self._acting.restricted = restricted
@@ -189,6 +199,8 @@ class Org:
             self.user_id = ""
             self.user_ids: dict[str, str] = {}  # by username
             self.restricted_writes: dict[str, set[str]] = {}
+            # The org's active Account duplicate rule (standard: alert), switchable by admins.
+            self.duplicate_rule = DuplicateRule()
             self._seed_org_record()
             for name, fields in seed_records(self.profile):
                 rid = self.insert(name, fields)
@@ -440,6 +452,9 @@ class Org:
             if "OwnerId" in rec and rec["OwnerId"] is None:
                 rec["OwnerId"] = self.user_id or None
             self._check_record(obj, rid, rec, None, changes)
+            if obj.name == "Account" and duplicates.stops(
+                    self.duplicate_rule, getattr(self._acting, "allow_save", None)):
+                duplicates.refuse(self.index_lookup("Account", "Name", rec.get("Name")))
             self._put(obj.name.lower(), rid, rec)
             return rid
 

@@ -327,10 +327,12 @@ class SalesforceConnection:
         """A REST response's body as text (CSV results of bulk jobs)."""
         return self.http(sf, "GET", path).text
 
-    def json(self, method: str, path: str, body: Any = None) -> Any:
+    def json(self, method: str, path: str, body: Any = None,
+             headers: dict[str, str] | None = None) -> Any:
         """A REST call with a JSON body, through `call`."""
         result = self.call(lambda sf: self.http(
-            sf, method, path, json=body, headers={"Content-Type": "application/json"}))
+            sf, method, path, json=body,
+            headers={"Content-Type": "application/json", **(headers or {})}))
         return result.json() if result.content else None
 
     # -- reads -----------------------------------------------------------------------------

@@ -48,7 +48,7 @@ LOCK_RETRIES = 3
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 BULK_NULL = "#N/A"  # a Bulk API 2.0 cell that sets the field to null
 RETRYABLE = ("UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED",
-             "not processed", "INVALID_FIELD:Foreign key external ID")
+             "not processed", "INVALID_FIELD:Foreign key external ID", names.DUPLICATE_REASON)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +290,12 @@ class SalesforceSink:
                         {cf: a.customer_id, names.ACCOUNT_NAME: a.name,
                          names.ACCOUNT_CREATED_BY_IMPORT: True})
                    for a in plan.account_creates]
-        result.rows += self._write(names.ACCOUNT, "upsert", creates, cf, on_job)
+        # Always sObject Collections with the duplicate-rule header: a duplicate rule's hit
+        # then comes back with the matching ids (the Bulk API takes no header and says only
+        # the error's text), and nothing is created for it.
+        result.rows += self._write(names.ACCOUNT, "upsert", creates, cf, on_job,
+                                   headers={names.DUPLICATE_RULE_HEADER:
+                                            names.DUPLICATE_RULE_BLOCK})
         broken = {r.customer_id: r.reason for r in result.rows if not r.ok}
         renames = [_Row(a.account_id or "", a.customer_id, a.customer_id, "account",
                         {"Id": a.account_id, names.ACCOUNT_NAME: a.name})
@@ -320,7 +325,10 @@ class SalesforceSink:
         return result
 
     def _write(self, obj: str, op: str, rows: list[_Row], key_field: str,
-               on_job: Callable[[str, bool], None]) -> list[RowResult]:
+               on_job: Callable[[str, bool], None],
+               headers: dict[str, str] | None = None) -> list[RowResult]:
+        """Rows through Bulk API 2.0 above bulkThreshold, else sObject Collections; with
+        `headers` (which Bulk takes none of) always Collections."""
         if not rows:
             return []
         # Bulk API 2.0 reads a cell of exactly #N/A as null, and documents no escape: a row
@@ -329,11 +337,11 @@ class SalesforceSink:
             isinstance(v, str) and v.strip() == BULK_NULL for v in r.record.values())}
         bulkable = [r for i, r in enumerate(rows) if i not in literal]
         direct = [r for i, r in enumerate(rows) if i in literal]
-        if len(bulkable) > self._settings.bulk_threshold:
+        if len(bulkable) > self._settings.bulk_threshold and headers is None:
             first = self._bulk(obj, op, bulkable, key_field, on_job)
         else:
-            first = self._collections(obj, op, bulkable, key_field)
-        second = iter(self._collections(obj, op, direct, key_field) if direct else [])
+            first = self._collections(obj, op, bulkable, key_field, headers)
+        second = iter(self._collections(obj, op, direct, key_field, headers) if direct else [])
         results = iter(first)
         outcome = [next(second) if i in literal else next(results) for i in range(len(rows))]
         for attempt in range(LOCK_RETRIES):
@@ -343,7 +351,8 @@ class SalesforceSink:
                 break
             self._sleep(backoff(attempt, base=0.5, cap=4))
             again = dict(zip([r.key for r in locked],
-                             self._collections(obj, op, locked, key_field), strict=True))
+                             self._collections(obj, op, locked, key_field, headers),
+                             strict=True))
             outcome = [again.get(r.key, res) if not res.ok else res
                        for r, res in zip(rows, outcome, strict=True)]
         return outcome
@@ -359,8 +368,8 @@ class SalesforceSink:
                 out[k] = v
         return out
 
-    def _collections(self, obj: str, op: str, rows: list[_Row],
-                     key_field: str) -> list[RowResult]:
+    def _collections(self, obj: str, op: str, rows: list[_Row], key_field: str,
+                     headers: dict[str, str] | None = None) -> list[RowResult]:
         out: list[RowResult] = []
         for start in range(0, len(rows), COLLECTION_SIZE):
             chunk = rows[start:start + COLLECTION_SIZE]
@@ -369,16 +378,17 @@ class SalesforceSink:
                     "records": [self._json_record(obj, r.record) for r in chunk]}
             if op == "upsert":
                 path = f"composite/sobjects/{obj}/{key_field}"
-                results = self._api.json("PATCH", path, body)
+                results = self._api.json("PATCH", path, body, headers)
             else:
-                results = self._api.json("PATCH", "composite/sobjects", body)
+                results = self._api.json("PATCH", "composite/sobjects", body, headers)
             for row, res in zip(chunk, results, strict=True):
                 if res.get("success"):
                     out.append(RowResult(row.stripe_id, row.customer_id, row.kind, ok=True,
                                          sf_id=res.get("id")))
                 else:
-                    reason = "; ".join(f"{e.get('statusCode')}:{e.get('message')}"
-                                       for e in res.get("errors", []))
+                    reason = _duplicate(res.get("errors", [])) or "; ".join(
+                        f"{e.get('statusCode')}:{e.get('message')}"
+                        for e in res.get("errors", []))
                     out.append(RowResult(row.stripe_id, row.customer_id, row.kind, ok=False,
                                          reason=reason, retryable=_retryable(reason)))
         return out
@@ -469,6 +479,23 @@ class SalesforceSink:
                 self._api.json("PATCH", f"jobs/ingest/{job_id}", {"state": "Aborted"})
             elif info.get("state") not in TERMINAL:
                 self._wait(job_id)
+
+
+def _duplicate(errors: list[dict[str, Any]]) -> str | None:
+    """A duplicate rule's hit as the row's reason, `duplicate:<ids>` and what to do; None
+    when the errors are something else. Ambiguous, not wrong: which Account is the customer's
+    is for a human to say (by setting the customer id on it: the next run links it)."""
+    hits = [e for e in errors if e.get("statusCode") == names.DUPLICATES_DETECTED]
+    if not hits:
+        return None
+    ids = sorted({str(m["record"]["Id"]) for e in hits
+                  for r in (e.get("duplicateResult") or {}).get("matchResults", [])
+                  for m in r.get("matchRecords", []) if m.get("record", {}).get("Id")})
+    rule = next((str(e["duplicateResult"].get("duplicateRule")) for e in hits
+                 if e.get("duplicateResult")), "a duplicate rule")
+    return (f"{names.DUPLICATE_REASON}{','.join(ids) or 'unknown'} — {rule} matched "
+            "existing Accounts; nothing was created. Set the Stripe customer id on the Account "
+            "to keep and the next run links it")
 
 
 def _cell(value: Any) -> str:

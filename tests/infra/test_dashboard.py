@@ -37,7 +37,7 @@ def test_the_body_has_cloudwatch_structure() -> None:
     for w in body["widgets"]:
         assert w["type"] in WIDGET_TYPES
         assert all(isinstance(w[k], int) for k in ("x", "y", "width", "height"))
-        assert 0 <= w["x"] and w["x"] + w["width"] <= GRID_COLUMNS
+        assert w["x"] >= 0 and w["x"] + w["width"] <= GRID_COLUMNS
         props = w["properties"]
         assert props["region"] == "eu-west-1"
         assert props["view"] in VIEWS and props["title"]
