@@ -82,12 +82,14 @@ def test_a_duplicate_inside_a_batch_of_more_than_200_goes_through_collections(
 def test_an_alert_rule_without_our_header_and_a_block_rule(world: World) -> None:
     """The stand-in's rule as Salesforce runs it: an alert rule lets a save without the
     header through (another integration's), a block rule stops every save; off, nothing."""
-    from tests.conftest import session_id
-    from simple_salesforce import Salesforce
+    from simple_salesforce.api import Salesforce
     from simple_salesforce.exceptions import SalesforceMalformedRequest
 
+    from tests.conftest import SF, session_id
+
     existing = _existing(world)
-    sf = Salesforce(session_id=session_id(world.salesforce), instance_url=world.salesforce.url)
+    sf: SF = Salesforce(session_id=session_id(world.salesforce),
+                        instance_url=world.salesforce.url)
     assert sf.Account.create({"Name": "Acme Corp"})["success"]  # alert, no header: saved
     _rule(world, active=True, action="block")
     try:
