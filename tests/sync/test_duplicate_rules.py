@@ -4,8 +4,9 @@ quarantined; the admin's fix (the customer id on the Account to keep) is linked 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import pytest
 import requests
 
 from sync_lambda import names
@@ -92,14 +93,12 @@ def test_an_alert_rule_without_our_header_and_a_block_rule(world: World) -> None
                         instance_url=world.salesforce.url)
     assert sf.Account.create({"Name": "Acme Corp"})["success"]  # alert, no header: saved
     _rule(world, active=True, action="block")
-    try:
+    with pytest.raises(SalesforceMalformedRequest) as exc:
         sf.Account.create({"Name": "acme corp"})
-        raise AssertionError("a block rule let a duplicate through")
-    except SalesforceMalformedRequest as exc:
-        err = exc.content[0]
-        assert err["errorCode"] == "DUPLICATES_DETECTED"
-        match = err["duplicateResult"]["matchResults"][0]["matchRecords"]
-        assert existing in {m["record"]["Id"] for m in match}
+    err: Any = exc.value.content[0]
+    assert err["errorCode"] == "DUPLICATES_DETECTED"
+    match = err["duplicateResult"]["matchResults"][0]["matchRecords"]
+    assert existing in {m["record"]["Id"] for m in match}
     _rule(world, active=False)
     assert sf.Account.create({"Name": "Acme Corp"})["success"]
     assert requests.post(world.salesforce.url + "/_admin/duplicate-rule",
