@@ -117,6 +117,7 @@ class Check:
     ok: bool
     what: str
     fix: str = ""
+    warning: bool = False  # said, but the org is still ready for the import
 
 
 class OrgDeployer:
@@ -268,6 +269,24 @@ class OrgDeployer:
         else:
             plan.items.append(PlanItem("release", RELEASE_RECORD, "unchanged"))
         return plan
+
+    def _integration_user_checks(self) -> list[Check]:
+        """The integration user holds only the import's permission set: an administrator's
+        saves pass the org's "alert" duplicate rules (and it could change anything)."""
+        if not self._assignee:
+            return []
+        rows = self._api.query(format_soql(
+            "SELECT Id, Profile.Name, Profile.PermissionsModifyAllData FROM {:literal} "
+            "WHERE Username = {}", names.USER, self._assignee))
+        if not rows:
+            return []  # the assignment check says the user is missing
+        profile = rows[0].get("Profile") or {}
+        admin = bool(profile.get("PermissionsModifyAllData"))
+        return [Check(not admin, f"integration user {self._assignee} is no administrator "
+                      f"(profile {profile.get('Name')!r})",
+                      "give it a minimum-access profile: its rights come from the import's "
+                      "permission set, and an administrator's saves pass the org's alert "
+                      "duplicate rules", warning=True)]
 
     def _user_id(self) -> str | None:
         rows = self._api.query(format_soql("SELECT Id FROM {:literal} WHERE Username = {}",
@@ -550,6 +569,7 @@ class OrgDeployer:
                                     f"gateway type is {cfg.gateway_type!r} (found {kind!r})",
                                     "add the value to the Gateway Type (Managed) value set and "
                                     "set it on the gateway, or set sfbilling:gatewayType"))
+        checks += self._integration_user_checks()
         plan = self.plan(release)
         what = {"field": "field {}", "permission_set": "permission set {}",
                 "assignment": "permission set assignment {}",
@@ -605,8 +625,8 @@ def _expired(result: Any) -> Exception:
 
 def summarize(checks: list[Check]) -> str:
     """Doctor's report."""
-    lines = [f"  {'ok ' if c.ok else 'FIX'} {c.what}" + ("" if c.ok else f" — {c.fix}")
-             for c in checks]
+    lines = [f"  {'ok ' if c.ok else 'WARN' if c.warning else 'FIX'} {c.what}"
+             + ("" if c.ok else f" — {c.fix}") for c in checks]
     return "\n".join([*lines, "", PAYMENT_CENTER_CAVEAT])
 
 

@@ -100,6 +100,9 @@ class OrgProfile:
     daily_api_limit: int = 115_000
     # The integration user the JWT / client-credentials flows log in as.
     username: str = "integration@acme.example"
+    # The integration user's profile: minimum access (its rights come from the import's
+    # permission set), or "System Administrator" (what doctor warns about).
+    integration_profile: str = "Minimum Access - Salesforce"
     # The admin who deploys the org config, through a connected app of its own.
     deploy_username: str = "deploy@acme.example"
     # The org's My Domain host ("": acme-billing--standin.sandbox.my.salesforce.com for a
@@ -154,6 +157,20 @@ def _contact() -> ObjectDef:
     return obj
 
 
+ADMIN_PROFILE = "System Administrator"
+MINIMUM_PROFILE = "Minimum Access - Salesforce"
+
+
+def _profile() -> ObjectDef:
+    """User profiles: the administrator's (Modify All Data) and the minimum-access one."""
+    obj = ObjectDef("Profile", "Profile", "Profiles", "00e")
+    for f in system_fields(owner=False):
+        obj.add_field(f)
+    obj.add_field(FieldDef("Name", "Name", STRING, 255, required=True, name_field=True))
+    obj.add_field(FieldDef("PermissionsModifyAllData", "Modify All Data", BOOLEAN))
+    return obj
+
+
 def _user(profile: OrgProfile) -> ObjectDef:
     del profile
     obj = ObjectDef("User", "User", "Users", "005")
@@ -164,6 +181,8 @@ def _user(profile: OrgProfile) -> ObjectDef:
     obj.add_field(FieldDef("Name", "Full Name", STRING, 121, createable=False, updateable=False,
                            name_field=True))
     obj.add_field(FieldDef("IsActive", "Active", BOOLEAN, default=True))
+    obj.add_field(FieldDef("ProfileId", "Profile ID", REFERENCE, 18, reference_to=("Profile",),
+                           relationship_name="Profile"))
     return obj
 
 
@@ -318,16 +337,21 @@ def _permission_objects() -> list[ObjectDef]:
 def billing_schema(profile: OrgProfile) -> Schema:
     """The object model of a fresh Salesforce Billing org."""
     return Schema([
-        _organization(), _user(profile), _account(), _contact(), _payment_gateway(profile),
-        _payment_method(profile), _billing_config(), *_permission_objects(),
+        _organization(), _profile(), _user(profile), _account(), _contact(),
+        _payment_gateway(profile), _payment_method(profile), _billing_config(),
+        *_permission_objects(),
     ])
 
 
 def seed_records(profile: OrgProfile) -> list[tuple[str, dict[str, object]]]:
     """(object, fields) pairs inserted into a fresh org, in order."""
     records: list[tuple[str, dict[str, object]]] = [
-        ("User", {"Username": profile.username, "IsActive": True}),
-        ("User", {"Username": profile.deploy_username, "IsActive": True}),
+        ("Profile", {"Name": ADMIN_PROFILE, "PermissionsModifyAllData": True}),
+        ("Profile", {"Name": MINIMUM_PROFILE, "PermissionsModifyAllData": False}),
+        ("User", {"Username": profile.username, "IsActive": True,
+                  "ProfileId": profile.integration_profile}),
+        ("User", {"Username": profile.deploy_username, "IsActive": True,
+                  "ProfileId": ADMIN_PROFILE}),
         (PAYMENT_GATEWAY, {"Name": profile.gateway_name, "blng__Active__c": profile.gateway_active,
                            "blng__Default__c": True,
                            "blng__GatewayType__c": profile.gateway_type}),

@@ -132,7 +132,7 @@ DEFAULT_RULES: Mapping[str, tuple[Rule, ...]] = {
 # permission set the org config assigns it, which grants none of these.
 ADMIN_ONLY: frozenset[str] = frozenset({
     "blng__billingconfig__c", "permissionset", "permissionsetassignment", "objectpermissions",
-    "fieldpermissions"})
+    "fieldpermissions", "profile"})
 
 
 class Org:
@@ -202,8 +202,13 @@ class Org:
             # The org's active Account duplicate rule (standard: alert), switchable by admins.
             self.duplicate_rule = DuplicateRule()
             self._seed_org_record()
-            for name, fields in seed_records(self.profile):
+            profiles: dict[str, str] = {}  # by Name: seed users name their profile
+            for name, seeded in seed_records(self.profile):
+                fields = {**seeded, "ProfileId": profiles.get(str(seeded["ProfileId"]))} \
+                    if name == "User" else seeded
                 rid = self.insert(name, fields)
+                if name == "Profile":
+                    profiles[str(fields["Name"])] = rid
                 if name == "User":
                     self.user_ids[str(fields["Username"])] = rid
                     self.user_id = self.user_id or rid  # the integration user

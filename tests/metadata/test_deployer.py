@@ -13,7 +13,7 @@ import pytest
 import requests
 from simple_salesforce.api import Salesforce
 
-from metadata.deployer import DeployFailedError, OrgConfigError, OrgDeployer
+from metadata.deployer import DeployFailedError, OrgConfigError, OrgDeployer, summarize
 from metadata.render import render_release
 from metadata.validations import ValidationRecord
 from sfbilling.cli import main
@@ -228,6 +228,22 @@ def test_doctor(salesforce: SalesforceStandIn, deployer: OrgDeployer) -> None:
     broken = [c for c in deployer.doctor(release) if not c.ok]
     assert [c.what for c in broken] == ["gateway 'Stripe' is active"]
     assert broken[0].fix == "tick Active on the gateway record"
+    user = next(c for c in checks if c.what.startswith("integration user"))
+    assert user.ok and "'Minimum Access - Salesforce'" in user.what
+
+
+def test_doctor_warns_about_an_administrator_as_integration_user(
+        salesforce: SalesforceStandIn, deployer: OrgDeployer) -> None:
+    import dataclasses
+
+    salesforce.reset(dataclasses.replace(salesforce.base_profile,
+                                         integration_profile="System Administrator"))
+    checks = deployer.doctor(render_release(config()))
+    warned = [c for c in checks if c.warning and not c.ok]
+    assert len(warned) == 1
+    assert "'System Administrator'" in warned[0].what
+    assert "alert duplicate rules" in warned[0].fix
+    assert "WARN integration user" in summarize(checks)
 
 
 def _local_state(salesforce: SalesforceStandIn, tmp_path: Path) -> Path:
