@@ -462,9 +462,12 @@ def _failures(args: argparse.Namespace, out: Out) -> Result:
 
 
 def _invoke(args: argparse.Namespace, out: Out) -> Result:
+    if args.reconcile and (args.full or args.allow_mass_deactivation or args.recheck_unknown):
+        raise ConfigError("--reconcile reads and compares only: it goes with none of --full, "
+                          "--allow-mass-deactivation, --recheck-unknown")
     doc = day2.invoke(_target(args), full=args.full,
                       allow_mass_deactivation=args.allow_mass_deactivation,
-                      recheck_unknown=args.recheck_unknown)
+                      recheck_unknown=args.recheck_unknown, reconcile=args.reconcile)
     out.say(f"started {doc['function']} in {doc['region']} with {json.dumps(doc['payload'])}: "
             f"request {doc['request_id']}. It runs on its own (up to its timeout, then its "
             f"continuations); follow it with `sfbilling status --env {args.env}`")
@@ -674,6 +677,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="confirm the deactivations the limit held back")
     invoke.add_argument("--recheck-unknown", action="store_true",
                         help="read again the customers classed as live-mode only")
+    invoke.add_argument("--reconcile", action="store_true",
+                        help="a reconciliation instead of an import (docs/reconcile.md)")
     _json_arg(invoke)
     invoke.set_defaults(func=_invoke)
     return parser

@@ -102,11 +102,11 @@ def failures(target: Deployed) -> list[dict[str, Any]]:
 
 
 def invoke(target: Deployed, *, full: bool, allow_mass_deactivation: bool,
-           recheck_unknown: bool = False) -> dict[str, Any]:
+           recheck_unknown: bool = False, reconcile: bool = False) -> dict[str, Any]:
     """Start one run of the deployed function, asynchronously (a run may take 15 minutes,
     longer than any CLI should wait); the request id and the payload."""
     payload = invocation.payload(full=full, allow_mass_deactivation=allow_mass_deactivation,
-                                 recheck_unknown=recheck_unknown)
+                                 recheck_unknown=recheck_unknown, reconcile=reconcile)
     client = target.lambda_()
     try:
         # Asked first: an asynchronous invoke of a missing function is not refused by every

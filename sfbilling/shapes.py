@@ -19,6 +19,7 @@ SHAPES: Final[dict[str, frozenset[str]]] = {
                            "test_level"}),
     "doctor": frozenset({"env", "org_id", "ok", "checks"}),
     "sync": frozenset({"env", "report"}),
+    "reconcile": frozenset({"env", "report"}),
     "promote": frozenset({"from", "to", "dry_run", "release", "keys", "changes", "drift",
                           "metadata_changed", "forced_reason", "release_id",
                           "validation_id"}),

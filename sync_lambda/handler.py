@@ -111,6 +111,9 @@ def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_
             "continued": result["continued"], "continuation": result["continuation"],
             "outcomes": result["outcomes"], "scenarios": result["scenarios"],
             "calls": result["calls"], "checkpoint_age_s": result["checkpoint_age_s"],
+            "salesforce_api_usage": result["salesforce_api_usage"],
+            "reconcile": None if result["reconcile"] is None
+            else result["reconcile"]["counts"],
             "failed_ids": [f["stripe_id"] for f in result["failures"]][:100]})
         return result
 

@@ -108,6 +108,11 @@ def test_invoke_starts_the_function_asynchronously(world: World, tmp_path: Path,
     assert doc["status_code"] == 202  # accepted, asynchronously
     assert doc["request_id"]
     assert doc["payload"] == {"full": True, "allowMassDeactivation": True}
+    code, doc = _json(capsys, "invoke", "--env", "dev", "--root", root, "--reconcile")
+    assert (code, doc["payload"]) == (0, {"reconcile": True})
+    code, doc = _json(capsys, "invoke", "--env", "dev", "--root", root, "--reconcile",
+                      "--full")
+    assert code == 2 and "--reconcile reads and compares only" in doc["error"]
 
 
 def test_a_missing_table_is_exit_7_naming_it(world: World, tmp_path: Path,

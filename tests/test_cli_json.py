@@ -77,6 +77,16 @@ def test_every_org_command_writes_its_shape(world: World, local: list[str], tmp_
     code, docs["sync"], _ = _json(capsys, "sync", *local)
     assert code == 0
     assert docs["sync"]["report"]["outcomes"]["accounts_created"] == 1
+    code, docs["reconcile"], _ = _json(capsys, "reconcile", *local)
+    assert code == 0
+    assert docs["reconcile"]["report"]["reconcile"]["disagreements"] == 0
+    late, _ = world.customer(name="Late")
+    code, disagrees, err = _json(capsys, "reconcile", *local)
+    assert code == 8
+    found = disagrees["report"]["reconcile"]
+    assert found["counts"]["unlinked_customers"] == 1
+    assert found["samples"]["unlinked_customers"][0]["id"] == late
+    assert "unlinked_customers: 1" in err  # the human summary went to stderr
     for command, doc in docs.items():
         assert set(doc) == COMMON | SHAPES[command], command
     text = json.dumps(docs)

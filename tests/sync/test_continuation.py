@@ -135,3 +135,24 @@ def test_a_run_stopped_by_the_api_budget_starts_no_continuation(
     assert result["continuation"].startswith("not started (Salesforce API budget)")
     assert queue.calls == []
     assert result["salesforce_api_usage"]["limit"] == 100_000
+
+
+def test_a_reconciliation_continues_itself_and_reports_its_counts_at_the_end(
+        lambda_env: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world = lambda_env
+    customers, queue = _backfill(world, monkeypatch, 250)
+    queue.pending.append({"reconcile": True})
+    runs = queue.drain()
+    assert len(runs) >= 3
+    assert [r.event for r in runs] == [{"reconcile": True}] + [
+        {"continuation": True, "reconcile": True}] * (len(runs) - 1)
+    assert all(r.result["kind"] == "reconcile" for r in runs)
+    assert [r.result["reconcile"] is None for r in runs] == [True] * (len(runs) - 1) + [False]
+    found = runs[-1].result["reconcile"]
+    # Nothing imported yet: every customer is unlinked, each read once over all the runs.
+    assert found["counts"]["unlinked_customers"] == 250
+    assert found["disagreements"] == 250
+    assert runs[-1].result["outcome"] == "disagreement"
+    assert _pm_listings(world) == 250
+    assert world.accounts() == {}  # read-only
+    assert {s["id"] for s in found["samples"]["unlinked_customers"]} <= set(customers)

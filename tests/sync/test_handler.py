@@ -62,3 +62,21 @@ def test_a_held_back_mass_deactivation_is_confirmed_by_one_invoke(
     confirmed = handler.lambda_handler({"allowMassDeactivation": True}, Context())
     assert confirmed["outcome"] == "ok"
     assert confirmed["outcomes"]["payment_methods_deactivated"] == 25
+
+
+def test_a_reconcile_invocation_emits_its_counts(lambda_env: World,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    handler.lambda_handler({}, Context())
+    lambda_env.customer(name="Grace Hopper")
+    capsys.readouterr()
+    result = handler.lambda_handler({"reconcile": True}, Context())
+    assert (result["kind"], result["outcome"]) == ("reconcile", "disagreement")
+    assert result["reconcile"]["counts"]["unlinked_customers"] == 1
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+           if '"_aws"' in line]
+    values = {k: v[0] if isinstance(v, list) else v
+              for doc in emf for k, v in doc.items() if not k.startswith("_")}
+    assert values["reconcile_disagreements"] == 1.0
+    assert values["reconcile_unlinked_customers"] == 1.0
+    assert 0 < values["salesforce_api_usage_percent"] < 100
+    assert "Grace" not in json.dumps(emf)

@@ -162,3 +162,15 @@ def test_out_of_time_it_saves_progress_and_the_next_run_finishes(world: World) -
     assert _ids(rest, "unlinked_customers") == {new}
     assert world.state().seen(scope="reconcile") == set()
     del ids
+
+
+def test_it_waits_for_the_lease_like_any_run(world: World) -> None:
+    world.customer(name="Leased")
+    store = world.state()
+    assert store.acquire("import-run", 60, 0)
+    try:
+        report = _reconcile(world)
+    finally:
+        store.release()
+    assert report.outcome is Outcome.SKIPPED and report.findings is None
+    assert "another run holds the lease (run import-run" in report.message
