@@ -13,7 +13,12 @@ Lines and goals:
 - the same import into a fresh org while the stand-in halves its limits at random moments (for
   random stretches): it finishes, every customer and payment method arrives, the 429s are
   reported;
+- the first import's Salesforce API requests as a share of an Enterprise Edition org's daily
+  limit (100,000 + 1,000 per Salesforce licence; 15 licences assumed: 115,000, the stand-in's
+  default), as counted by the stand-in and as the import read it off `Sforce-Limit-Info`;
 - a run with no Stripe changes: at most 2 Stripe calls and no Salesforce call;
+- a reconciliation of the same 10,000 customers right after (nothing disagrees): its Stripe
+  and Salesforce calls (its documented cost: a full import's reads) and the Salesforce share;
 - the peak RSS of a 10,000-customer full reconcile, end to end, in a process of its own:
   at most 150 MB;
 - the Stripe request rate achieved at 20/s with 50 ms of latency: at least 90 % of it.
@@ -65,6 +70,7 @@ RATE = 100.0  # Stripe's live-mode limit per account
 ENDPOINT_RATE = 25.0  # Stripe's default limit per endpoint
 RESERVE = 0.1  # the import's default share left to other clients
 RAISED = 1e6  # the stand-in's limits when a line does not measure them
+EE_DAILY_LIMIT = 115_000  # Enterprise Edition: 100,000 + 1,000 x 15 Salesforce licences
 LATENCY_MS = 50
 TABLE = "bench-state"
 
@@ -136,6 +142,7 @@ def _run(work: Path, info: dict[str, Any], stripe_api: StripeStandIn, aws: AwsSt
         _standin_rate(stripe_api)
         _first_import(info, stripe_api, settings, secrets)
         _no_changes(info, stripe_api, settings, secrets)
+        _reconcile(info, stripe_api, settings, secrets)
         _rss(info, stripe_api, environment)
         _rate(stripe_api)
     if not only or "halved" in only:
@@ -188,6 +195,12 @@ def _first_import(info: dict[str, Any], stripe_api: StripeStandIn, settings: Set
         refused == 0 and report.stripe_throttled == 0)
     sf_total = sf["api_requests"] + sf["categories"].get("auth", 0)
     row("  Salesforce API calls", sf_total, "calls", "<= 60", sf_total <= 60)
+    _api_share("  ... share of an Enterprise org's daily API limit", sf["api_requests"])
+    usage = report.salesforce_api
+    assert usage is not None, report.render()
+    assert usage.limit == EE_DAILY_LIMIT, usage
+    row("  ... the org's usage as the import last read it (Sforce-Limit-Info)", usage.used,
+        "requests", f"<= {sf['api_requests']}", 0 < usage.used <= sf["api_requests"])
     print("    by route: " + ", ".join(f"{k} {v}" for k, v in sorted(sf["routes"].items())))
     floor = math.ceil(CUSTOMERS / 100) + CUSTOMERS
     row(f"  Stripe calls (floor {floor:,}: pages + one list per customer)", stripe_calls,
@@ -205,6 +218,39 @@ def _no_changes(info: dict[str, Any], stripe_api: StripeStandIn, settings: Setti
     row("run with no Stripe changes: Stripe calls", st, "calls", "<= 2", st <= 2)
     row("run with no Stripe changes: Salesforce calls", sf_total, "calls", "0",
         sf_total == 0 and again.kind == "noop")
+
+
+def _api_share(label: str, requests_made: int) -> None:
+    share = 100 * requests_made / EE_DAILY_LIMIT
+    row(f"{label} ({requests_made} of {EE_DAILY_LIMIT:,}: 100,000 + 15 licences x 1,000)",
+        share, "%", "< 0.1", share < 0.1)
+
+
+def _reconcile(info: dict[str, Any], stripe_api: StripeStandIn, settings: Settings,
+               secrets: Secrets) -> None:
+    """A reconciliation of an org the import has just brought up to date."""
+    requests.post(info["login_url"] + "/_admin/counters/reset", timeout=30)
+    stripe_api.stats(reset=True)
+    t = time.perf_counter()
+    # Stripe's pace is a full import's (its floor is measured above): 400/s here.
+    fast = replace(settings, stripe_rate=400.0, stripe_endpoint_rate=400.0,
+                   stripe_concurrency=16)
+    report = build_service(fast, secrets).reconcile()
+    elapsed = time.perf_counter() - t
+    sf = _counters(info["login_url"])
+    found = report.findings
+    assert found is not None, report.render()
+    row(f"reconcile of {CUSTOMERS:,} customers (Stripe at 400/s): wall time", elapsed,
+        "s", "-", True)
+    row("  ... disagreements right after the import", found.disagreements, "", "0",
+        found.disagreements == 0)
+    floor = math.ceil(CUSTOMERS / 100) + CUSTOMERS
+    st = int(stripe_api.stats()["requests"])
+    row(f"  ... Stripe calls (a full import's reads: {floor:,})", st, "calls",
+        f"<= {floor + 5:,}", st <= floor + 5)
+    row("  ... Salesforce API calls", sf["api_requests"], "calls", "<= 60",
+        sf["api_requests"] <= 60)
+    _api_share("  ... share of an Enterprise org's daily API limit", sf["api_requests"])
 
 
 def _rss(info: dict[str, Any], stripe_api: StripeStandIn, environment: dict[str, str]) -> None:
