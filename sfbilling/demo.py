@@ -2,8 +2,9 @@
 
 Starts the local environment, applies the org config (plan first), seeds Stripe and the org with a
 realistic sample, then runs what an operator would: a dry run, the import, changes in Stripe and
-an incremental run, and a run with nothing to do, printing each report; ends with a promotion
-of the org config from a sandbox org to a production org (sfbilling/demo_promotion.py).
+an incremental run, a run with nothing to do, and a reconciliation after a customer the import
+has not seen yet, printing each report; ends with a promotion of the org config from a sandbox
+org to a production org (sfbilling/demo_promotion.py).
 """
 
 from __future__ import annotations
@@ -143,7 +144,12 @@ def main() -> None:
                 say(f"Payment method {p['blng__Account__r']['Name']:<22} "
                     f"{p['blng__CardType__c']:<17} •••• {p['blng__CardLastFour__c']}  "
                     f"active={p['blng__Active__c']!s:<5} autopay={p['blng__AutoPay__c']}")
-            banner("10. Promotion: what the sandbox runs, to production (sfbilling promote)")
+            banner("10. Reconciliation: do Stripe and Salesforce agree? (sfbilling reconcile)")
+            late = client.v1.customers.create(params={"name": "Dorothy Vaughan"})
+            say(f"new customer Dorothy Vaughan {late.id}, not imported yet")
+            found = build_service(target.settings, target.secrets).reconcile()
+            print(found.render(), flush=True)  # noqa: T201 - a terminal demo
+            banner("11. Promotion: what the sandbox runs, to production (sfbilling promote)")
             demo_promotion.run(sf_info, doc["ca_bundle"], state_dir, say,
                                lambda text: print(text, flush=True))  # noqa: T201
         finally:

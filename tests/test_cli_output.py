@@ -76,14 +76,15 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, argv: list[str]) -> None:
 
 def test_exit_codes_follow_the_outcome() -> None:
     assert cli.EXIT == {Outcome.OK: 0, Outcome.FAILED_ROWS: 1, Outcome.HELD_BACK: 4,
-                        Outcome.SKIPPED: 5, Outcome.LEASE_LOST: 5}
+                        Outcome.SKIPPED: 5, Outcome.LEASE_LOST: 5, Outcome.DISAGREEMENT: 8,
+                        Outcome.API_BUDGET: 9}
 
 
 def test_the_readmes_exit_code_table_is_the_codes() -> None:
     # The README shows the table `sfbilling --help` prints, line for line.
     readme = (REPO / "README.md").read_text()
     assert table() in readme
-    assert [int(code) for code in Exit] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 130]
+    assert [int(code) for code in Exit] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 130]
 
 
 def test_make_help_lists_every_target() -> None:

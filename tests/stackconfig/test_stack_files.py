@@ -52,7 +52,8 @@ def test_every_key_a_user_must_fill_is_a_placeholder_with_a_comment(env: str) ->
                and k.default is None and k.name not in ("awsEndpointUrl", "stripeApiBase",
                                                         "resourcePrefix", "prodValidation",
                                                         "salesforceJwtAudience",
-                                                        "stripeRatePerSecond")}
+                                                        "stripeRatePerSecond",
+                                                        "reconcileSchedule")}
     assert per_env <= MUST_FILL | {"sfbilling:environmentKind"}
 
 
