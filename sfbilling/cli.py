@@ -92,7 +92,7 @@ exit codes (every command):
 EXIT = {Outcome.OK: Exit.OK, Outcome.FAILED_ROWS: Exit.FAILED_ROWS,
         Outcome.HELD_BACK: Exit.HELD_BACK, Outcome.SKIPPED: Exit.LEASE,
         Outcome.LEASE_LOST: Exit.LEASE, Outcome.API_BUDGET: Exit.API_BUDGET,
-        Outcome.DISAGREEMENT: Exit.DIFFERENCES}
+        Outcome.DISAGREEMENT: Exit.DIFFERENCES, Outcome.INCOMPLETE: Exit.STOPPED}
 DEFAULT_TIME_LIMIT_S = 3600
 DEFAULT_SAMPLE = 500  # customers a dry run before the first deploy plans
 # Deploying render's package.zip with the Salesforce CLI: a zip of one package needs
@@ -430,6 +430,10 @@ def _status(args: argparse.Namespace, out: Out) -> Result:
         out.say(f"  last run       {run['kind']} {run['run_id']}: {run['outcome']}"
                 f"{' (continued)' if run['continued'] else ''}, finished "
                 f"{_ago(run['finished'], now)}; {counts}")
+        usage = run.get("salesforce_api_usage")
+        if usage:
+            out.say(f"  Salesforce API {usage['used']} of the org's {usage['limit']} daily "
+                    f"requests used ({usage['share']:.1%}) when the last run ended")
     age = doc["checkpoint_age_s"]
     out.say(f"  checkpoint     {_ago(doc['checkpoint'], now)}" if age is not None
             else "  checkpoint     none (the first run imports everything)")

@@ -27,6 +27,7 @@ class Outcome(StrEnum):
     FAILED_ROWS = "failed_rows"  # rows Salesforce refused, Stripe could not read, or quarantined
     API_BUDGET = "api_budget"  # stopped at the Salesforce daily API budget; the next run goes on
     DISAGREEMENT = "disagreement"  # a reconciliation found Stripe and Salesforce disagree
+    INCOMPLETE = "incomplete"  # a reconciliation out of time: it says nothing yet, continues
     SKIPPED = "skipped"  # another run holds the lease; nothing done
     OK = "ok"
 
@@ -91,6 +92,8 @@ class Report:
             return Outcome.API_BUDGET
         if self.findings is not None and self.findings.disagreements:
             return Outcome.DISAGREEMENT
+        if self.kind == "reconcile" and self.findings is None:
+            return Outcome.INCOMPLETE
         if self.kind == "skipped":
             return Outcome.SKIPPED
         return Outcome.OK

@@ -163,6 +163,7 @@ class SyncService:
             saved = self._state.load()
             report.checkpoint_age_s = 0 if saved.full_cursor is not None else \
                 None if saved.checkpoint is None else max(0, int(self._clock()) - saved.checkpoint)
+            report.salesforce_api = self._sink.api_usage()  # the summary shows it too
             self._state.record_run(_summary(report, started, self._clock()))
         except LeaseLostError as exc:
             report.lease_lost = True
@@ -786,7 +787,8 @@ def _summary(report: Report, started: float, finished: float) -> dict[str, objec
     return {"run_id": d["run_id"], "kind": d["kind"], "outcome": d["outcome"],
             "continued": d["continued"], "started": int(started), "finished": int(finished),
             "outcomes": d["outcomes"], "events": d["events"], "customers": d["customers"],
-            "checkpoint_age_s": d["checkpoint_age_s"]}
+            "checkpoint_age_s": d["checkpoint_age_s"],
+            "salesforce_api_usage": d["salesforce_api_usage"]}
 
 
 def _segment(events: list[Event], capacity: int) -> tuple[list[Event], list[Event]]:

@@ -60,6 +60,11 @@ def test_status_and_failures_read_the_deployed_state(
     assert status["table"] == f"{PREFIX}-state"
     assert status["last_run"]["run_id"] == report.run_id
     assert status["last_run"]["outcome"] == "failed_rows"
+    usage = status["last_run"]["salesforce_api_usage"]
+    assert usage["limit"] == world.salesforce.org.profile.daily_api_limit
+    assert 0 < usage["used"] <= world.salesforce.api_usage()[0]
+    assert main(["status", "--env", "dev", "--root", root]) == 0
+    assert f"of the org's {usage['limit']} daily requests used" in capsys.readouterr().out
     assert status["checkpoint"] is not None and status["checkpoint_age_s"] >= 0
     assert status["lease"] is None
     assert status["failed_rows"] == {"pending": 0, "rejected": 1}

@@ -77,7 +77,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, argv: list[str]) -> None:
 def test_exit_codes_follow_the_outcome() -> None:
     assert cli.EXIT == {Outcome.OK: 0, Outcome.FAILED_ROWS: 1, Outcome.HELD_BACK: 4,
                         Outcome.SKIPPED: 5, Outcome.LEASE_LOST: 5, Outcome.DISAGREEMENT: 8,
-                        Outcome.API_BUDGET: 9}
+                        Outcome.API_BUDGET: 9, Outcome.INCOMPLETE: 3}
 
 
 def test_the_readmes_exit_code_table_is_the_codes() -> None:

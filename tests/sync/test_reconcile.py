@@ -147,6 +147,7 @@ def test_out_of_time_it_saves_progress_and_the_next_run_finishes(world: World) -
                             world.secrets, remaining_s=lambda: 5.0)
     stopped = service.reconcile()
     assert stopped.continued and stopped.findings is None
+    assert stopped.outcome is Outcome.INCOMPLETE  # says nothing of agreement yet
     assert world.state().load_reconcile() is not None
     # One segment (a page of 100), then out of time.
     store = world.state()
