@@ -119,7 +119,7 @@ class Findings:
                      "import keeps its Account")
         if linked is None or snap.error is not None or snap.live_mode:
             return
-        named = snap.customer.metadata.get(metadata_key, "")
+        named = snap.customer.metadata.get(metadata_key)
         if named and named[:15] != linked.id[:15] and named[:15] in {
                 a[:15] for a in view.accounts.by_id}:
             self.add("duplicate_accounts", cid, cid, f"Account {linked.id} carries the "

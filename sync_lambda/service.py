@@ -219,9 +219,7 @@ class SyncService:
                 ReconcilePass(self._stripe, self._sink, self._state, self._config.options,
                               report, hooks).run(restart=restart)
             except ApiBudgetError as exc:
-                report.api_budget = True
-                report.continued = True
-                report.message = f"stopped: {exc}"
+                _stopped_by_the_daily_limit(report, exc)
         except LeaseLostError as exc:
             report.lease_lost = True
             report.message = f"stopped: {exc}; the next reconcile run continues"
@@ -239,9 +237,7 @@ class SyncService:
             self._run(report, full=full, dry_run=dry_run,
                       allow_mass_deactivation=allow_mass_deactivation)
         except ApiBudgetError as exc:
-            report.api_budget = True
-            report.continued = True
-            report.message = f"stopped: {exc}"
+            _stopped_by_the_daily_limit(report, exc)
 
     def _close(self, report: Report, started: float) -> None:
         report.stripe_calls = self._stripe.calls
@@ -779,6 +775,14 @@ class SyncService:
                     and e.customer_id not in failed_customers]
         if resolved:
             self._state.clear_failures(resolved)
+
+
+def _stopped_by_the_daily_limit(report: Report, exc: ApiBudgetError) -> None:
+    """Salesforce refused for the org's daily API limit: the run stopped at once, with the
+    progress it had saved; the next (scheduled) run continues."""
+    report.api_budget = True
+    report.continued = True
+    report.message = f"stopped: {exc}"
 
 
 def _summary(report: Report, started: float, finished: float) -> dict[str, object]:

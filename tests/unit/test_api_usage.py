@@ -31,6 +31,7 @@ def test_share_and_budget() -> None:
     assert budget.spent(ApiUsage(80, 100))
     assert budget.spent(ApiUsage(120, 100))
     assert ApiUsage(1, 4).to_dict() == {"used": 1, "limit": 4, "share": 0.25}
+    assert ApiUsage(1, 3).to_dict()["share"] == 0.3333
 
 
 def test_daily_and_concurrent_limits_are_told_apart() -> None:
