@@ -288,8 +288,8 @@ def _production_endpoints(values: Mapping[str, Any]) -> list[str]:
     """Production's live keys go to Stripe and AWS only: an override elsewhere would send the
     live Stripe key, or the state, to another host."""
     problems = []
-    stripe_base = values.get("stripeApiBase")
-    if stripe_base is not None and str(stripe_base).rstrip("/") != STRIPE_API:
+    stripe_base = values.get("stripeApiBase")  # the Url kind has taken any trailing "/" off
+    if stripe_base is not None and str(stripe_base) != STRIPE_API:
         problems.append(f"{key('stripeApiBase').full}: production talks to {STRIPE_API} only "
                         f"(the live key would go to {stripe_base}); remove the override")
     endpoint = values.get("awsEndpointUrl")

@@ -1,5 +1,5 @@
-"""`make mutation`: the mutation score of the import's pure core and lease keeper, per file and
-overall.
+"""`make mutation`: the mutation score of the import's pure core, its lease keeper and the stack
+file's strict reading, per file and overall.
 
 Reads what `mutmut run` left in mutants/ (killed, survived, ...), leaves out the mutants listed
 in tests/mutation_equivalents.txt (each with the reason it cannot change behaviour), prints the
@@ -16,6 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EQUIVALENTS = ROOT / "tests" / "mutation_equivalents.txt"
 TARGET = 0.95
+PACKAGES = ("sync_lambda", "stackconfig")  # where the mutated files live
 # mutmut's exit codes (mutmut/stats.py): 1 and 3 mean a test failed, 0 that none did.
 KILLED = {1, 3, 37}
 SURVIVED = {0}
@@ -34,7 +35,8 @@ def equivalents() -> dict[str, str]:
 def main() -> int:
     """Print the scores; 1 if a file is under the target or mutants were not run."""
     skip = equivalents()
-    metas = sorted((ROOT / "mutants").glob("sync_lambda/*.py.meta"))
+    metas = sorted(meta for package in PACKAGES
+                   for meta in (ROOT / "mutants").glob(f"{package}/*.py.meta"))
     if not metas:
         print("no mutants/ results: run `mutmut run` first (make mutation does)")
         return 1
@@ -59,7 +61,8 @@ def main() -> int:
         score = counts["killed"] / scored if scored else 1.0
         ok &= score >= TARGET
         totals.update(counts)
-        print(f"{meta.name.removesuffix('.meta'):<28}{counts['killed']:>8}"
+        name = f"{meta.parent.name}/{meta.name.removesuffix('.meta')}"
+        print(f"{name:<28}{counts['killed']:>8}"
               f"{counts['survived']:>10}{counts['other']:>7}{counts['equivalent']:>8}"
               f"{score:>8.1%}")
         for name in survivors:
