@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
 
-LIMIT_INFO_HEADER: Final = "Sforce-Limit-Info"
-# The message of the daily allocation's refusal (the concurrent one names ConcurrentPer…).
-DAILY_LIMIT_MARKER: Final = "TotalRequests"
+from sync_lambda.names import DAILY_LIMIT_MARKER
+
 _API_USAGE = re.compile(r"(?:^|[;,\s])api-usage\s*=\s*(\d+)\s*/\s*(\d+)")
 
 

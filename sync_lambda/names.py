@@ -143,3 +143,8 @@ DUPLICATE_RULE_HEADER: Final = "Sforce-Duplicate-Rule-Header"
 DUPLICATE_RULE_BLOCK: Final = "allowSave=false, includeRecordDetails=false, runAsCurrentUser=false"
 DUPLICATES_DETECTED: Final = "DUPLICATES_DETECTED"
 DUPLICATE_REASON: Final = "duplicate:"  # a row's reason: duplicate:<matching Account ids>
+
+# Salesforce's daily API request limit: every REST and Bulk answer reports usage in this header;
+# the daily allocation's refusal names TotalRequests (the concurrent one ConcurrentPer…).
+LIMIT_INFO_HEADER: Final = "Sforce-Limit-Info"
+DAILY_LIMIT_MARKER: Final = "TotalRequests"

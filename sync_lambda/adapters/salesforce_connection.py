@@ -31,8 +31,9 @@ from simple_salesforce.exceptions import (
 from simple_salesforce.login import SalesforceLogin
 from simple_salesforce.util import exception_handler
 
+from sync_lambda import names
 from sync_lambda.adapters.retry import backoff
-from sync_lambda.api_usage import LIMIT_INFO_HEADER, ApiUsage, is_daily_limit, parse_limit_info
+from sync_lambda.api_usage import ApiUsage, is_daily_limit, parse_limit_info
 from sync_lambda.errors import (
     ApiBudgetError,
     FatalSyncError,
@@ -207,7 +208,7 @@ class SalesforceConnection:
     def _read_usage(self, response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
         """Keep the org's API usage from every response that reports it (REST and Bulk do;
         the Metadata API does not)."""
-        usage = parse_limit_info(response.headers.get(LIMIT_INFO_HEADER))
+        usage = parse_limit_info(response.headers.get(names.LIMIT_INFO_HEADER))
         if usage is not None:
             self.usage = usage
 
