@@ -61,7 +61,7 @@ bench: $(STAMP)  ## speed, size and memory figures against their targets (severa
 	$(BIN)/python -m bench.continuation
 	$(BIN)/python -m bench.large_org
 
-mutation: $(STAMP)  ## mutation score of the import's pure core and lease keeper (mutmut; not in make test)
+mutation: $(STAMP)  ## mutation score of the pure core and the guards, per file (mutmut; not in make test)
 	rm -rf mutants
 	mkdir -p build
 	$(BIN)/mutmut run > build/mutmut.log 2>&1 || { tail -20 build/mutmut.log; exit 1; }

@@ -48,14 +48,9 @@ from sfbilling.environments import (
 from sfbilling.exits import Exit, table
 from sfbilling.outcome import Result, report_error
 from sfbilling.progress import ProgressLine
-from sfbilling.promotion import (
-    RELEASES_FILE,
-    PromotionRefusedError,
-    ReleaseLog,
-    carry_out,
-    prepare,
-    running,
-)
+from sfbilling.promotion import carry_out, prepare, running
+from sfbilling.promotion_guards import check_request
+from sfbilling.release_log import RELEASES_FILE, ReleaseLog
 from stackconfig.describe import as_json, describe, render_table
 from stackconfig.stackfile import find_root, read_stack_file, stack_path
 from sync_lambda.adapters.no_state import NoStateStore
@@ -347,8 +342,7 @@ def _doctor(args: argparse.Namespace, out: Out) -> Result:
 
 
 def _promote(args: argparse.Namespace, out: Out) -> Result:
-    if args.force and not args.reason:
-        raise PromotionRefusedError("--force needs --reason \"why\": it is recorded")
+    check_request(args.source, args.target, force=args.force, reason=args.reason)
     promotion = prepare(args.source, args.target, root=args.root, state_dir=args.state_dir,
                         force_reason=args.reason if args.force else None,
                         allow_dirty=args.allow_dirty, progress=out.progress)

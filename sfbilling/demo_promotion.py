@@ -22,7 +22,8 @@ from infra.release import git
 from metadata.render import render_release
 from metadata.validations import VALIDATION_KEY
 from sfbilling.environments import deployer_for, org_target, recorded_validation
-from sfbilling.promotion import RELEASES_FILE, carry_out, prepare
+from sfbilling.promotion import carry_out, prepare
+from sfbilling.release_log import RELEASES_FILE
 from stackconfig.stackwrite import write_keys
 
 if TYPE_CHECKING:

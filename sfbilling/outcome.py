@@ -24,7 +24,7 @@ from devenv.local import LocalEnvError
 from metadata.deployer import DeployFailedError, OrgConfigError
 from metadata.validations import ValidationRefusedError
 from sfbilling.exits import Exit
-from sfbilling.promotion import PromotionRefusedError
+from sfbilling.release_log import PromotionRefusedError
 from stackconfig.errors import StackConfigError
 from sync_lambda.errors import (
     ApiBudgetError,

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import difflib
 import getpass
-import json
 import os
 import subprocess
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Final
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from infra.lambda_package import for_program
 from infra.release import git, git_commit, release_id
@@ -30,73 +29,32 @@ from sfbilling.environments import (
     record_validation,
     stripe_key_from_env,
 )
+from sfbilling.promotion_guards import (
+    check_clean,
+    check_request,
+    check_source_kind,
+    check_source_runs,
+    check_stripe_key,
+    check_target_renders,
+)
+from sfbilling.release_log import (
+    RELEASES_FILE,
+    PromotionRefusedError,
+    ReleaseLog,
+    ReleaseRecord,
+)
 from stackconfig.errors import StackConfigError
 from stackconfig.promotion import KeyChange, promotable_changes
 from stackconfig.resolve import StackConfig, resolve
 from stackconfig.stackfile import RawValue, read_stack_file, stack_path
 from stackconfig.stackwrite import write_keys
 from sync_lambda.errors import SyncError
-from sync_lambda.settings import stripe_key_problems
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, MutableMapping
+    from collections.abc import Callable, MutableMapping
     from pathlib import Path
 
     from metadata.deployer import Plan
-
-RELEASES_FILE: Final = "releases/releases.jsonl"
-
-
-class PromotionRefusedError(SyncError):
-    """The promotion cannot go ahead as asked; nothing was changed. The message names the fix."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReleaseRecord:
-    """One promotion, one line of releases/releases.jsonl."""
-
-    release_id: str  # commit.config.package
-    commit: str
-    config_hash: str
-    package_sha256: str
-    release: str  # the org config's content hash
-    validation_id: str | None
-    from_env: str
-    to_env: str
-    who: str
-    when: str
-    forced_reason: str | None = None
-
-
-class ReleaseLog:
-    """The JSON Lines file of promotions, committed with the repository."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def records(self) -> list[ReleaseRecord]:
-        """Every record, oldest first (PromotionRefusedError naming the line that is not one:
-        a merge conflict or a hand edit)."""
-        if not self.path.exists():
-            return []
-        out = []
-        for n, line in enumerate(self.path.read_text().splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                out.append(ReleaseRecord(**json.loads(line)))
-            except (ValueError, TypeError) as exc:
-                raise PromotionRefusedError(
-                    f"{self.path}:{n} is not a release record ({exc}): fix or remove that line "
-                    "(each line is one JSON object written by `sfbilling promote`)") from None
-        return out
-
-    def append(self, record: ReleaseRecord) -> None:
-        """Add one record at the end."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as f:
-            f.write(json.dumps(asdict(record), sort_keys=True) + "\n")
-
 
 @dataclass(frozen=True, slots=True)
 class Promotion:
@@ -134,20 +92,7 @@ def _check_clean(root: Path) -> None:
     except (OSError, subprocess.SubprocessError):
         raise PromotionRefusedError(f"{root} is not a git checkout: a promotion records the "
                                     "commit it promotes") from None
-    if dirty:
-        raise PromotionRefusedError(
-            "the git tree has uncommitted changes, so the release record could not name what "
-            "was promoted: commit them first, or pass --allow-dirty\n" + dirty)
-
-
-def _check_stripe_key(environ: Mapping[str, str], env: str, kind: str) -> None:
-    """A live key for a sandbox, or a test key for production, is refused here too, when the
-    environment's key is on this machine (the promotion carries keys between the two)."""
-    var, key = stripe_key_from_env(environ, env)
-    if key:
-        problems = stripe_key_problems(key, kind)
-        if problems:
-            raise PromotionRefusedError(f"{var}: {problems[0]}")
+    check_clean(dirty)
 
 
 def _files_diff(before: Release, after: Release) -> str:
@@ -167,28 +112,19 @@ def prepare(source: str, target: str, *, root: Path, state_dir: Path,
             progress: Callable[[str], None] = lambda _m: None) -> Promotion:
     """Work out the promotion; change nothing (PromotionRefusedError / StackConfigError)."""
     environ = os.environ if environ is None else environ
-    if source == target:
-        raise PromotionRefusedError(f"--from and --to are both {source}")
+    check_request(source, target, force=force_reason is not None, reason=force_reason)
     if not allow_dirty:
         _check_clean(root)
     src = org_target(source, root=root, state_dir=state_dir, environ=environ)
     dst = org_target(target, root=root, state_dir=state_dir, environ=environ)
     for env, stack in ((source, src.stack), (target, dst.stack)):
-        _check_stripe_key(environ, env, stack.kind)
-    if src.stack.kind == "production":
-        raise PromotionRefusedError(f"{source} is a production stack: promote from the sandbox "
-                                    "the change was verified in")
+        check_stripe_key(*stripe_key_from_env(environ, env), stack.kind)
+    check_source_kind(source, src.stack.kind)
     verified = render_release(src.config)
     src_deployer = deployer_for(src, progress=progress)
     src_deployer.checked_org_id(source)
-    running = src_deployer.running_release()
-    if running != verified.content_hash and force_reason is None:
-        raise PromotionRefusedError(
-            f"the {source} org runs release {(running or 'none')[:12]}, but {source}'s config "
-            f"at this commit renders {verified.content_hash[:12]}: only what the sandbox runs "
-            f"is promoted. Apply it there and verify it (`sfbilling apply --env {source}`, or "
-            f"`pulumi up` on the {source} stack), or promote anyway with --force --reason "
-            "\"why\"")
+    check_source_runs(source, src_deployer.running_release(), verified.content_hash,
+                      forced=force_reason is not None)
     changes = promotable_changes(src.stack, dst.stack)
     target_file = stack_path(target, root).read_bytes()
     raw = read_stack_file(target, root)
@@ -196,11 +132,8 @@ def prepare(source: str, target: str, *, root: Path, state_dir: Path,
         raw[c.key] = RawValue(c.new)
     after = resolve(raw, env=target, source=str(stack_path(target, root)))
     release = render_release(OrgConfig.from_stack(after))
-    if release.content_hash != verified.content_hash:
-        raise PromotionRefusedError(
-            f"{target} would render release {release.content_hash[:12]}, not {source}'s "
-            f"{verified.content_hash[:12]}: a key that changes the org config is not "
-            "promotable (a schema defect; report it)")
+    check_target_renders(source, target, rendered=release.content_hash,
+                         verified=verified.content_hash)
     dst_deployer = deployer_for(dst, progress=progress)
     dst_deployer.checked_org_id(target)  # a refreshed or wrong production org: stop here
     plan = dst_deployer.plan(release)

@@ -81,6 +81,18 @@ def find_root(start: Path) -> Path:
     return start
 
 
+def load_text(text: str, *, source: str) -> Any:
+    """A stack file's YAML as Pulumi reads it (StackConfigError, naming `source`, when it is
+    not YAML or gives a key twice)."""
+    try:
+        # Every scalar is a string, as in Pulumi's own reading of the file.
+        return yaml.load(text, Loader=_StackLoader)  # noqa: S506 - builds no objects
+    except yaml.YAMLError as exc:
+        raise StackConfigError(source, [f"not valid YAML: {exc}"]) from None
+    except _DuplicateKeyError as exc:
+        raise StackConfigError(source, [str(exc)]) from None
+
+
 def read_stack_file(env: str, root: Path) -> dict[str, RawValue]:
     """The `config:` entries of `Pulumi.<env>.yaml` (StackConfigError naming the exact path
     when it is missing or not a stack file)."""
@@ -94,13 +106,7 @@ def read_stack_file(env: str, root: Path) -> dict[str, RawValue]:
         raise StackConfigError(str(path), [
             f"{path.resolve()} not found: no stack {env!r} (stacks here: {listed}){hint} "
             "Every environment has a stack file; start a new one from Pulumi.sandbox.yaml"])
-    try:
-        # Every scalar is a string, as in Pulumi's own reading of the file.
-        doc = yaml.load(path.read_text(), Loader=_StackLoader)  # noqa: S506 - builds no objects
-    except yaml.YAMLError as exc:
-        raise StackConfigError(str(path), [f"not valid YAML: {exc}"]) from None
-    except _DuplicateKeyError as exc:
-        raise StackConfigError(str(path), [str(exc)]) from None
+    doc = load_text(path.read_text(), source=str(path))
     if doc in (None, ""):
         return {}
     if not isinstance(doc, dict):

@@ -10,31 +10,37 @@ does with an unusual file.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import io
 import os
 import re
 import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString
 
 from stackconfig.errors import StackConfigError
+from stackconfig.stackfile import load_text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 
+# Lines shown in a refusal: enough to find the trouble, short enough to read.
+SHOWN = 5
+
+
 def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
+    yaml = YAML()  # round trip: comments and quoting are kept
     yaml.preserve_quotes = True
-    yaml.width = 1 << 20  # never fold a long line
-    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = sys.maxsize  # never fold a long line
+    # Sequences as Pulumi writes them, "    - item" under a key; mappings keep ruamel's
+    # default indent of 2, which is Pulumi's.
+    yaml.indent(sequence=4, offset=2)
     return yaml
 
 
@@ -52,13 +58,11 @@ def _key_line(line: str, keys: set[str]) -> bool:
 
 def set_keys(text: str, changes: Mapping[str, str | None], *, source: str) -> str:
     """`text` with each key of `changes` under `config:` set to its text (None: removed)."""
+    # Pulumi's own reading first: a key given twice is refused with both its lines, before
+    # the round trip (which would keep one of them silently or fail less clearly).
+    load_text(text, source=source)
     yaml = _yaml()
-    try:
-        doc = yaml.load(text)
-    except DuplicateKeyError as exc:
-        raise StackConfigError(source, [f"a key is given twice, so nothing was written: "
-                                        f"{str(exc).splitlines()[0]} ({exc.problem_mark})"]) \
-            from None
+    doc = yaml.load(text)
     if doc is None or "config" not in doc or not hasattr(doc["config"], "items"):
         raise StackConfigError(source, ["no `config:` mapping to write into"])
     config = doc["config"]
@@ -76,7 +80,9 @@ def set_keys(text: str, changes: Mapping[str, str | None], *, source: str) -> st
 
 def _check_only_keys_changed(before: str, after: str, keys: set[str], source: str) -> None:
     old, new = before.splitlines(keepends=True), after.splitlines(keepends=True)
-    stray = []
+    stray: list[str] = []
+    # No junk heuristic: in a long file a repeated line (a separator comment) would count as
+    # junk, and two neighbouring keys changed would then show their separator as changed.
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
@@ -86,9 +92,10 @@ def _check_only_keys_changed(before: str, after: str, keys: set[str], source: st
         stray += [f"new line: {line.rstrip()!r}" for line in new[j1:j2]
                   if not _key_line(line, keys)]
     if stray:
+        more = f" (and {len(stray) - SHOWN} more)" if len(stray) > SHOWN else ""
         raise StackConfigError(source, [
             "writing the keys would also change other lines, so nothing was written; edit "
-            "the file by hand: " + "; ".join(stray[:5])])
+            "the file by hand: " + "; ".join(stray[:SHOWN]) + more])
 
 
 def write_keys(path: Path, changes: Mapping[str, str | None], *,
@@ -107,21 +114,24 @@ def write_keys(path: Path, changes: Mapping[str, str | None], *,
                                            "promotion?): nothing was written; run again"])
     text = raw.decode()
     crlf = "\r\n" in text
-    result = set_keys(text.replace("\r\n", "\n") if crlf else text, changes, source=str(path))
+    if crlf and text.count("\n") != text.count("\r\n"):
+        raise StackConfigError(str(path), [
+            "mixes CRLF and LF line endings, so a write could not keep every other line byte "
+            "for byte: nothing was written; convert the file to one kind of line ending"])
+    result = set_keys(text.replace("\r\n", "\n"), changes, source=str(path))
     data = (result.replace("\n", "\r\n") if crlf else result).encode()
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), stat.S_IMODE(path.stat().st_mode))  # the file's own mode
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        tmp.chmod(stat.S_IMODE(path.stat().st_mode))
         if path.read_bytes() != raw:  # one last look: an edit while this one was prepared
             raise StackConfigError(str(path), ["changed while it was being written: nothing "
                                                "was written; run again"])
         tmp.replace(path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)  # gone already: the error that brought us here matters
         raise

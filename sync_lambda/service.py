@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from sync_lambda import names
 from sync_lambda.api_usage import ApiBudget
 from sync_lambda.errors import ApiBudgetError, LeaseLostError, OrgIdentityError
+from sync_lambda.guards import DeactivationLimit, StateOrg, state_org, state_org_problem
 from sync_lambda.lease import LeaseKeeper
 from sync_lambda.report import Report
 from sync_lambda.state import LedgerEntry, LedgerStatus, PendingDeactivation, RowResult, SyncState
@@ -68,19 +69,6 @@ Progress = Callable[[str, int, int | None, float | None], None]
 
 
 @dataclass(frozen=True, slots=True)
-class DeactivationLimit:
-    """A run stops before deactivating more than `share` of the org's active payment methods
-    *and* more than `count` of them (so a small org is not blocked by a handful)."""
-
-    share: float = 0.10
-    count: int = 20
-
-    def exceeded(self, deactivations: int, active: int) -> bool:
-        """Whether `deactivations` out of `active` crosses the limit."""
-        return deactivations > self.share * active and deactivations > self.count
-
-
-@dataclass(frozen=True, slots=True)
 class RunConfig:
     """What the service needs from the settings."""
 
@@ -92,7 +80,7 @@ class RunConfig:
     lease_ttl_s: int
     lease_wait_s: float
     request_timeout_s: float
-    deactivation_limit: DeactivationLimit = DeactivationLimit()
+    deactivation_limit: DeactivationLimit = field(default_factory=DeactivationLimit)
     api_budget: ApiBudget = field(default_factory=ApiBudget)  # of the daily API limit
     # A sampled dry run: plan at most this many customers, then project the full import.
     sample: int | None = None
@@ -648,13 +636,11 @@ class SyncService:
         if self._org_checked or not org_id:
             return
         recorded = self._state.recorded_org()
-        if recorded and recorded[:15] != org_id[:15] and not self._explicit_full:
-            raise OrgIdentityError(
-                f"the import's state was written for org {recorded}, but this is org {org_id} "
-                "(a refreshed sandbox?): nothing was written. Confirm the refresh: apply the "
-                "org config, then run a full reconcile (`sfbilling sync --env ENV --full`, or "
-                'invoke the Lambda once with {"full": true}); it takes the state over')
-        if recorded != org_id and not dry_run:
+        verdict = state_org(recorded, org_id, explicit_full=self._explicit_full,
+                            dry_run=dry_run)
+        if verdict is StateOrg.REFUSE:
+            raise OrgIdentityError(state_org_problem(recorded or "", org_id))
+        if verdict is StateOrg.RECORD:
             self._guard()
             self._state.record_org(org_id)
         self._org_checked = True
@@ -715,19 +701,13 @@ class SyncService:
             return
         self._org(dry_run=dry_run)
         limit = self._config.deactivation_limit
-        # Under the absolute count no share can exceed the limit: no need to ask the org.
-        active = self._sink.count_active_payment_methods() if len(held) > limit.count else 0
-        if limit.exceeded(len(held), active) and not allowed:
+        active = (self._sink.count_active_payment_methods()
+                  if limit.needs_active_count(len(held)) else 0)
+        if limit.holds_back(len(held), active, allowed=allowed):
             report.held_back = len(held)
             report.held_back_of = active
             report.held_back_sample = sorted(w.stripe_id for w in held)[:50]
-            report.message = (
-                f"{'would hold' if dry_run else 'held'} back {len(held)} deactivations out of "
-                f"{active} active payment methods (more than {limit.share:.0%} and more than "
-                f"{limit.count}): nothing was deactivated. If Stripe really lost these, "
-                "confirm with `sfbilling sync --allow-mass-deactivation`, or invoke the "
-                'Lambda once with {"allowMassDeactivation": true}; if not, check the Stripe '
-                "key and account")
+            report.message = limit.held_back_message(len(held), active, dry_run=dry_run)
             return
         if dry_run:
             return

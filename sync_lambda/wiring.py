@@ -13,8 +13,9 @@ from sync_lambda.adapters.dynamodb_state import DynamoStateStore
 from sync_lambda.adapters.stripe_budget import StripeLimits
 from sync_lambda.adapters.stripe_source import StripeSourceAdapter
 from sync_lambda.api_usage import ApiBudget
+from sync_lambda.guards import DeactivationLimit
 from sync_lambda.models import PlanOptions
-from sync_lambda.service import DeactivationLimit, Progress, RunConfig, SyncService
+from sync_lambda.service import Progress, RunConfig, SyncService
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence

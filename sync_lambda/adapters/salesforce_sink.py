@@ -28,6 +28,7 @@ from sync_lambda.adapters.salesforce_connection import (
     SalesforceCredentials,
 )
 from sync_lambda.errors import FatalSyncError, OrgIdentityError, RetriableSyncError
+from sync_lambda.guards import stack_org_problem
 from sync_lambda.matching import AccountIndex, metadata_ids, names_to_look_up, normalize_name
 from sync_lambda.models import OrgFacts, PlanOptions, SfAccount, SfPaymentMethod, Snapshot
 from sync_lambda.planning import Plan, PmWrite, SalesforceView
@@ -174,15 +175,9 @@ class SalesforceSink:
         written (a refreshed sandbox has a new id and carries production's data)."""
         rows = self._api.query(format_soql("SELECT Id FROM {:literal}", names.ORGANIZATION))
         org_id = str(rows[0]["Id"])
-        expected = self._settings.salesforce_org_id
-        if expected and org_id[:15] != expected[:15]:
-            raise OrgIdentityError(
-                f"this org is {org_id}, but sfbilling:salesforceOrgId (SFB_SF_ORG_ID) is "
-                f"{expected}: a refreshed sandbox gets a new org id and carries production's "
-                "data, so nothing was written. If this is the org you mean: set "
-                f"sfbilling:salesforceOrgId to {org_id}, apply the org config again, then run a "
-                "full reconcile (`sfbilling sync --env ENV --full`, or invoke the Lambda once "
-                'with {"full": true})')
+        problem = stack_org_problem(org_id, self._settings.salesforce_org_id)
+        if problem:
+            raise OrgIdentityError(problem)
         return org_id
 
     def _pm_select(self) -> str:

@@ -20,7 +20,7 @@ from infra.lambda_package import PACKAGE_VAR, Package
 from infra.release import git
 from sfbilling.cli import main
 from sfbilling.demo_promotion import stack_repo
-from sfbilling.promotion import RELEASES_FILE, ReleaseLog
+from sfbilling.release_log import RELEASES_FILE, ReleaseLog
 from sfbilling.shapes import COMMON, SHAPES
 from stackconfig.stackwrite import write_keys
 from tests.conftest import batch_size, org_client
