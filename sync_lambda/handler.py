@@ -11,6 +11,9 @@ Event (from the EventBridge schedule, an operator's manual invoke, or a run's co
                                     segments from a saved cursor; its counts become metrics
     {"continuation": true}          started by the previous run; runs like {} (the saved progress,
                                     not the event, says where to go on)
+    {"Records": [...]}              an SQS batch of Stripe's events (the event destination's
+                                    queue): recorded as received, then an incremental run, which
+                                    reads /v1/events as always; a batch of pings only records
 """
 
 from __future__ import annotations
@@ -74,6 +77,13 @@ def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_
             remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000.0)
         allow = event.get(invocation.ALLOW_MASS_DEACTIVATION) is True
         reconcile = event.get(invocation.RECONCILE) is True
+        stripe_events = invocation.stripe_events(event)
+        if stripe_events is not None and not dry_run:
+            service.record_event_received()
+            if not stripe_events.starts_a_run:
+                logger.info("event destination ping received",
+                            extra={"messages": stripe_events.count})
+                return {"kind": "ping", "messages": stripe_events.count}
         report = service.reconcile() if reconcile else service.run(
             full=event.get(invocation.FULL) is True, dry_run=dry_run,
             allow_mass_deactivation=allow,
@@ -85,7 +95,7 @@ def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_
             # once the org's rolling 24-hour usage has fallen.
             result["continuation"] = "not started (Salesforce API budget); the next " \
                                      "scheduled run continues"
-        elif report.continued and not dry_run:
+        elif (report.continued or report.rerun) and not dry_run:
             # The lease is released by now; with reserved concurrency 1 the successor starts
             # once this invocation has returned. If it cannot be started, the next scheduled
             # run continues from the same saved progress: only time is lost.
@@ -107,7 +117,11 @@ def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_
             "run_id": result["run_id"], "kind": result["kind"], "outcome": result["outcome"],
             "dry_run": result["dry_run"], "summary": result["message"],
             "started_by": "continuation" if event.get(invocation.CONTINUATION) is True
-            else "trigger",
+            else "stripe events" if stripe_events is not None else "trigger",
+            "stripe_events": None if stripe_events is None else {
+                "messages": stripe_events.count, "pings": stripe_events.pings,
+                "unreadable": stripe_events.unreadable},
+            "rerun_requested": result["rerun_requested"], "rerun": result["rerun"],
             "continued": result["continued"], "continuation": result["continuation"],
             "outcomes": result["outcomes"], "scenarios": result["scenarios"],
             "calls": result["calls"], "checkpoint_age_s": result["checkpoint_age_s"],

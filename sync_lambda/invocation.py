@@ -3,7 +3,11 @@ continuation write them (one spelling for all three)."""
 
 from __future__ import annotations
 
-from typing import Final
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sync_lambda import names
 
 FULL: Final = "full"  # a full reconcile
 DRY_RUN: Final = "dry_run"  # plan only, no writes
@@ -11,6 +15,42 @@ ALLOW_MASS_DEACTIVATION: Final = "allowMassDeactivation"  # confirm held-back de
 CONTINUATION: Final = "continuation"  # started by the previous run of the same work
 RECHECK_UNKNOWN: Final = "recheckUnknown"  # read the live-mode-only customers again
 RECONCILE: Final = "reconcile"  # compare Stripe with Salesforce, write nothing to Salesforce
+
+
+# An SQS batch, as Lambda's event source mapping delivers the queue of Stripe's events.
+SQS_RECORDS: Final = "Records"
+SQS_BODY: Final = "body"
+
+
+@dataclass(frozen=True, slots=True)
+class StripeEvents:
+    """What an SQS batch of Stripe's events says: only that something changed (the run reads
+    /v1/events as always, so a duplicate, a lost or a late message costs nothing)."""
+
+    count: int  # messages in the batch
+    pings: int  # of which destination pings
+    unreadable: int  # bodies not in the queued form (counted, never fatal: they start a run)
+
+    @property
+    def starts_a_run(self) -> bool:
+        """A batch of nothing but pings only proves the path; anything else starts a run."""
+        return self.count > self.pings
+
+
+def stripe_events(event: dict[str, Any]) -> StripeEvents | None:
+    """The Stripe events of an SQS batch (None: the event is not one, e.g. the schedule's)."""
+    records = event.get(SQS_RECORDS)
+    if not isinstance(records, list):
+        return None
+    pings = unreadable = 0
+    for record in records:
+        try:
+            kind = json.loads(record[SQS_BODY])[names.QUEUED_TYPE]
+        except (TypeError, KeyError, ValueError):
+            unreadable += 1
+            continue
+        pings += kind == names.EVENT_DESTINATION_PING
+    return StripeEvents(len(records), pings, unreadable)
 
 
 def payload(*, full: bool = False, allow_mass_deactivation: bool = False,

@@ -97,6 +97,16 @@ STRIPE_US_BANK_ACCOUNT: Final = "us_bank_account"
 EVENT_TYPES: Final = ("customer.created", "customer.updated", "customer.deleted",
                       "payment_method.attached", "payment_method.detached",
                       "payment_method.updated", "payment_method.automatically_updated")
+# The event a destination's ping sends (POST /v2/core/event_destinations/:id/ping): it proves
+# the path from Stripe to the function and starts no run.
+EVENT_DESTINATION_PING: Final = "v2.core.event_destination.ping"
+# What reaches the queue of one Stripe event: the rule's input transformer forwards only these
+# (no customer field reaches SQS or a DLQ), taken from EventBridge's envelope (detail-type = the
+# event's type, detail = the event).
+QUEUED_EVENT_FIELDS: Final = {"id": "$.detail.id", "type": "$.detail-type",
+                              "created": "$.detail.created"}
+QUEUED_TYPE: Final = "type"
+QUEUED_CREATED: Final = "created"
 EVENT_CUSTOMER_CREATED: Final = "customer.created"
 EVENT_CUSTOMER_DELETED: Final = "customer.deleted"
 EVENT_PM_DETACHED: Final = "payment_method.detached"

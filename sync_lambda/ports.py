@@ -145,6 +145,23 @@ class StateStore(Protocol):
         """Extend our lease by `ttl_s` from now; the new expiry (LeaseLostError if not ours)."""
         ...
 
+    def request_rerun(self) -> None:
+        """Ask the lease holder to run once more when it finishes (a trigger arrived while
+        it ran, and may concern changes it has already read past)."""
+        ...
+
+    def take_rerun(self) -> bool:
+        """Whether a rerun was requested, clearing the request (atomically: one taker)."""
+        ...
+
+    def record_event_received(self, at: float) -> None:
+        """A Stripe event reached the function at `at` (epoch seconds): the path works."""
+        ...
+
+    def last_event_received(self) -> float | None:
+        """When a Stripe event last reached the function (None: never)."""
+        ...
+
     def release(self) -> None:
         """Give the lease back (only if still ours)."""
         ...

@@ -42,6 +42,10 @@ class Report:
     dry_run: bool = False
     continued: bool = False  # stopped before the deadline; the next run continues
     lease_lost: bool = False
+    # The lease was held, so this run asked the holder to run again (no trigger lost).
+    rerun_requested: bool = False
+    # The holder found such a request when it finished: the next run starts at once.
+    rerun: bool = False
     # Stopped for the org's daily Salesforce API limit (the import's share of it, or the limit
     # itself): progress saved; the next scheduled run continues (no continuation at once).
     api_budget: bool = False
@@ -159,6 +163,7 @@ class Report:
             "run_id": self.run_id, "mode": self.mode, "kind": self.kind,
             "outcome": self.outcome.value, "dry_run": self.dry_run,
             "continued": self.continued, "lease_lost": self.lease_lost,
+            "rerun_requested": self.rerun_requested, "rerun": self.rerun,
             "held_back": {"deactivations": self.held_back, "active": self.held_back_of,
                           "sample": self.held_back_sample} if self.held_back else None,
             "message": self.message, "customers": self.customers, "events": self.events,

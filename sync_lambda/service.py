@@ -141,8 +141,16 @@ class SyncService:
                 self._close(report, started)
             return report
         if not self._take_lease(report):
-            return report
+            # Ask the holder to run again, then look once more: if it released meanwhile (and
+            # so may have missed the request), this run takes the lease itself.
+            self._state.request_rerun()
+            report.rerun_requested = True
+            report.message += "; asked it to run once more when it finishes (no trigger lost)"
+            if not self._take_lease(replace(report)):
+                return report
+            report.kind, report.message, report.rerun_requested = "incremental", "", False
         assert self._lease is not None
+        self._state.take_rerun()  # this run reads everything up to now: earlier requests met
         try:
             if recheck_unknown:
                 self._state.clear_live_mode_customers()
@@ -161,8 +169,15 @@ class SyncService:
         finally:
             self._lease.stop()
             self._state.release()
+            # After the release: a request made before it is seen here, one made after it
+            # finds the lease free (see above). Either way a run follows.
+            report.rerun = self._state.take_rerun() and not report.lease_lost
             self._close(report, started)
         return report
+
+    def record_event_received(self) -> None:
+        """A Stripe event reached the function now (what `sfbilling events ping` waits for)."""
+        self._state.record_event_received(self._clock())
 
     def _take_lease(self, report: Report) -> bool:
         """Take the lease and keep renewing it; False (the report says who holds it) when

@@ -385,6 +385,25 @@ class DynamoStateStore:
                                    "stripe_id": _s(r.stripe_id),
                                    "customer_id": _s(r.customer_id)}) for r in rows])
 
+    def request_rerun(self) -> None:
+        self._db.put_item(TableName=self._table, Item={**self._key(_STATE, "rerun"),
+                                                       "at": _n(self._clock())})
+
+    def take_rerun(self) -> bool:
+        # A delete that returns what it deleted: of two takers, only one sees the request.
+        old = self._db.delete_item(TableName=self._table, Key=self._key(_STATE, "rerun"),
+                                   ReturnValues="ALL_OLD")
+        return bool(old.get("Attributes"))
+
+    def record_event_received(self, at: float) -> None:
+        self._db.put_item(TableName=self._table, Item={**self._key(_STATE, "event"),
+                                                       "at": _n(at)})
+
+    def last_event_received(self) -> float | None:
+        item = self._db.get_item(TableName=self._table, ConsistentRead=True,
+                                 Key=self._key(_STATE, "event")).get("Item")
+        return float(item["at"]["N"]) if item else None
+
     def recorded_org(self) -> str | None:
         item = self._db.get_item(TableName=self._table, ConsistentRead=True,
                                  Key=self._key(_STATE, "org")).get("Item")

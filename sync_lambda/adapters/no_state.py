@@ -89,6 +89,19 @@ class NoStateStore:
         del sf_ids
         self._refuse("drop deactivations")
 
+    def request_rerun(self) -> None:
+        self._refuse("request a rerun")
+
+    def take_rerun(self) -> bool:
+        return False
+
+    def record_event_received(self, at: float) -> None:
+        del at
+        self._refuse("record an event")
+
+    def last_event_received(self) -> float | None:
+        return None
+
     def recorded_org(self) -> str | None:
         return None
 
