@@ -105,6 +105,9 @@ EVENT_DESTINATION_PING: Final = "v2.core.event_destination.ping"
 # event's type, detail = the event).
 QUEUED_EVENT_FIELDS: Final = {"id": "$.detail.id", "type": "$.detail-type",
                               "created": "$.detail.created"}
+# Every placeholder quoted: `created` is a number in v1 events and a timestamp text in v2 ones
+# (the ping), and an unquoted text would not be JSON.
+QUEUED_EVENT_TEMPLATE: Final = '{"id": "<id>", "type": "<type>", "created": "<created>"}'
 QUEUED_TYPE: Final = "type"
 QUEUED_CREATED: Final = "created"
 EVENT_CUSTOMER_CREATED: Final = "customer.created"

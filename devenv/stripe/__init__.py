@@ -94,3 +94,10 @@ class StripeStandIn(ChildStandIn):
         r = method(self.api_base + "/_config/stats", timeout=10)
         r.raise_for_status()
         return dict(r.json())
+
+    def deliver_to(self, endpoint_url: str | None, *, region: str = "us-east-1",
+                   source_delay_s: float = 0.5) -> None:
+        """Where event destinations deliver (the AWS stand-in; see `POST /_config/aws`)."""
+        self._http.post(self.api_base + "/_config/aws", timeout=10, json={
+            "endpoint_url": endpoint_url, "region": region,
+            "source_delay_s": source_delay_s}).raise_for_status()

@@ -10,6 +10,7 @@ docs/stand-ins.md; call `install()` once, before the server starts.
 5. `us_bank_account` payment methods (create, list with type=us_bank_account, attach, detach).
 6. Card brand derived from the number's BIN (localstripe reports every card as visa), numbers of
    13 to 19 digits with a Luhn check, 4-digit CVC for Amex, and more `pm_card_*` test ids.
+7. Every event created is also delivered to the v2 event destinations (`destinations`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from localstripe import resources as ls
 from localstripe.errors import UserError
+
+from devenv.stripe import destinations
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -339,6 +342,15 @@ def seed_history(specs: list[dict[str, Any]]) -> int:
     return len(specs)
 
 
+def _deliver_too(original: Callable[[Any], None]) -> Callable[[Any], None]:
+    # Every event localstripe (or an extension) creates also goes to the event destinations.
+    def schedule(event: Any) -> None:
+        destinations.deliver(event._export())
+        original(event)
+
+    return schedule
+
+
 def install() -> None:
     """Apply every extension to the imported localstripe modules (idempotent)."""
     global _installed  # noqa: PLW0603 - localstripe's state is module-global by design
@@ -365,6 +377,7 @@ def install() -> None:
     pm._api_detach = classmethod(_detach(pm._api_detach))
     pm._api_update = classmethod(_with_event("payment_method.updated", pm._api_update))
     ls.Event._api_list_all = classmethod(_events_list)
+    ls.schedule_webhook = _deliver_too(ls.schedule_webhook)
     # The attach/detach routes captured the old bound methods at import; point them anew.
     ls.extra_apis[:] = [
         (m, u, pm._api_attach if u.endswith("/attach") else pm._api_detach

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from devenv.stripe import extensions
+from devenv.stripe import destinations, extensions
 from devenv.stripe.faults import FaultConfigError, Stats, StripeFaults
 from devenv.stripe.limits import RateLimits
 
@@ -98,6 +98,9 @@ async def standin_middleware(request: web.Request,
         return _error(400, "This value must be greater than or equal to 1 and less than or "
                       f"equal to 100 (it currently is '{limit}').", "invalid_request_error",
                       param="limit")
+    refused = destinations.refusal(request)
+    if refused is not None:
+        return refused
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Bearer rk_"):
         # Stripe takes restricted keys wherever secret keys go; localstripe knows only sk_.
@@ -194,6 +197,7 @@ def _reset_own_state() -> None:
     _state["stats"] = Stats()
     _state["faults"] = StripeFaults()
     _state["limits"] = RateLimits()
+    destinations.reset()
 
 
 def build_app() -> web.Application:
@@ -210,6 +214,7 @@ def build_app() -> web.Application:
     app.router.add_post("/_config/history", _history)
     app.router.add_post("/_config/live_mode", _live_mode)
     app.router.add_route("*", "/_config/limits", _limits)
+    destinations.add_routes(app)
     return app
 
 
