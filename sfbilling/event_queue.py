@@ -1,0 +1,159 @@
+"""The local stand-in for Lambda's SQS event source mapping: pollers drain the queue of Stripe's
+events into the real handler, as AWS would, so the whole near-real-time path runs on 127.0.0.1.
+
+What it imitates, and how:
+- `pollers` concurrent pollers each gather up to `batch_size` messages, for at most
+  `window_s` (the mapping's batching window), then invoke the function with the SQS batch
+  shape (`{"Records": [...]}`);
+- the function's reserved concurrency (`concurrency`, 1 for the import): a poller that finds
+  every slot taken is throttled, and its messages become visible again after
+  `throttle_retry_s` (AWS: the queue's visibility timeout; shortened here so a test does not
+  wait minutes), so nothing is lost, only delayed;
+- a successful invocation deletes its batch; a failed one leaves it for a later receive (after
+  `maxReceiveCount` receives SQS moves it to the DLQ, the queue's own redrive);
+- a continuation the handler starts is an asynchronous invoke of the same function: it waits for
+  a free slot, as Lambda's async queue does.
+
+Not imitated (docs/stand-ins.md): the mapping's scaling of pollers with the backlog, its own
+backoff after throttles, and partial batch responses (the import never returns one).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sync_lambda.ports import Continuation
+    from sync_lambda.settings import Settings
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:sfbilling-local-sync"
+
+
+class _Context:
+    """The part of Lambda's context the handler reads."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self._deadline = time.monotonic() + timeout_s
+        self.invoked_function_arn = ARN
+        self.function_name = ARN.rsplit(":", 1)[-1]
+        self.aws_request_id = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class MappingStats:
+    """What the mapping did: invocations, throttles, and the handlers' results."""
+
+    invocations: int = 0
+    throttled: int = 0
+    failed: int = 0
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+
+class EventSourceMapping:
+    """Drains `queue_url` into the handler `make(continuation)` builds, until `stop()`."""
+
+    def __init__(self, sqs: Any, queue_url: str, make: Callable[..., Handler], *,
+                 batch_size: int = 10, window_s: float = 1.0, pollers: int = 2,
+                 concurrency: int = 1, timeout_s: float = 900.0,
+                 throttle_retry_s: int = 1, poll_interval_s: float = 0.2) -> None:
+        self._sqs, self._queue_url = sqs, queue_url
+        self._handler = make(continuation=self._continuation)
+        self._batch_size, self._window_s = batch_size, window_s
+        self._pollers, self._timeout_s = pollers, timeout_s
+        self._throttle_retry_s, self._poll_interval_s = throttle_retry_s, poll_interval_s
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self.stats = MappingStats()
+
+    def start(self) -> EventSourceMapping:
+        """Start the pollers."""
+        for n in range(self._pollers):
+            t = threading.Thread(target=self._poll, name=f"poller-{n}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def stop(self) -> None:
+        """Stop polling and wait for invocations in flight."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(self._timeout_s)
+
+    def _invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.stats.invocations += 1
+        result = self._handler(event, _Context(self._timeout_s))
+        with self._lock:
+            self.stats.results.append(result)
+        return result
+
+    def _continuation(self, _settings: Settings, _arn: str) -> Continuation:
+        mapping = self
+
+        class AsyncInvoke:
+            def start_next(self, event: Mapping[str, Any]) -> None:
+                def run() -> None:
+                    with mapping._slots:  # Lambda's async queue waits for the slot
+                        mapping._invoke(dict(event))
+
+                t = threading.Thread(target=run, name="continuation", daemon=True)
+                t.start()
+                mapping._threads.append(t)
+
+        return AsyncInvoke()
+
+    def _gather(self) -> list[dict[str, Any]]:
+        batch: list[dict[str, Any]] = []
+        opened = time.monotonic()
+        while not self._stop.is_set() and len(batch) < self._batch_size:
+            got = self._sqs.receive_message(
+                QueueUrl=self._queue_url, WaitTimeSeconds=0,
+                MaxNumberOfMessages=min(10, self._batch_size - len(batch)),
+                AttributeNames=["All"]).get("Messages", [])
+            batch += got
+            if batch and time.monotonic() - opened >= self._window_s:
+                break
+            if not got:
+                if not batch:
+                    opened = time.monotonic()  # the window opens with the first message
+                time.sleep(self._poll_interval_s)
+        return batch
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            batch = self._gather()
+            if not batch:
+                continue
+            handles = [m["ReceiptHandle"] for m in batch]
+            if not self._slots.acquire(blocking=False):
+                with self._lock:
+                    self.stats.throttled += 1
+                for h in handles:  # back on the queue after the (shortened) visibility timeout
+                    self._sqs.change_message_visibility(
+                        QueueUrl=self._queue_url, ReceiptHandle=h,
+                        VisibilityTimeout=self._throttle_retry_s)
+                continue
+            try:
+                self._invoke({"Records": [{"messageId": m["MessageId"], "body": m["Body"],
+                                           "receiptHandle": m["ReceiptHandle"],
+                                           "eventSource": "aws:sqs"} for m in batch]})
+            except Exception:  # noqa: BLE001 - as Lambda: the batch stays, to be received again
+                with self._lock:
+                    self.stats.failed += 1
+                continue
+            finally:
+                self._slots.release()
+            self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(handles)])

@@ -1,0 +1,49 @@
+"""The near-real-time path on the stand-ins, end to end and with no schedule: a card added in
+Stripe → Stripe's event destination → EventBridge (partner bus, rule, input transformer) → SQS →
+the event source mapping's stand-in → the real handler → Salesforce."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import boto3
+
+from sfbilling.event_queue import EventSourceMapping
+from sync_lambda import names
+from sync_lambda.handler import make_handler
+from tests.devenv.test_stripe_destinations import _destination, _path, _wait
+from tests.sync.lambda_runtime import Context
+
+if TYPE_CHECKING:
+    from tests.sync.harness import World
+
+
+def test_a_card_added_in_stripe_reaches_salesforce_through_the_event_path(
+        lambda_env: World) -> None:
+    # GIVEN an org imported once, and the event path provisioned
+    customer, _ = lambda_env.customer(name="Ada Lovelace", cards=())
+    first = make_handler()({}, Context())
+    assert first["kind"] == "full"
+    lambda_env.stripe_api.deliver_to(lambda_env.aws.endpoint_url, source_delay_s=0.1)
+    dest = _destination(lambda_env.stripe, [*names.EVENT_TYPES])
+    queue_url = _path(lambda_env.aws, f"aws.partner/stripe.com/{dest.id}")
+    sqs = boto3.client("sqs", **lambda_env.aws.client_kwargs())
+    mapping = EventSourceMapping(sqs, queue_url, make_handler, batch_size=10, window_s=0.5,
+                                 pollers=2, timeout_s=120).start()
+    try:
+        # WHEN a card is attached in Stripe (no schedule runs in this test)
+        started = time.monotonic()
+        pm = lambda_env.stripe.v1.payment_methods.attach("pm_card_mastercard",
+                                                         {"customer": customer})
+        # THEN it is in Salesforce, active, through the queue and the handler alone
+        row = _wait(lambda: lambda_env.payment_methods().get(pm.id),
+                    "the payment method in Salesforce", timeout=60)
+        seconds = time.monotonic() - started
+    finally:
+        mapping.stop()
+    assert row[names.PM_ACTIVE] is True
+    assert mapping.stats.invocations >= 1
+    assert any(r.get("kind") == "incremental" for r in mapping.stats.results)
+    assert seconds < 30, f"{seconds:.1f} s from Stripe to Salesforce"
+    assert lambda_env.state().last_event_received() is not None
