@@ -60,6 +60,7 @@ bench: $(STAMP)  ## speed, size and memory figures against their targets (severa
 	$(BIN)/python -m bench.sync
 	$(BIN)/python -m bench.continuation
 	$(BIN)/python -m bench.large_org
+	$(BIN)/python -m bench.events
 
 mutation: $(STAMP)  ## mutation score of the pure core and the guards, per file (mutmut; not in make test)
 	rm -rf mutants

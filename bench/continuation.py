@@ -51,30 +51,11 @@ def main() -> None:
 
 
 def _run(work: Path, info: dict[str, Any], stripe_api: StripeStandIn, aws: AwsStandIn) -> None:
-    os.environ["REQUESTS_CA_BUNDLE"] = str(combined_bundle(Path(info["ca_file"]),
-                                                           work / "bundle.pem"))
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
-    key = Path(info["private_key_file"]).read_text()
-    sm = boto3.client("secretsmanager", **aws.client_kwargs())
-    environment = {
-        "SFB_ENVIRONMENT_KIND": "local", "SFB_SF_LOGIN_URL": info["login_url"],
-        "SFB_SF_USERNAME": info["username"], "SFB_SF_CONSUMER_KEY": info["consumer_key"],
-        "SFB_STRIPE_API_BASE": stripe_api.api_base, "SFB_TABLE_NAME": TABLE,
-        "SFB_AWS_ENDPOINT_URL": aws.endpoint_url, "AWS_REGION": "us-east-1",
+    prepare_lambda(work, info, stripe_api, aws, table=TABLE, environment={
         # The payment-method endpoint at RATE, nothing kept in reserve (the stand-in's limits
         # are raised): the floor is then exactly CUSTOMERS / RATE.
         "SFB_STRIPE_RATE": f"{2 * RATE:g}", "SFB_STRIPE_ENDPOINT_RATE": f"{RATE:g}",
-        "SFB_STRIPE_RESERVE_SHARE": "0", "SFB_DEADLINE_RESERVE_S": str(RESERVE_S),
-        "SFB_STRIPE_SECRET_ARN": sm.create_secret(Name="stripe", SecretString=stripe_api.api_key)[
-            "ARN"],
-        "SFB_SF_SECRET_ARN": sm.create_secret(
-            Name="salesforce", SecretString=json.dumps({"private_key": key}))["ARN"]}
-    os.environ.update(environment)
-    secrets_module.clear_cache()
-    settings = Settings.from_env(environment)
-    apply_org_config(settings, Secrets(stripe_api_key=stripe_api.api_key,
-                                       salesforce_private_key=key), info)
-    create_table(boto3.client("dynamodb", **aws.client_kwargs()), TABLE)
+        "SFB_STRIPE_RESERVE_SHARE": "0", "SFB_DEADLINE_RESERVE_S": str(RESERVE_S)})
     for start in range(0, CUSTOMERS, 1000):
         stripe_api.seed([{"name": f"Customer {i:05d}", "cards": ["4242424242424242"],
                           "default": 0} for i in range(start, start + 1000)])
@@ -117,6 +98,35 @@ def _run(work: Path, info: dict[str, Any], stripe_api: StripeStandIn, aws: AwsSt
     row("  longest invocation (must end before its timeout)", late, "s",
         f"< {TIMEOUT_S:g}", late < TIMEOUT_S)
     requests.post(info["login_url"] + "/_admin/counters/reset", timeout=30)
+
+
+def prepare_lambda(work: Path, info: dict[str, Any], stripe_api: StripeStandIn,
+                   aws: AwsStandIn, *, table: str, environment: dict[str, str]) -> Settings:
+    """The handler's process environment against the stand-ins (secrets in the AWS stand-in's
+    Secrets Manager, the org config applied, the state table created), as Lambda would give
+    it; `environment`: the bench's own settings on top."""
+    os.environ["REQUESTS_CA_BUNDLE"] = str(combined_bundle(Path(info["ca_file"]),
+                                                           work / "bundle.pem"))
+    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    key = Path(info["private_key_file"]).read_text()
+    sm = boto3.client("secretsmanager", **aws.client_kwargs())
+    environment = {
+        "SFB_ENVIRONMENT_KIND": "local", "SFB_SF_LOGIN_URL": info["login_url"],
+        "SFB_SF_USERNAME": info["username"], "SFB_SF_CONSUMER_KEY": info["consumer_key"],
+        "SFB_STRIPE_API_BASE": stripe_api.api_base, "SFB_TABLE_NAME": table,
+        "SFB_AWS_ENDPOINT_URL": aws.endpoint_url, "AWS_REGION": "us-east-1",
+        "SFB_STRIPE_SECRET_ARN": sm.create_secret(Name=f"{table}-stripe",
+                                                  SecretString=stripe_api.api_key)["ARN"],
+        "SFB_SF_SECRET_ARN": sm.create_secret(
+            Name=f"{table}-salesforce", SecretString=json.dumps({"private_key": key}))["ARN"],
+        **environment}
+    os.environ.update(environment)
+    secrets_module.clear_cache()
+    settings = Settings.from_env(environment)
+    apply_org_config(settings, Secrets(stripe_api_key=stripe_api.api_key,
+                                       salesforce_private_key=key), info)
+    create_table(boto3.client("dynamodb", **aws.client_kwargs()), table)
+    return settings
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import boto3
 from sfbilling.event_queue import EventSourceMapping
 from sync_lambda import names
 from sync_lambda.handler import make_handler
-from tests.devenv.test_stripe_destinations import _destination, _path, _wait
+from tests.eventpath import create_destination, provision_event_path, wait_for
 from tests.sync.lambda_runtime import Context
 
 if TYPE_CHECKING:
@@ -26,8 +26,8 @@ def test_a_card_added_in_stripe_reaches_salesforce_through_the_event_path(
     first = make_handler()({}, Context())
     assert first["kind"] == "full"
     lambda_env.stripe_api.deliver_to(lambda_env.aws.endpoint_url, source_delay_s=0.1)
-    dest = _destination(lambda_env.stripe, [*names.EVENT_TYPES])
-    queue_url = _path(lambda_env.aws, f"aws.partner/stripe.com/{dest.id}")
+    dest = create_destination(lambda_env.stripe, [*names.EVENT_TYPES])
+    queue_url = provision_event_path(lambda_env.aws, f"aws.partner/stripe.com/{dest.id}")
     sqs = boto3.client("sqs", **lambda_env.aws.client_kwargs())
     mapping = EventSourceMapping(sqs, queue_url, make_handler, batch_size=10, window_s=0.5,
                                  pollers=2, timeout_s=120).start()
@@ -37,7 +37,7 @@ def test_a_card_added_in_stripe_reaches_salesforce_through_the_event_path(
         pm = lambda_env.stripe.v1.payment_methods.attach("pm_card_mastercard",
                                                          {"customer": customer})
         # THEN it is in Salesforce, active, through the queue and the handler alone
-        row = _wait(lambda: lambda_env.payment_methods().get(pm.id),
+        row = wait_for(lambda: lambda_env.payment_methods().get(pm.id),
                     "the payment method in Salesforce", timeout=60)
         seconds = time.monotonic() - started
     finally:
