@@ -13,7 +13,8 @@ Event (from the EventBridge schedule, an operator's manual invoke, or a run's co
                                     not the event, says where to go on)
     {"Records": [...]}              an SQS batch of Stripe's events (the event destination's
                                     queue): recorded as received, then an incremental run, which
-                                    reads /v1/events as always; a batch of pings only records
+                                    reads /v1/events as always; a batch of pings only records,
+                                    and one whose events a run already applied needs no run
 """
 
 from __future__ import annotations
@@ -84,6 +85,11 @@ def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_
                 logger.info("event destination ping received",
                             extra={"messages": stripe_events.count})
                 return {"kind": "ping", "messages": stripe_events.count}
+            if not stripe_events.unreadable and service.events_applied(stripe_events.ids):
+                # A run already read these (a burst arrives in many batches): nothing to do.
+                logger.info("stripe events already applied",
+                            extra={"messages": stripe_events.count})
+                return {"kind": "applied", "messages": stripe_events.count}
         report = service.reconcile() if reconcile else service.run(
             full=event.get(invocation.FULL) is True, dry_run=dry_run,
             allow_mass_deactivation=allow,

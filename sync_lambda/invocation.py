@@ -30,6 +30,7 @@ class StripeEvents:
     count: int  # messages in the batch
     pings: int  # of which destination pings
     unreadable: int  # bodies not in the queued form (counted, never fatal: they start a run)
+    ids: tuple[str, ...] = ()  # the Stripe event ids of the changes (pings left out)
 
     @property
     def starts_a_run(self) -> bool:
@@ -43,14 +44,19 @@ def stripe_events(event: dict[str, Any]) -> StripeEvents | None:
     if not isinstance(records, list):
         return None
     pings = unreadable = 0
+    ids: list[str] = []
     for record in records:
         try:
-            kind = json.loads(record[SQS_BODY])[names.QUEUED_TYPE]
+            body = json.loads(record[SQS_BODY])
+            kind, event_id = body[names.QUEUED_TYPE], str(body[names.QUEUED_ID])
         except (TypeError, KeyError, ValueError):
             unreadable += 1
             continue
-        pings += kind == names.EVENT_DESTINATION_PING
-    return StripeEvents(len(records), pings, unreadable)
+        if kind == names.EVENT_DESTINATION_PING:
+            pings += 1
+        else:
+            ids.append(event_id)
+    return StripeEvents(len(records), pings, unreadable, tuple(ids))
 
 
 def payload(*, full: bool = False, allow_mass_deactivation: bool = False,

@@ -108,6 +108,7 @@ QUEUED_EVENT_FIELDS: Final = {"id": "$.detail.id", "type": "$.detail-type",
 # Every placeholder quoted: `created` is a number in v1 events and a timestamp text in v2 ones
 # (the ping), and an unquoted text would not be JSON.
 QUEUED_EVENT_TEMPLATE: Final = '{"id": "<id>", "type": "<type>", "created": "<created>"}'
+QUEUED_ID: Final = "id"
 QUEUED_TYPE: Final = "type"
 QUEUED_CREATED: Final = "created"
 EVENT_CUSTOMER_CREATED: Final = "customer.created"

@@ -175,6 +175,13 @@ class SyncService:
             self._close(report, started)
         return report
 
+    def events_applied(self, event_ids: Iterable[str]) -> bool:
+        """Whether a run has already applied every one of these Stripe events (the state
+        remembers the ids it applied since its checkpoint): a burst's later messages then
+        need no run of their own."""
+        wanted = set(event_ids)
+        return bool(wanted) and wanted <= set(self._state.load().seen_event_ids)
+
     def record_event_received(self) -> None:
         """A Stripe event reached the function now (what `sfbilling events ping` waits for)."""
         self._state.record_event_received(self._clock())

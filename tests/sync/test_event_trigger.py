@@ -90,3 +90,29 @@ def test_pings_mixed_with_changes_start_a_run(lambda_env: World) -> None:
                                   Context())
     assert result["kind"] == "full"
     assert cus in lambda_env.accounts()
+
+
+def test_a_batch_of_events_a_run_already_applied_needs_no_run(lambda_env: World) -> None:
+    # GIVEN a run that applied a customer's events (the first run, then an incremental one)
+    queue = AsyncQueue()
+    queue.handler({}, Context())
+    cus, _ = lambda_env.customer(name="Katherine Johnson")
+    assert queue.handler({}, Context())["kind"] == "incremental"
+    applied = [e.id for e in lambda_env.stripe.v1.events.list({"limit": 10}).data
+               if e.type in names.EVENT_TYPES]
+    assert applied
+    before = lambda_env.salesforce.counters_json()["api_requests"]
+    # WHEN their messages arrive later (a burst's tail) THEN they are acknowledged, no run
+    message = {"Records": [{"messageId": str(i), "eventSource": "aws:sqs", "body": json.dumps(
+        {"id": event_id, "type": "customer.created", "created": "1"})}
+        for i, event_id in enumerate(applied)]}
+    assert queue.handler(message, Context()) == {"kind": "applied", "messages": len(applied)}
+    assert lambda_env.salesforce.counters_json()["api_requests"] == before
+    # ... but one event not applied yet starts a run
+    fresh = dict(message)
+    fresh["Records"] = [*message["Records"], {"messageId": "x", "eventSource": "aws:sqs",
+                                              "body": json.dumps({"id": "evt_unseen",
+                                                                  "type": "customer.updated",
+                                                                  "created": "1"})}]
+    assert queue.handler(fresh, Context())["kind"] in ("incremental", "noop")
+    assert cus in lambda_env.accounts()

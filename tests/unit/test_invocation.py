@@ -22,7 +22,7 @@ def test_changes_start_a_run_and_pings_are_counted() -> None:
     events = stripe_events({"Records": [
         _record({"id": "evt_1", "type": "customer.created", "created": 1}),
         _record({"id": "evt_2", "type": names.EVENT_DESTINATION_PING, "created": 2})]})
-    assert events == StripeEvents(count=2, pings=1, unreadable=0)
+    assert events == StripeEvents(count=2, pings=1, unreadable=0, ids=("evt_1",))
     assert events.starts_a_run
 
 
