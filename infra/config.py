@@ -61,11 +61,12 @@ class InfraConfig:
                         require_secrets=True)
         require_login(stack)
         require_deploy_login(stack)
-        key = stack.secret("stripeApiKey")
-        problems = stripe_key_problems(key, stack.kind) if key else []
+        problems = [f"{NAMESPACE}:{name}: {p}"
+                    for name in ("stripeApiKey", "stripeAdminApiKey")
+                    for p in stripe_key_problems(stack.secret(name) or "", stack.kind)
+                    if stack.secret(name)]
         if problems:
-            raise StackConfigError(stack.source, [f"{NAMESPACE}:stripeApiKey: {p}"
-                                                  for p in problems])
+            raise StackConfigError(stack.source, problems)
         if stack.kind == LOCAL:
             raise StackConfigError(stack.source, [
                 f"{NAMESPACE}:environmentKind is local: that environment is the stand-ins "

@@ -85,6 +85,8 @@ def dashboard_body(args: DashboardArgs, dead_letter_queue: str) -> dict[str, Any
         _widget("Checkpoint age (s)", _ours(args, (t.CHECKPOINT_AGE,), "Maximum"), r,
                 horizontal=(("stuck alarm", args.stuck_after_s),), stat="Maximum"),
         _widget("Stripe 429s", _ours(args, (t.STRIPE_429,), "Sum"), r),
+        # With Stripe's events on, scheduled runs should find nothing left to write.
+        _widget("Rows scheduled runs wrote", _ours(args, (t.SCHEDULED_RUN_CHANGES,), "Sum"), r),
         _widget("Salesforce daily API usage (% of the org's limit)",
                 _ours(args, (t.SF_API_USAGE,), "Maximum"), r,
                 horizontal=(("the import's budget", round(100 * args.api_budget_share, 2)),),

@@ -23,6 +23,7 @@ from stackconfig.schedule import schedule_problem
 from stackconfig.schema import (
     BY_FULL,
     CONFIG_VERSION_LENGTH,
+    EVENTS_SCHEDULE_DEFAULT,
     FOREIGN_NAMESPACES,
     KEYS,
     LAMBDA,
@@ -211,7 +212,11 @@ def resolve(raw: Mapping[str, RawValue], *, env: str, source: str,
             values[k.name] = _value(k, entry, env, problems)
         if len(problems) > before:
             failed.add(k.name)
+    if values.get("eventDestination") not in (None, "off") and origins["schedule"] == DEFAULT:
+        # Events start the runs; the schedule only catches up on what they missed.
+        values["schedule"] = EVENTS_SCHEDULE_DEFAULT
     problems += _cross_checks(values, secrets, env, failed, require_secrets=require_secrets)
+    problems += _event_checks(values, secrets, known, env, require_secrets=require_secrets)
     if problems:
         raise StackConfigError(source, problems)
     return StackConfig(env, source, values, origins, frozenset(secrets), known)
@@ -277,6 +282,38 @@ def _cross_checks(values: Mapping[str, Any], secrets: set[str], env: str, failed
                   "salesforceDeployPrivateKey" if jwt else "salesforceDeployConsumerSecret"]
         problems += [f"{key(n).full} is not set: `{key(n).set_command(env)}`"
                      for n in needed if n not in secrets]
+    return problems
+
+
+ED_ID: Final = re.compile(r"ed_[A-Za-z0-9_]{4,}")
+
+
+def _event_checks(values: Mapping[str, Any], secrets: set[str], known: Mapping[str, Any],
+                  env: str, *, require_secrets: bool) -> list[str]:
+    """What Stripe's event destination needs, by eventDestination's mode."""
+    mode, ed = values.get("eventDestination"), values.get("eventDestinationId")
+    dest, ed_key, admin = (key(n) for n in ("eventDestination", "eventDestinationId",
+                                            "stripeAdminApiKey"))
+    problems = []
+    if mode == "adopt" and ed is None:
+        problems.append(f"{ed_key.full} is not set, and {dest.full} is adopt: "
+                        f"`{ed_key.set_command(env)}` with the destination's id (ed_…)")
+    if ed is not None and mode != "adopt":
+        problems.append(f"{ed_key.full}: set, but {dest.full} is {mode}: the id is only read "
+                        "with adopt (create makes its own); remove it or set adopt")
+    if isinstance(ed, str) and not ED_ID.fullmatch(ed):
+        problems.append(f"{ed_key.full}: not an event destination id (ed_…), got {ed!r}")
+    if mode in ("create", "adopt") and require_secrets and "stripeAdminApiKey" not in secrets:
+        problems.append(f"{admin.full} is not set, and {dest.full} is {mode}: "
+                        f"`{admin.set_command(env)}`")
+    value = known.get("stripeAdminApiKey")
+    if isinstance(value, str) and mode == "create" and not value.startswith("sk_"):
+        problems.append(f"{admin.full}: create needs a standard secret key (sk_…), got "
+                        f"{value[:8]}…: the permission a restricted key needs to create an "
+                        "event destination is not documented (docs/deploy.md)")
+    if isinstance(value, str) and value == known.get("stripeApiKey"):
+        problems.append(f"{admin.full}: the same as {key('stripeApiKey').full}: the Lambda's "
+                        "key stays a read-only restricted key; the deploy key is another one")
     return problems
 
 

@@ -93,6 +93,10 @@ def _key(name: str, kind: Kind, default: Any, doc: str, scope: Scope, *consumers
     return Key(name, kind, default, doc, scope, frozenset(consumers), env, secret, required, why)
 
 
+# eventDestination's values, and the import's schedule when events start it (a safety net).
+EVENT_DESTINATION_MODES: Final = ("off", "create", "adopt")
+EVENTS_SCHEDULE_DEFAULT: Final = "rate(1 hour)"
+
 # The release stamp's Config_Version__c field (metadata/render.py deploys it this long).
 CONFIG_VERSION_LENGTH: Final = 40
 
@@ -240,8 +244,22 @@ KEYS: Final[tuple[Key, ...]] = (
                              "dry run; a promotion never switches production on"),
     _key("schedule", SCHEDULE, "rate(15 minutes)", "EventBridge Scheduler expression of the "
          "import: rate(1 minute|hour|day), rate(N minutes|hours|days) with N ≥ 2, or a 6-field "
-         "cron(); at most 84 hours between runs (the stuck alarm's look-back)", PROMOTABLE,
+         "cron(); at most 84 hours between runs (the stuck alarm's look-back). Default "
+         f"{EVENTS_SCHEDULE_DEFAULT} when eventDestination is on", PROMOTABLE,
          INFRA),
+    # -- Stripe's events (near-real-time; docs/deploy.md "Stripe's events") -------------------
+    _key("eventDestination", Choice(EVENT_DESTINATION_MODES), "off", "Stripe's events through "
+         "Amazon EventBridge start the import within a minute: off; create (this stack owns a "
+         "Stripe event destination, created with stripeAdminApiKey); adopt (a destination made "
+         "in the Dashboard, by eventDestinationId, only read). With it on, the schedule's "
+         f"default becomes {EVENTS_SCHEDULE_DEFAULT}: the safety net", PER_ENV, INFRA,
+         why="each environment's Stripe account has its own destination"),
+    _key("eventDestinationId", Text(), None, "the Stripe event destination (ed_…) to adopt "
+         "with eventDestination: adopt", PER_ENV, INFRA),
+    _key("stripeAdminApiKey", Secret(), None, "Stripe key `pulumi up` manages the event "
+         "destination with: a standard secret key (sk_…) for create; a restricted key with "
+         "read access to event destinations is enough for adopt. Never given to the Lambda",
+         PER_ENV, INFRA, secret=True),
     _key("reconcileSchedule", SCHEDULE, None, "EventBridge Scheduler expression of the "
          "reconciliation (`sfbilling reconcile` in the Lambda: it compares Stripe with "
          "Salesforce, writes nothing there, and costs about what a full import reads), e.g. "

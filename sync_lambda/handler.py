@@ -78,6 +78,7 @@ def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_
             remaining_s=lambda: float(context.get_remaining_time_in_millis()) / 1000.0)
         allow = event.get(invocation.ALLOW_MASS_DEACTIVATION) is True
         reconcile = event.get(invocation.RECONCILE) is True
+        scheduled = event.get(invocation.SCHEDULED) is True
         stripe_events = invocation.stripe_events(event)
         if stripe_events is not None and not dry_run:
             service.record_event_received()
@@ -109,21 +110,23 @@ def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_
             # a continuation is that run going on.
             following = {**EVENT, **({invocation.ALLOW_MASS_DEACTIVATION: True} if allow
                                      else {}), **({invocation.RECONCILE: True} if reconcile
-                                                  else {})}
+                                                  else {}),
+                         **({invocation.SCHEDULED: True} if scheduled else {})}
             try:
                 continuation(settings, context.invoked_function_arn).start_next(following)
                 result["continuation"] = "started"
             except Exception as exc:  # noqa: BLE001 - any failure leaves it to the schedule
                 result["continuation"] = f"not started ({type(exc).__name__}); the next " \
                                          "scheduled run continues"
-        for m in telemetry.metrics_of(result):
+        for m in telemetry.metrics_of(result, scheduled=scheduled and not reconcile):
             metrics.add_metric(name=m.name, unit=MetricUnit(m.unit), value=m.value)
         # Counts and ids only: reports carry no names, emails or secrets into the logs.
         logger.info("sync finished", extra={
             "run_id": result["run_id"], "kind": result["kind"], "outcome": result["outcome"],
             "dry_run": result["dry_run"], "summary": result["message"],
             "started_by": "continuation" if event.get(invocation.CONTINUATION) is True
-            else "stripe events" if stripe_events is not None else "trigger",
+            else "stripe events" if stripe_events is not None
+            else "schedule" if scheduled else "trigger",
             "stripe_events": None if stripe_events is None else {
                 "messages": stripe_events.count, "pings": stripe_events.pings,
                 "unreadable": stripe_events.unreadable},

@@ -15,6 +15,9 @@ ALLOW_MASS_DEACTIVATION: Final = "allowMassDeactivation"  # confirm held-back de
 CONTINUATION: Final = "continuation"  # started by the previous run of the same work
 RECHECK_UNKNOWN: Final = "recheckUnknown"  # read the live-mode-only customers again
 RECONCILE: Final = "reconcile"  # compare Stripe with Salesforce, write nothing to Salesforce
+# Set by the import's schedule (and carried by its continuations): only such runs emit
+# telemetry.SCHEDULED_RUN_CHANGES, what the "no events" alarm compares Stripe's events with.
+SCHEDULED: Final = "scheduled"
 
 
 # An SQS batch, as Lambda's event source mapping delivers the queue of Stripe's events.

@@ -28,6 +28,10 @@ API_BUDGET_STOP: Final = "api_budget_stop"
 SF_API_USAGE: Final = "salesforce_api_usage_percent"
 SF_API_USED: Final = "salesforce_api_used"
 SF_API_LIMIT: Final = "salesforce_api_limit"
+# Rows a scheduled run wrote (scheduled runs only): with Stripe's events on, events runs have
+# already written every change, so a scheduled run that still finds some while EventBridge
+# ingested no event means the destination is disabled or broken (the "no events" alarm).
+SCHEDULED_RUN_CHANGES: Final = "ScheduledRunChanges"
 COUNT, SECONDS, PERCENT = "Count", "Seconds", "Percent"
 DURATION: Final = "duration"
 # Rows written, by kind (the report's outcome counters, in the order of a plan's phases).
@@ -67,7 +71,7 @@ def emitted() -> dict[str, str]:
               UNCHANGED, FAILED, QUARANTINED, SKIPPED, FAILED_ROWS, LIVE_MODE, STRIPE_429,
               HELD_BACK, LEASE_LOST, API_BUDGET_STOP, SF_API_USED, SF_API_LIMIT,
               *(SCENARIO_PREFIX + s for s in SCENARIOS), RECONCILE_DISAGREEMENTS,
-              *(RECONCILE_PREFIX + c for c in RECONCILE_CATEGORIES))
+              *(RECONCILE_PREFIX + c for c in RECONCILE_CATEGORIES), SCHEDULED_RUN_CHANGES)
     return {**dict.fromkeys(counts, COUNT), DURATION: SECONDS, CHECKPOINT_AGE: SECONDS,
             SF_API_USAGE: PERCENT}
 
@@ -81,9 +85,13 @@ class Metric:
     value: float
 
 
-def metrics_of(report: dict[str, Any]) -> list[Metric]:
-    """The metrics of one run's report (`Report.to_dict()`): counts only, no ids or names."""
+def metrics_of(report: dict[str, Any], *, scheduled: bool = False) -> list[Metric]:
+    """The metrics of one run's report (`Report.to_dict()`): counts only, no ids or names.
+    `scheduled`: the run was started by the import's schedule (or continues one that was)."""
     out = [Metric(name, COUNT, value) for name, value in report["outcomes"].items()]
+    if scheduled and not report["dry_run"]:
+        out.append(Metric(SCHEDULED_RUN_CHANGES, COUNT, sum(
+            report["outcomes"].get(n, 0) for n in (*ACCOUNTS_WRITTEN, *PAYMENT_METHODS_WRITTEN))))
     held = report["held_back"]["deactivations"] if report["held_back"] else 0
     out += [Metric(FAILED_ROWS, COUNT, report["outcomes"].get(FAILED_ROWS, 0)),
             Metric(HELD_BACK, COUNT, held),

@@ -325,3 +325,60 @@ def test_a_key_with_a_second_colon_is_an_unknown_key_of_ours() -> None:
     problems = _problems(**keys)
     assert len(problems) == 1
     assert problems[0].startswith(f"{NS}segment:Size: unknown key; ")
+
+
+# -- Stripe's event destination ------------------------------------------------------------------
+def _resolved(kind: str = "sandbox", **keys: Any) -> Any:
+    return resolve(_raw(kind, keys), env="prod", source="Pulumi.prod.yaml")
+
+
+def test_events_on_make_the_schedule_a_safety_net_unless_it_is_set() -> None:
+    # GIVEN no schedule set WHEN events are off THEN every 15 minutes; WHEN on THEN hourly
+    assert _resolved()["schedule"] == "rate(15 minutes)"
+    for mode in ("create", "adopt"):
+        extra = {"eventDestinationId": "ed_test_61Rk2abc"} if mode == "adopt" else {}
+        stack = _resolved(eventDestination=mode, **extra)
+        assert stack["schedule"] == "rate(1 hour)"
+        assert stack.origins["schedule"] == DEFAULT
+    # AND a schedule the stack sets is kept as it is
+    assert _resolved(eventDestination="create", schedule="rate(30 minutes)")["schedule"] == \
+        "rate(30 minutes)"
+
+
+def test_adopt_needs_an_ed_id_and_only_adopt_reads_one() -> None:
+    problem = _one("sandbox", eventDestination="adopt")
+    assert problem.startswith(f"{NS}eventDestinationId is not set, and {NS}eventDestination ")
+    assert "`pulumi config set --stack prod sfbilling:eventDestinationId VALUE`" in problem
+    problem = _one("sandbox", eventDestination="create", eventDestinationId="ed_test_61Rk2abc")
+    assert problem.startswith(f"{NS}eventDestinationId: set, but ") and "adopt" in problem
+    problem = _one("sandbox", eventDestination="adopt", eventDestinationId="we_123")
+    assert problem.startswith(f"{NS}eventDestinationId: not an event destination id (ed_…)")
+    assert problem.endswith("got 'we_123'")
+    assert _problems("sandbox", eventDestination="adopt",
+                     eventDestinationId="ed_61Rk2abcDEF") == []
+
+
+def test_the_deploy_key_is_required_by_the_program_and_is_a_secret_key_for_create() -> None:
+    # GIVEN events on and no deploy key WHEN the Pulumi program reads the stack THEN it says so
+    found = _problems("sandbox", require_secrets=True, eventDestination="create")
+    assert any(p.startswith(f"{NS}stripeAdminApiKey is not set, and ") and
+               "`pulumi config set --secret --stack prod sfbilling:stripeAdminApiKey`" in p
+               for p in found)
+    # AND off needs none
+    assert not any("stripeAdminApiKey" in p
+                   for p in _problems("sandbox", require_secrets=True))
+    # GIVEN a restricted key for create THEN refused, its prefix shown and no more of it
+    restricted = RawValue("rk_test_secretpart", secure=True)
+    problem = _one("sandbox", eventDestination="create", stripeAdminApiKey=restricted)
+    assert problem.startswith(f"{NS}stripeAdminApiKey: create needs a standard secret key")
+    assert "rk_test_…" in problem and "secretpart" not in problem
+    # AND adopt only reads: a restricted key will do
+    assert _problems("sandbox", eventDestination="adopt", eventDestinationId="ed_test_61Rk2abc",
+                     stripeAdminApiKey=restricted) == []
+
+
+def test_the_deploy_key_is_not_the_lambda_s_key() -> None:
+    same = RawValue("sk_test_same", secure=True)
+    problem = _one("sandbox", eventDestination="create", stripeAdminApiKey=same,
+                   stripeApiKey=same)
+    assert problem.startswith(f"{NS}stripeAdminApiKey: the same as {NS}stripeApiKey")

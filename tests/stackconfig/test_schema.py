@@ -340,7 +340,10 @@ def test_every_key_that_changes_the_rendered_release_is_promotable() -> None:
         # A reserve that fits the shortest timeout, so every other key's extreme is valid.
         fits = {} if k.name == "deadlineReserveSeconds" else {
             "sfbilling:deadlineReserveSeconds": "30"}
-        stack = _resolve({**fits, k.full: _another_value(k)})
+        value = _another_value(k)
+        if k.name == "eventDestinationId":  # read only with adopt, and an ed_ id
+            fits, value = {"sfbilling:eventDestination": "adopt"}, "ed_test_61Rk2abc"
+        stack = _resolve({**fits, k.full: value})
         if render_release(OrgConfig.from_stack(stack)).content_hash != base:
             changing.append(k.name)
     assert "paymentCreationBatchSize" in changing  # the check does see changes

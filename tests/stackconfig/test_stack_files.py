@@ -53,7 +53,8 @@ def test_every_key_a_user_must_fill_is_a_placeholder_with_a_comment(env: str) ->
                                                         "resourcePrefix", "prodValidation",
                                                         "salesforceJwtAudience",
                                                         "stripeRatePerSecond",
-                                                        "reconcileSchedule")}
+                                                        "reconcileSchedule",
+                                                        "eventDestinationId")}
     assert per_env <= MUST_FILL | {"sfbilling:environmentKind"}
 
 
