@@ -22,4 +22,7 @@ from typing import Final
 PICKLED_PROVIDERS: Final[dict[str, str]] = {
     "infra.org_config.OrgConfigProvider": "salesforce:OrgConfig, the org config (since the "
                                           "first release)",
+    "infra.event_destination.StripeEventDestinationProvider": "stripe:EventDestination, the "
+                                                              "Stripe event destination (since "
+                                                              "issue 23)",
 }

@@ -100,6 +100,9 @@ EVENT_TYPES: Final = ("customer.created", "customer.updated", "customer.deleted"
 # The event a destination's ping sends (POST /v2/core/event_destinations/:id/ping): it proves
 # the path from Stripe to the function and starts no run.
 EVENT_DESTINATION_PING: Final = "v2.core.event_destination.ping"
+# Stripe's partner event source in AWS, and the partner bus associated with it, are named this
+# followed by the destination's id (ed_…).
+STRIPE_PARTNER_SOURCE_PREFIX: Final = "aws.partner/stripe.com/"
 # What reaches the queue of one Stripe event: the rule's input transformer forwards only these
 # (no customer field reaches SQS or a DLQ), taken from EventBridge's envelope (detail-type = the
 # event's type, detail = the event).

@@ -87,16 +87,23 @@ def _spawn(coro: Any) -> None:
     task.add_done_callback(_tasks.discard)
 
 
-async def _aws_call(target: str, body: dict[str, Any]) -> dict[str, Any] | None:
-    """One EventBridge JSON call to moto (it accepts any signature; the region is read from
-    the credential scope)."""
+def _region(dest: dict[str, Any]) -> str:
+    """The AWS region the destination names (Stripe creates its source there)."""
+    return str(dest["amazon_eventbridge"]["aws_event_source_arn"].split(":")[3])
+
+
+async def _aws_call(target: str, body: dict[str, Any], region: str | None = None,
+                    ) -> dict[str, Any] | None:
+    """One EventBridge JSON call to moto in `region` (moto accepts any signature and reads the
+    region from the credential scope)."""
+    region = region or _aws["region"]
     url = _aws["endpoint_url"]
     if not url:
         return None
     day = time.strftime("%Y%m%d", time.gmtime())
     headers = {"X-Amz-Target": f"AWSEvents.{target}",
                "Content-Type": "application/x-amz-json-1.1",
-               "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/{day}/{_aws['region']}/"
+               "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/{day}/{region}/"
                                 "events/aws4_request, SignedHeaders=host, Signature=0"}
     async with aiohttp.ClientSession() as session, \
             session.post(url, data=json.dumps(body), headers=headers) as r:
@@ -110,7 +117,7 @@ async def _create_source(dest: dict[str, Any]) -> None:
         return
     eb = dest["amazon_eventbridge"]
     await _aws_call("CreatePartnerEventSource", {
-        "Name": SOURCE_PREFIX + dest["id"], "Account": eb["aws_account_id"]})
+        "Name": SOURCE_PREFIX + dest["id"], "Account": eb["aws_account_id"]}, _region(dest))
     eb["aws_event_source_status"] = "pending"
 
 
@@ -120,7 +127,8 @@ async def _refresh_source_status(dest: dict[str, Any]) -> None:
     eb = dest["amazon_eventbridge"]
     if eb["aws_event_source_status"] == "unknown":
         return  # not created yet
-    bus = await _aws_call("DescribeEventBus", {"Name": SOURCE_PREFIX + dest["id"]})
+    bus = await _aws_call("DescribeEventBus", {"Name": SOURCE_PREFIX + dest["id"]},
+                          _region(dest))
     eb["aws_event_source_status"] = "active" if bus else "pending"
 
 
@@ -128,7 +136,7 @@ async def _put(dest: dict[str, Any], detail_type: str, detail: dict[str, Any]) -
     name = SOURCE_PREFIX + dest["id"]
     await _aws_call("PutEvents", {"Entries": [{
         "Source": name, "EventBusName": name, "DetailType": detail_type,
-        "Detail": json.dumps(detail)}]})
+        "Detail": json.dumps(detail)}]}, _region(dest))
 
 
 def deliver(event: dict[str, Any]) -> None:
