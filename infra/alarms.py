@@ -27,6 +27,25 @@ THROTTLE_WINDOW_S: Final = 3600
 DAY_S: Final = 86_400
 
 
+# The "no events" alarm looks back this many of the schedule's gaps at once (at most a day).
+NO_EVENTS_GAPS: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class EventAlarmsArgs:
+    """What the near-real-time path's alarms watch (issue 23)."""
+
+    event_source_name: pulumi.Input[str]  # the partner source: AWS/Events' dimension
+    dead_letter_queue_name: pulumi.Input[str]  # the event path's DLQ
+
+
+def no_events_period(schedule_gap_s: int) -> int:
+    """The "no events" alarm's one period: NO_EVENTS_GAPS schedule gaps, whole hours, at most
+    a day (a scheduled run in it has had time to find what events should have brought)."""
+    hours = math.ceil(NO_EVENTS_GAPS * schedule_gap_s / 3600)
+    return min(DAY_S, max(1, hours) * 3600)
+
+
 @dataclass(frozen=True, slots=True)
 class AlarmsArgs:
     """What the alarms watch."""
@@ -40,6 +59,7 @@ class AlarmsArgs:
     email: str | None
     reconcile_threshold: int = 0  # disagreements a reconciliation may find before it alarms
     tags: Mapping[str, str] = field(default_factory=dict)
+    events: EventAlarmsArgs | None = None  # eventDestination on
 
 
 class Alarms(pulumi.ComponentResource):
@@ -62,6 +82,8 @@ class Alarms(pulumi.ComponentResource):
         self.alarms = {}
         self._lambda_alarms()
         self._import_alarms()
+        if args.events is not None:
+            self._event_alarms(args.events)
         self.register_outputs({"topicArn": self.topic.arn,
                                "alarmNames": [a.name for a in self.alarms.values()]})
 
@@ -155,3 +177,41 @@ class Alarms(pulumi.ComponentResource):
                          "period, or no run has reported in that time: the import is stuck.",
                          telemetry.CHECKPOINT_AGE, threshold=window, period=period,
                          periods=periods, missing="breaching")
+
+    def _event_alarms(self, events: EventAlarmsArgs) -> None:
+        # EventBridge publishes `Events` only when non-zero, so a missing datum is 0 (FILL);
+        # ScheduledRunChanges comes from scheduled runs only. Events ingested: none; changes a
+        # scheduled run still had to write: some. The destination is disabled or broken, and
+        # the schedule is carrying the import alone.
+        period = no_events_period(self._args.schedule_gap_s)
+        self._alarm("no-events", "Stripe's events stopped: EventBridge ingested none from the "
+                    "destination while scheduled runs still found changes to write. The "
+                    "schedule keeps the import going; `sfbilling doctor --env ENV` shows the "
+                    "destination's status, `sfbilling events ping --env ENV` tests the path.",
+                    metric_queries=[
+                        {"id": "events", "return_data": False, "metric": {
+                            "namespace": "AWS/Events", "metric_name": "Events",
+                            "dimensions": {"EventSourceName": events.event_source_name},
+                            "stat": "Sum", "period": period}},
+                        {"id": "changes", "return_data": False, "metric": {
+                            "namespace": telemetry.NAMESPACE,
+                            "metric_name": telemetry.SCHEDULED_RUN_CHANGES,
+                            "dimensions": {"service": self._args.service}, "stat": "Sum",
+                            "period": period}},
+                        {"id": "silent", "return_data": True,
+                         "label": "no events, yet scheduled runs wrote changes",
+                         "expression": NO_EVENTS_EXPRESSION}],
+                    evaluation_periods=1, threshold=1,
+                    comparison_operator="GreaterThanOrEqualToThreshold",
+                    treat_missing_data="notBreaching")
+        self._alarm("event-dead-letters", "Stripe events could not be delivered to the queue, "
+                    "or were received 10 times without being taken: they are in the event "
+                    "dead-letter queue. Nothing is lost (runs read /v1/events); look for why.",
+                    namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible",
+                    dimensions={"QueueName": events.dead_letter_queue_name},
+                    statistic="Maximum", period=RUN_PERIOD_S, evaluation_periods=1,
+                    threshold=0, comparison_operator="GreaterThanThreshold",
+                    treat_missing_data="notBreaching")
+
+
+NO_EVENTS_EXPRESSION: Final = "IF(FILL(events, 0) == 0 AND FILL(changes, 0) > 0, 1, 0)"

@@ -69,3 +69,27 @@ def scheduler_policy(*, function_arn: str, dlq_arn: str) -> dict[str, Any]:
         {"Sid": "UndeliveredToDeadLetterQueue", "Effect": "Allow",
          "Action": ["sqs:SendMessage"], "Resource": [dlq_arn]},
     ]}
+
+
+def queue_from_rule_policy(*, queue_arn: str, rule_arn: str) -> dict[str, Any]:
+    """A queue EventBridge may send to, for this one rule only (`aws:SourceArn`): the queue of
+    Stripe's events, and its DLQ (the rule target's dead-letter queue)."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "FromTheStripeEventsRuleOnly", "Effect": "Allow",
+         "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+         "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}},
+    ]}
+
+
+# What Lambda's SQS event source mapping does with the function's role.
+QUEUE_CONSUMER_ACTIONS: Final = ("sqs:ReceiveMessage", "sqs:DeleteMessage",
+                                 "sqs:GetQueueAttributes")
+
+
+def event_consumer_policy(*, queue_arn: str) -> dict[str, Any]:
+    """The sync function's right to the queue of Stripe's events (its event source mapping
+    polls it with the function's role)."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ReadStripeEventsQueue", "Effect": "Allow",
+         "Action": list(QUEUE_CONSUMER_ACTIONS), "Resource": [queue_arn]},
+    ]}

@@ -13,10 +13,13 @@ from __future__ import annotations
 import os
 
 import pulumi
+import pulumi_aws as aws
 
-from infra.alarms import Alarms, AlarmsArgs
-from infra.config import read_config
+from infra.alarms import Alarms, AlarmsArgs, EventAlarmsArgs
+from infra.config import InfraConfig, read_config
 from infra.dashboard import Dashboard, DashboardArgs
+from infra.event_destination import StripeEventDestinationArgs
+from infra.event_path import EventPath, EventPathArgs
 from infra.lambda_package import PackageError, for_program
 from infra.org_config import OrgConfig, OrgConfigArgs
 from infra.release import git_commit, release_id
@@ -47,12 +50,17 @@ def main() -> None:
         region=str(cfg["aws:region"]), import_enabled=bool(cfg["importEnabled"]),
         reconcile_schedule=cfg["reconcileSchedule"], tags=tags))
 
+    events = None if cfg["eventDestination"] == "off" else _event_path(cfg, sync, tags)
+
     alarms = Alarms("alarms", AlarmsArgs(
         function_name=sync.function.name, service=cfg.function_name,
         dead_letter_queue_name=sync.dead_letters.name, timeout_s=cfg["lambdaTimeoutSeconds"],
         deadline_reserve_s=cfg["deadlineReserveSeconds"],
         schedule_gap_s=longest_gap_s(cfg["schedule"]), email=cfg["alarmEmail"],
-        reconcile_threshold=cfg["reconcileAlarmThreshold"], tags=tags))
+        reconcile_threshold=cfg["reconcileAlarmThreshold"], tags=tags,
+        events=None if events is None else EventAlarmsArgs(
+            event_source_name=events.destination.event_source_name,
+            dead_letter_queue_name=events.dead_letters.name)))
 
     board = Dashboard("dashboard", DashboardArgs(
         service=cfg.function_name, function_name=cfg.function_name,
@@ -78,3 +86,23 @@ def main() -> None:
     pulumi.export("orgReleaseHash", org.content_hash)
     pulumi.export("packageSha256", package.sha256)
     pulumi.export("releaseId", release_id(git_commit(), cfg.config_hash, package.sha256))
+    if events is not None:
+        pulumi.export("eventDestinationId", events.destination.destination_id)
+        pulumi.export("eventSourceName", events.destination.event_source_name)
+        pulumi.export("eventQueueName", events.queue.name)
+
+
+def _event_path(cfg: InfraConfig, sync: SyncFunction, tags: dict[str, str]) -> EventPath:
+    """Stripe's events through EventBridge (eventDestination create or adopt)."""
+    account = aws.get_caller_identity_output()
+    return EventPath("events", EventPathArgs(
+        destination=StripeEventDestinationArgs(
+            mode=cfg["eventDestination"], adopt_id=cfg["eventDestinationId"],
+            api_key=cfg.require_secret("stripeAdminApiKey"), api_base=cfg["stripeApiBase"],
+            aws_account_id=account.account_id, aws_region=str(cfg["aws:region"]),
+            aws_endpoint_url=cfg["awsEndpointUrl"], name=cfg.prefix,
+            description=f"Stripe → Salesforce Billing import (sfbilling, stack {cfg.env})",
+            environment_kind=cfg.stack.kind),
+        resource_prefix=cfg.prefix, function_arn=sync.function.arn, role_name=sync.role.name,
+        timeout_s=cfg["lambdaTimeoutSeconds"], import_enabled=bool(cfg["importEnabled"]),
+        tags=tags))

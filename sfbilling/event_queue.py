@@ -1,14 +1,18 @@
 """The local stand-in for Lambda's SQS event source mapping: pollers drain the queue of Stripe's
 events into the real handler, as AWS would, so the whole near-real-time path runs on 127.0.0.1.
 
-What it imitates, and how:
+What it imitates, and how (`MappingConfig.registered` reads its figures from what the Pulumi
+program registers: the mapping's batch size and batching window, the function's reserved
+concurrency, the queue's visibility timeout and redrive):
 - `pollers` concurrent pollers each gather up to `batch_size` messages, for at most
   `window_s` (the mapping's batching window), then invoke the function with the SQS batch
   shape (`{"Records": [...]}`);
 - the function's reserved concurrency (`concurrency`, 1 for the import): a poller that finds
-  every slot taken is throttled, and its messages become visible again after
-  `throttle_retry_s` (AWS: the queue's visibility timeout; shortened here so a test does not
-  wait minutes), so nothing is lost, only delayed;
+  every slot taken is throttled, and its messages stay invisible until the queue's visibility
+  timeout has passed, as on AWS (the queue is created with it: `MappingConfig.scaled` shortens
+  it by a stated factor so a test does not wait 90 minutes); so nothing is lost, only
+  received again (the run holding the slot picks up the changes: SyncService.run's
+  follow_events);
 - a successful invocation deletes its batch; a failed one leaves it for a later receive (after
   `maxReceiveCount` receives SQS moves it to the DLQ, the queue's own redrive);
 - a continuation the handler starts is an asynchronous invoke of the same function: it waits for
@@ -20,10 +24,11 @@ backoff after throttles, and partial batch responses (the import never returns o
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -59,26 +64,57 @@ class MappingStats:
     results: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class MappingConfig:
+    """The figures of the event path's mapping and queue, as the Pulumi program registers them."""
+
+    batch_size: int
+    window_s: float  # the batching window
+    concurrency: int  # the function's reserved concurrency
+    visibility_timeout_s: int  # the queue's: how long a throttled batch stays away
+    max_receives: int  # the queue's redrive: receives before the DLQ
+
+    @classmethod
+    def registered(cls, mapping: Mapping[str, Any], queue: Mapping[str, Any],
+                   function: Mapping[str, Any]) -> MappingConfig:
+        """From the registered inputs (the engine's camelCase names) of the event source
+        mapping, the queue and the function."""
+        return cls(batch_size=int(mapping["batchSize"]),
+                   window_s=float(mapping["maximumBatchingWindowInSeconds"]),
+                   concurrency=int(function["reservedConcurrentExecutions"]),
+                   visibility_timeout_s=int(queue["visibilityTimeoutSeconds"]),
+                   max_receives=int(json.loads(queue["redrivePolicy"])["maxReceiveCount"]))
+
+    def scaled(self, factor: float) -> MappingConfig:
+        """The visibility timeout times `factor` (at least 1 s): runs on the stand-ins take
+        seconds, not the minutes the timeout is sized for, so the ratio stays about AWS's."""
+        return replace(self, visibility_timeout_s=max(1, round(self.visibility_timeout_s
+                                                               * factor)))
+
+
 class EventSourceMapping:
     """Drains `queue_url` into the handler `make(continuation)` builds, until `stop()`."""
 
-    def __init__(self, sqs: Any, queue_url: str, make: Callable[..., Handler], *,
-                 batch_size: int = 10, window_s: float = 1.0, pollers: int = 2,
-                 concurrency: int = 1, timeout_s: float = 900.0,
-                 throttle_retry_s: int = 1, poll_interval_s: float = 0.2) -> None:
+    def __init__(self, sqs: Any, queue_url: str, make: Callable[..., Handler],
+                 config: MappingConfig, *, pollers: int = 2, timeout_s: float = 900.0,
+                 poll_interval_s: float = 0.2) -> None:
         self._sqs, self._queue_url = sqs, queue_url
         self._handler = make(continuation=self._continuation)
-        self._batch_size, self._window_s = batch_size, window_s
+        self.config = config
+        self._batch_size, self._window_s = config.batch_size, config.window_s
         self._pollers, self._timeout_s = pollers, timeout_s
-        self._throttle_retry_s, self._poll_interval_s = throttle_retry_s, poll_interval_s
-        self._slots = threading.BoundedSemaphore(concurrency)
+        self._poll_interval_s = poll_interval_s
+        self._slots = threading.BoundedSemaphore(config.concurrency)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self.stats = MappingStats()
 
     def start(self) -> EventSourceMapping:
-        """Start the pollers."""
+        """Read the queue's attributes (as Lambda does when a mapping is created: a queue it
+        may not read is refused then), and start the pollers."""
+        self._sqs.get_queue_attributes(QueueUrl=self._queue_url,
+                                       AttributeNames=["VisibilityTimeout", "RedrivePolicy"])
         for n in range(self._pollers):
             t = threading.Thread(target=self._poll, name=f"poller-{n}", daemon=True)
             t.start()
@@ -138,12 +174,9 @@ class EventSourceMapping:
                 continue
             handles = [m["ReceiptHandle"] for m in batch]
             if not self._slots.acquire(blocking=False):
+                # Throttled: the batch is left as received, back after the visibility timeout.
                 with self._lock:
                     self.stats.throttled += 1
-                for h in handles:  # back on the queue after the (shortened) visibility timeout
-                    self._sqs.change_message_visibility(
-                        QueueUrl=self._queue_url, ReceiptHandle=h,
-                        VisibilityTimeout=self._throttle_retry_s)
                 continue
             try:
                 self._invoke({"Records": [{"messageId": m["MessageId"], "body": m["Body"],

@@ -80,6 +80,7 @@ def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_
         reconcile = event.get(invocation.RECONCILE) is True
         scheduled = event.get(invocation.SCHEDULED) is True
         stripe_events = invocation.stripe_events(event)
+        by_events = stripe_events is not None or event.get(invocation.STARTED_BY_EVENTS) is True
         if stripe_events is not None and not dry_run:
             service.record_event_received()
             if not stripe_events.starts_a_run:
@@ -94,7 +95,8 @@ def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_
         report = service.reconcile() if reconcile else service.run(
             full=event.get(invocation.FULL) is True, dry_run=dry_run,
             allow_mass_deactivation=allow,
-            recheck_unknown=event.get(invocation.RECHECK_UNKNOWN) is True)
+            recheck_unknown=event.get(invocation.RECHECK_UNKNOWN) is True,
+            follow_events=by_events and not dry_run)
         result = report.to_dict()
         result["continuation"] = None
         if report.api_budget:
@@ -111,7 +113,8 @@ def make_handler(continuation: Callable[[Settings, str], Continuation] = lambda_
             following = {**EVENT, **({invocation.ALLOW_MASS_DEACTIVATION: True} if allow
                                      else {}), **({invocation.RECONCILE: True} if reconcile
                                                   else {}),
-                         **({invocation.SCHEDULED: True} if scheduled else {})}
+                         **({invocation.SCHEDULED: True} if scheduled else {}),
+                         **({invocation.STARTED_BY_EVENTS: True} if by_events else {})}
             try:
                 continuation(settings, context.invoked_function_arn).start_next(following)
                 result["continuation"] = "started"

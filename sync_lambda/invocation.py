@@ -18,6 +18,9 @@ RECONCILE: Final = "reconcile"  # compare Stripe with Salesforce, write nothing 
 # Set by the import's schedule (and carried by its continuations): only such runs emit
 # telemetry.SCHEDULED_RUN_CHANGES, what the "no events" alarm compares Stripe's events with.
 SCHEDULED: Final = "scheduled"
+# Set on the continuation of a run Stripe's events started: it too looks for events that
+# arrived while it ran (SyncService.run's follow_events).
+STARTED_BY_EVENTS: Final = "startedByEvents"
 
 
 # An SQS batch, as Lambda's event source mapping delivers the queue of Stripe's events.

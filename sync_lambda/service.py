@@ -123,11 +123,13 @@ class SyncService:
         self._budget_spent = False  # the org's API usage passed the import's budget
 
     def run(self, *, full: bool = False, dry_run: bool = False,
-            allow_mass_deactivation: bool = False, recheck_unknown: bool = False) -> Report:
+            allow_mass_deactivation: bool = False, recheck_unknown: bool = False,
+            follow_events: bool = False) -> Report:
         """One run. Raises only for fatal or retriable failures; row failures are reported.
         A dry run reads the state but takes no lease: it writes nothing, so it never stands in
         a writer's way. `recheck_unknown`: customers classed as live-mode only are read
-        again."""
+        again. `follow_events` (a run Stripe's events started): before it releases the lease
+        it looks for events that arrived while it ran, and asks for a rerun if there are."""
         started = self._clock()
         self._org_checked, self._explicit_full, self._budget_spent = False, full, False
         run_id = uuid.uuid4().hex[:12]
@@ -150,12 +152,14 @@ class SyncService:
                 return report
             report.kind, report.message, report.rerun_requested = "incremental", "", False
         assert self._lease is not None
+        waiting = False
         self._state.take_rerun()  # this run reads everything up to now: earlier requests met
         try:
             if recheck_unknown:
                 self._state.clear_live_mode_customers()
             self._run_within_budget(report, full=full, dry_run=False,
                                     allow_mass_deactivation=allow_mass_deactivation)
+            waiting = follow_events and self._events_waiting(report)
             saved = self._state.load()
             report.checkpoint_age_s = 0 if saved.full_cursor is not None else \
                 None if saved.checkpoint is None else max(0, int(self._clock()) - saved.checkpoint)
@@ -171,9 +175,23 @@ class SyncService:
             self._state.release()
             # After the release: a request made before it is seen here, one made after it
             # finds the lease free (see above). Either way a run follows.
-            report.rerun = self._state.take_rerun() and not report.lease_lost
+            report.rerun = (self._state.take_rerun() or waiting) and not report.lease_lost
             self._close(report, started)
         return report
+
+    def _events_waiting(self, report: Report) -> bool:
+        """Whether Stripe holds events this run has not applied (they arrived while it ran).
+        Lambda throttles the queue's batches while this run holds the function's one slot,
+        and they come back only after the queue's visibility timeout: without this look, a
+        change made during a run would wait for that, or for the schedule. One page of
+        /v1/events; not when the run stopped early (its continuation follows anyway)."""
+        saved = self._state.load()
+        if report.continued or report.api_budget or saved.checkpoint is None \
+                or saved.full_cursor is not None:
+            return False
+        listing = self._stripe.events_since(saved.checkpoint, max_pages=1)
+        applied = set(saved.seen_event_ids)
+        return any(e.id not in applied for e in listing.events)
 
     def events_applied(self, event_ids: Iterable[str]) -> bool:
         """Whether a run has already applied every one of these Stripe events (the state

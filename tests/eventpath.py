@@ -15,9 +15,41 @@ if TYPE_CHECKING:
     import stripe
 
     from devenv.aws import AwsStandIn
+    from sfbilling.event_queue import MappingConfig
 
 ACCOUNT = "123456789012"  # moto's default account
 MAX_RECEIVES = 10  # the queue's redrive: throttled batches are received again, never lost
+
+
+# Runs on the stand-ins take seconds where the visibility timeout is sized for a 900-s function:
+# the queue's timeout is shortened by this factor (5,400 s → 18 s), keeping about AWS's ratio
+# of visibility timeout to run time.
+TIME_SCALE = 1 / 300
+
+
+def registered_config(package_path: str) -> MappingConfig:
+    """The mapping's figures as the Pulumi program registers them (the sandbox stack with
+    eventDestination: create, under Pulumi's mocks), shortened by TIME_SCALE."""
+    import os
+
+    from infra.lambda_package import PACKAGE_VAR
+    from sfbilling.event_queue import MappingConfig
+    from tests.infra.program import plain, run_program, stack_config
+
+    saved = os.environ.get(PACKAGE_VAR)
+    os.environ[PACKAGE_VAR] = package_path
+    try:
+        config, secret_keys = stack_config("sandbox", eventDestination="create")
+        run = run_program("sandbox", config, secret_keys)
+    finally:
+        if saved is None:
+            os.environ.pop(PACKAGE_VAR, None)
+        else:
+            os.environ[PACKAGE_VAR] = saved
+    return MappingConfig.registered(
+        plain(run.one("aws:lambda/eventSourceMapping:EventSourceMapping").inputs),
+        plain(run.one("aws:sqs/queue:Queue", "events-queue").inputs),
+        plain(run.function.inputs)).scaled(TIME_SCALE)
 
 
 def wait_for(check: Any, what: str, timeout: float = 10.0) -> Any:
@@ -37,8 +69,10 @@ def create_destination(client: stripe.StripeClient, events: list[str]) -> Any:
         "amazon_eventbridge": {"aws_account_id": ACCOUNT, "aws_region": "us-east-1"}})
 
 
-def provision_event_path(aws: AwsStandIn, source: str) -> str:
-    """The AWS half as the Pulumi program builds it: bus (the association), rule, SQS."""
+def provision_event_path(aws: AwsStandIn, source: str,
+                         config: MappingConfig | None = None) -> str:
+    """The AWS half as the Pulumi program builds it: bus (the association), rule, SQS (with the
+    visibility timeout and redrive of `config`, default: SQS's 30 s and MAX_RECEIVES)."""
     events = boto3.client("events", **aws.client_kwargs())
     sqs = boto3.client("sqs", **aws.client_kwargs())
     wait_for(lambda: event_source_exists(events, source), "the partner event source")
@@ -47,8 +81,9 @@ def provision_event_path(aws: AwsStandIn, source: str) -> str:
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(QueueName="stripe-events", Attributes={
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                     "maxReceiveCount": str(MAX_RECEIVES)})})["QueueUrl"]
+        "VisibilityTimeout": str(config.visibility_timeout_s if config else 30),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(
+            config.max_receives if config else MAX_RECEIVES)})})["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
     events.put_rule(Name="stripe", EventBusName=source, EventPattern=json.dumps(

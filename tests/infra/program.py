@@ -41,7 +41,10 @@ _ARN: Final = {
     "aws:scheduler/schedule:Schedule": "arn:aws:scheduler:{r}:{a}:schedule/default/{n}",
     "aws:sns/topic:Topic": "arn:aws:sns:{r}:{a}:{n}",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "arn:aws:cloudwatch:{r}:{a}:alarm:{n}",
+    "aws:cloudwatch/eventBus:EventBus": "arn:aws:events:{r}:{a}:event-bus/{n}",
 }
+DESTINATION: Final = "pulumi-python:dynamic/stripe:EventDestination"
+MOCK_DESTINATION_ID: Final = "ed_test_61MOCKdestination"
 
 
 @dataclass
@@ -86,6 +89,19 @@ class Cloud(Mocks):
             state.update(arn=arn, name=physical)
             if args.typ == "aws:secretsmanager/secret:Secret":
                 resource_id = arn
+        if args.typ == "aws:cloudwatch/eventRule:EventRule":  # a rule on a custom bus
+            state["arn"] = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/" \
+                           f"{args.inputs['eventBusName']}/{physical}"
+        if args.typ == "aws:sqs/queue:Queue":
+            state["url"] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}"
+        if args.typ == DESTINATION:  # as Stripe answers, once its partner source exists
+            resource_id = MOCK_DESTINATION_ID
+            state.update(destination_id=MOCK_DESTINATION_ID, status="enabled",
+                         event_source_name=f"aws.partner/stripe.com/{MOCK_DESTINATION_ID}",
+                         event_source_arn=f"arn:aws:events:{REGION}::event-source/"
+                                          f"aws.partner/stripe.com/{MOCK_DESTINATION_ID}",
+                         aws_event_source_status="pending", disabled_reason=None,
+                         livemode=False)
         request = self.requests[args.name]
         self.registered.append(Registered(
             args.typ, args.name, dict(args.inputs), state, bool(args.custom), request.parent,
@@ -192,6 +208,9 @@ MARKERS: Final = {
                                             "-----END PRIVATE KEY-----\n",
 }
 LIVE_STRIPE_MARKER: Final = "rk_live_MARKER0live0stripe0key0b7c6"
+# The event destination's deploy key: in every stack (events on or off), never in the Lambda.
+ADMIN_MARKERS: Final = {"sandbox": "sk_test_MARKER0admin0key0e5f4",
+                        "prod": "sk_live_MARKER0admin0key0live0d3c2"}
 _FILL: Final = {
     "sandbox": {"aws:region": REGION, "sfbilling:alarmEmail": "billing-ops@example.com",
                 "sfbilling:salesforceLoginUrl": "https://acme--uat.sandbox.my.salesforce.com",
@@ -219,10 +238,11 @@ def stack_config(env: str, **changes: str | None) -> tuple[dict[str, str], list[
     config.update(MARKERS)
     if env == "prod":  # production takes live keys only
         config["sfbilling:stripeApiKey"] = LIVE_STRIPE_MARKER
+    config["sfbilling:stripeAdminApiKey"] = ADMIN_MARKERS[env]
     for k, v in changes.items():
         full = k if ":" in k else f"sfbilling:{k}"
         if v is None:
             config.pop(full, None)
         else:
             config[full] = v
-    return config, [k for k in MARKERS if k in config]
+    return config, [k for k in (*MARKERS, "sfbilling:stripeAdminApiKey") if k in config]

@@ -153,7 +153,7 @@ def test_create_waits_for_the_source_then_refresh_update_and_delete(
     # WHEN the destination is created
     created = provider.create(live_props)
     dest_id = created.id
-    assert dest_id is not None and dest_id.startswith("ed_test_")
+    assert dest_id.startswith("ed_test_")
     outs = created.outs
     assert outs is not None
     # THEN its partner source exists in AWS already (the bus can be registered next)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
@@ -193,3 +194,73 @@ def test_the_functions_policy_allows_every_call_it_makes_and_grants_nothing_unus
         assert statement["Action"][0] in RUNTIME_GRANTS or any(
             alone.is_action_permitted(*c) is PermissionResult.PERMITTED for c in calls), \
             statement["Sid"]
+
+
+# -- the near-real-time path: what the event source mapping does with the function's role ----
+_SQS_ACTIONS: Final = {"DeleteMessageBatch": "DeleteMessage"}  # authorized per message
+
+
+class QueueRecorder:
+    """Every SQS request: (IAM action, the queue's ARN)."""
+
+    def __init__(self, queue_arns: dict[str, str]) -> None:
+        self.queue_arns = queue_arns  # queue URL → ARN
+        self.calls: list[tuple[str, str]] = []
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        if model.service_model.signing_name == "sqs" and "QueueUrl" in params:
+            action = _SQS_ACTIONS.get(model.name, model.name)
+            self.calls.append((f"sqs:{action}", self.queue_arns.get(params["QueueUrl"], "?")))
+
+
+def test_the_event_consumer_policy_allows_the_mapping_s_calls_and_nothing_more(
+        aws: AwsStandIn) -> None:
+    from sfbilling.event_queue import EventSourceMapping, MappingConfig
+
+    # GIVEN the stack with Stripe's events on, its queue made in moto first
+    sqs = boto3.client("sqs", **aws.client_kwargs())
+    url = sqs.create_queue(QueueName=f"{PREFIX}-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    config, secret_keys = stack_config(ENV, eventDestination="create")
+    run = run_program(ENV, config, secret_keys, Cloud({f"{PREFIX}-events": queue_arn}))
+    policy = run.policy("events-consumer-policy")
+    assert [s["Resource"] for s in policy["Statement"]] == [[queue_arn]]  # exact, no wildcard
+    registered = MappingConfig.registered(
+        plain(run.one("aws:lambda/eventSourceMapping:EventSourceMapping").inputs),
+        plain(run.one("aws:sqs/queue:Queue", "events-queue").inputs),
+        plain(run.function.inputs))
+    # WHEN the mapping drains a few messages into a function (its calls are the role's)
+    recorder = QueueRecorder({url: queue_arn})
+    client = boto3.client("sqs", **aws.client_kwargs())
+    client.meta.events.register("before-parameter-build.sqs.*", recorder)
+    for i in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(
+            {"id": f"evt_{i}", "type": "customer.created", "created": "1"}))
+    got: list[dict[str, Any]] = []
+
+    def make(continuation: Any) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        del continuation
+
+        def handle(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+            got.append(event)
+            return {}
+
+        return handle
+
+    mapping = EventSourceMapping(client, url, make, registered.scaled(1 / 300)).start()
+    try:
+        for _ in range(100):
+            if sum(len(e["Records"]) for e in got) == 3:
+                break
+            time.sleep(0.1)
+    finally:
+        mapping.stop()
+    assert sum(len(e["Records"]) for e in got) == 3
+    # THEN the policy permits every call, and grants no action the mapping did not use
+    evaluated = IAMPolicy(json.dumps(policy))
+    calls = set(recorder.calls)
+    assert [c for c in sorted(calls)
+            if evaluated.is_action_permitted(*c) is not PermissionResult.PERMITTED] == []
+    granted = {a for s in policy["Statement"] for a in s["Action"]}
+    assert granted == {action for action, _ in calls}

@@ -24,6 +24,7 @@ from stackconfig.schema import RESOURCE_ENV
 from stackconfig.stackfile import RawValue
 from tests.infra.program import (
     ACCOUNT,
+    ADMIN_MARKERS,
     LIVE_STRIPE_MARKER,
     MARKERS,
     REGION,
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from infra.lambda_package import Package
 
 ENVS = ("sandbox", "prod")
-ALL_MARKERS = (*MARKERS.values(), LIVE_STRIPE_MARKER)
+ALL_MARKERS = (*MARKERS.values(), LIVE_STRIPE_MARKER, *ADMIN_MARKERS.values())
 DYNAMIC = "pulumi-python:dynamic/salesforce:OrgConfig"
 EXPECTED = {  # (type, logical name), for each stack
     ("sfbilling:index:SyncFunction", "sync"), ("sfbilling:index:Alarms", "alarms"),
@@ -120,8 +121,8 @@ def test_the_function(stack: tuple[str, ProgramRun], lambda_package: Package) ->
     assert any(d.endswith("::sync-logs") for d in run.function.depends_on)
     # Names and ARNs, never a secret value: exactly the variables the schema assigns.
     variables = fn["environment"]["variables"]
-    config, _ = stack_config(env)
-    stackcfg = resolve({k: RawValue(v, k in MARKERS) for k, v in config.items()}, env=env,
+    config, secret_keys = stack_config(env)
+    stackcfg = resolve({k: RawValue(v, k in secret_keys) for k, v in config.items()}, env=env,
                        source="test")
     assert set(variables) == set(lambda_environment(stackcfg)) | set(RESOURCE_ENV) | {
         "POWERTOOLS_SERVICE_NAME"}
@@ -145,7 +146,7 @@ def test_the_schedule_targets_the_function_with_retries_and_a_dead_letter_queue(
     assert schedule["target"]["deadLetterConfig"] == {"arn": dlq_arn}
     assert schedule["target"]["retryPolicy"] == {"maximumRetryAttempts": 5,
                                                  "maximumEventAgeInSeconds": 3600}
-    assert json.loads(schedule["target"]["input"]) == {}
+    assert json.loads(schedule["target"]["input"]) == {"scheduled": True}
     # The committed stack files deploy paused: nothing imports before someone enables it.
     assert schedule["state"] == "DISABLED"
     # Lambda's own async retries of a failed run are off; failures go to the same queue.

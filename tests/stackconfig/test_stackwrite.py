@@ -33,15 +33,16 @@ def test_nothing_to_change_changes_nothing() -> None:
 
 def test_only_the_promoted_lines_change() -> None:
     changes = {"sfbilling:paymentCreationBatchSize": "50",  # quoted before: stays quoted
-               "sfbilling:schedule": "cron(0/30 * * * ? *)",  # plain before
-               "sfbilling:cardMapping": "Card_Token__c",  # new: appended
-               "sfbilling:syncMode": None}  # unset in the sandbox: removed
+               "sfbilling:syncMode": "link_existing",  # plain before
+               "sfbilling:schedule": "cron(0/30 * * * ? *)",  # new: appended
+               "sfbilling:configVersion": None}  # unset in the sandbox: removed
     before = _prod()
     after = set_keys(before, changes, source="prod")
     assert _other_lines(after, set(changes)) == _other_lines(before, set(changes))
     assert '  sfbilling:paymentCreationBatchSize: "50"\n' in after
-    assert "  sfbilling:schedule: cron(0/30 * * * ? *)\n" in after
-    assert "sfbilling:syncMode" not in after
+    assert "  sfbilling:syncMode: link_existing\n" in after
+    assert '  sfbilling:schedule: "cron(0/30 * * * ? *)"\n' in after
+    assert "sfbilling:configVersion" not in after
     assert SECURE in after  # the encrypted value and the operator's comment, byte for byte
 
 

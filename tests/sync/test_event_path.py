@@ -12,25 +12,34 @@ import boto3
 from sfbilling.event_queue import EventSourceMapping
 from sync_lambda import names
 from sync_lambda.handler import make_handler
-from tests.eventpath import create_destination, provision_event_path, wait_for
+from tests.eventpath import (
+    create_destination,
+    provision_event_path,
+    registered_config,
+    wait_for,
+)
 from tests.sync.lambda_runtime import Context
 
 if TYPE_CHECKING:
+    from infra.lambda_package import Package
     from tests.sync.harness import World
 
 
 def test_a_card_added_in_stripe_reaches_salesforce_through_the_event_path(
-        lambda_env: World) -> None:
+        lambda_env: World, lambda_package: Package) -> None:
     # GIVEN an org imported once, and the event path provisioned
     customer, _ = lambda_env.customer(name="Ada Lovelace", cards=())
     first = make_handler()({}, Context())
     assert first["kind"] == "full"
     lambda_env.stripe_api.deliver_to(lambda_env.aws.endpoint_url, source_delay_s=0.1)
     dest = create_destination(lambda_env.stripe, [*names.EVENT_TYPES])
-    queue_url = provision_event_path(lambda_env.aws, f"aws.partner/stripe.com/{dest.id}")
+    # (the mapping's batch size, batching window and concurrency as the program registers them)
+    config = registered_config(str(lambda_package.path))
+    queue_url = provision_event_path(lambda_env.aws, f"aws.partner/stripe.com/{dest.id}",
+                                     config)
     sqs = boto3.client("sqs", **lambda_env.aws.client_kwargs())
-    mapping = EventSourceMapping(sqs, queue_url, make_handler, batch_size=10, window_s=0.5,
-                                 pollers=2, timeout_s=120).start()
+    mapping = EventSourceMapping(sqs, queue_url, make_handler, config, pollers=2,
+                                 timeout_s=120).start()
     try:
         # WHEN a card is attached in Stripe (no schedule runs in this test)
         started = time.monotonic()
@@ -45,5 +54,5 @@ def test_a_card_added_in_stripe_reaches_salesforce_through_the_event_path(
     assert row[names.PM_ACTIVE] is True
     assert mapping.stats.invocations >= 1
     assert any(r.get("kind") == "incremental" for r in mapping.stats.results)
-    assert seconds < 30, f"{seconds:.1f} s from Stripe to Salesforce"
+    assert seconds < config.window_s + 30, f"{seconds:.1f} s from Stripe to Salesforce"
     assert lambda_env.state().last_event_received() is not None

@@ -59,6 +59,36 @@ def test_a_burst_during_a_run_is_written_within_one_continuation(
     assert lambda_env.state().take_rerun() is False  # no request left behind
 
 
+def test_a_change_during_an_event_run_is_written_though_its_batch_was_throttled(
+        lambda_env: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an imported org, then a run started by Stripe's events that takes seconds
+    queue = AsyncQueue()
+    assert queue.handler({}, Context())["kind"] == "full"
+    for i in range(40):
+        lambda_env.customer(name=f"Customer {i:03d}")
+    monkeypatch.setenv("SFB_STRIPE_RATE", "10")
+    results: dict[str, dict[str, Any]] = {}
+    run = threading.Thread(target=lambda: results.update(
+        first=queue.handler(_batch("customer.created"), Context())))
+    run.start()
+    time.sleep(2.0)
+    # WHEN a card is added meanwhile, and its batch never reaches the handler (Lambda throttles
+    # it while the run holds the one slot; it comes back only after the visibility timeout)
+    late, _ = lambda_env.customer(name="Late Customer")
+    run.join(120)
+    # THEN the run found the change waiting in Stripe before it released, and its one
+    # continuation wrote it, with no trigger and no schedule
+    assert results["first"]["kind"] == "incremental"
+    assert results["first"]["rerun_requested"] is False
+    assert (results["first"]["rerun"], results["first"]["continuation"]) == (True, "started")
+    done = queue.drain()
+    assert len(done) == 1
+    assert done[0].event.get("startedByEvents") is True
+    assert late in lambda_env.accounts()
+    # ... and that continuation, finding nothing newer, ends the chain
+    assert done[0].result["rerun"] is False
+
+
 def test_an_event_batch_with_the_lease_free_runs_at_once(lambda_env: World) -> None:
     cus, _ = lambda_env.customer(name="Ada Lovelace")
     queue = AsyncQueue()
