@@ -69,6 +69,16 @@ class Registered:
         return self.typ.rsplit(":", 1)[-1]
 
 
+def destination_outputs() -> dict[str, Any]:
+    """The event destination's outputs as its provider's Create returns them, once Stripe's
+    partner source exists (the provider itself runs against the stand-ins elsewhere)."""
+    return {"destination_id": MOCK_DESTINATION_ID, "status": "enabled",
+            "event_source_name": f"aws.partner/stripe.com/{MOCK_DESTINATION_ID}",
+            "event_source_arn": f"arn:aws:events:{REGION}::event-source/"
+                                f"aws.partner/stripe.com/{MOCK_DESTINATION_ID}",
+            "aws_event_source_status": "pending", "disabled_reason": None, "livemode": False}
+
+
 class Cloud(Mocks):
     """AWS as the program sees it through the mocks."""
 
@@ -94,14 +104,9 @@ class Cloud(Mocks):
                            f"{args.inputs['eventBusName']}/{physical}"
         if args.typ == "aws:sqs/queue:Queue":
             state["url"] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}"
-        if args.typ == DESTINATION:  # as Stripe answers, once its partner source exists
+        if args.typ == DESTINATION:
             resource_id = MOCK_DESTINATION_ID
-            state.update(destination_id=MOCK_DESTINATION_ID, status="enabled",
-                         event_source_name=f"aws.partner/stripe.com/{MOCK_DESTINATION_ID}",
-                         event_source_arn=f"arn:aws:events:{REGION}::event-source/"
-                                          f"aws.partner/stripe.com/{MOCK_DESTINATION_ID}",
-                         aws_event_source_status="pending", disabled_reason=None,
-                         livemode=False)
+            state.update(destination_outputs())
         request = self.requests[args.name]
         self.registered.append(Registered(
             args.typ, args.name, dict(args.inputs), state, bool(args.custom), request.parent,

@@ -27,7 +27,14 @@ from pulumi.runtime.proto import (
     resource_pb2_grpc,
 )
 
-from tests.infra.program import _ARN, ACCOUNT, REGION
+from tests.infra.program import (
+    _ARN,
+    ACCOUNT,
+    DESTINATION,
+    MOCK_DESTINATION_ID,
+    REGION,
+    destination_outputs,
+)
 
 SIG: Final = rpc._special_sig_key
 SECRET: Final = rpc._special_secret_sig
@@ -218,6 +225,11 @@ class EngineDouble:
         if request.type in _ARN:
             state["arn"] = _ARN[request.type].format(r=REGION, a=ACCOUNT, n=physical)
         resource_id = state.get("arn") if "secretsmanager/secret:" in request.type else physical
+        if request.type == DESTINATION:
+            # The engine answers with what the provider's Create returned; the tests drive that
+            # Create through the provider host (test_event_engine), so this is its shape.
+            state.update(destination_outputs())
+            resource_id = MOCK_DESTINATION_ID
         return resource_pb2.RegisterResourceResponse(urn=urn, id=str(resource_id),
                                                      object=to_struct(state))
 

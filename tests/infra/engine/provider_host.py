@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any, Final
 import grpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from tests.infra.engine.double import is_secret, secret, strip_secrets, to_dict, to_struct
+from tests.infra.engine.double import (
+    is_secret,
+    secret,
+    secret_paths,
+    strip_secrets,
+    to_dict,
+    to_struct,
+)
 from tests.infra.engine.launcher import Project, pwd_and_entry, shim_virtualenv, venv_environment
 
 if TYPE_CHECKING:
@@ -135,3 +142,45 @@ class ProviderHost:
 def dumps(value: Any) -> str:
     """`value` as text, for searching markers in it."""
     return json.dumps(value, sort_keys=True)
+
+
+class Resource:
+    """The engine's side of one dynamic resource: its inputs and state, as stored (the secret
+    paths it must keep: `secret_state`; `secret_text` never in clear)."""
+
+    def __init__(self, host: ProviderHost, urn: str, additional: list[str],
+                 secret_text: str, secret_state: set[str]) -> None:
+        self.host, self.urn, self.additional = host, urn, additional
+        self.secret_text, self.secret_state = secret_text, secret_state
+        self.id = ""
+        self.inputs: dict[str, Any] = {}
+        self.state: dict[str, Any] = {}
+
+    def check(self, registered: dict[str, Any]) -> dict[str, Any]:
+        checked, failures = self.host.check(self.urn, self.inputs, registered)
+        assert failures == []
+        assert secret_paths(checked) == []  # the provider sees plain values
+        return annotate(checked, registered, [])
+
+    def store(self, outs: dict[str, Any], inputs: dict[str, Any]) -> None:
+        self.inputs = inputs
+        self.state = annotate(outs, inputs, self.additional)
+        # Secret again on the way out; nowhere else in clear.
+        assert set(secret_paths(self.state)) == self.secret_state
+        clear = {k: v for k, v in self.state.items() if not is_secret(v)}
+        assert self.secret_text not in dumps(clear)
+
+    def create(self, inputs: dict[str, Any]) -> None:
+        self.id, outs = self.host.create(self.urn, inputs)
+        self.store(outs, inputs)
+
+    def diff(self, news: dict[str, Any]) -> Any:
+        return self.host.diff(self.id, self.urn, self.state, news, self.inputs)
+
+    def update(self, news: dict[str, Any]) -> None:
+        self.store(self.host.update(self.id, self.urn, self.state, news, self.inputs), news)
+
+    def refresh(self) -> None:
+        self.id, outs = self.host.read(self.id, self.urn, self.state, self.inputs)
+        self.state = annotate(outs, self.inputs, self.additional)
+        assert set(secret_paths(self.state)) == self.secret_state

@@ -31,7 +31,7 @@ from tests.infra.engine.launcher import (
     pwd_and_entry,
     shim_virtualenv,
 )
-from tests.infra.engine.provider_host import ProviderHost, annotate, dumps
+from tests.infra.engine.provider_host import ProviderHost, Resource, dumps
 from tests.infra.program import ROOT
 
 if TYPE_CHECKING:
@@ -128,47 +128,6 @@ def _assert_registration(result: ProgramResult, package: Package) -> dict[str, A
 
 
 
-class Resource:
-    """The engine's side of one OrgConfig resource: its inputs and state, as stored."""
-
-    def __init__(self, host: ProviderHost, urn: str, additional: list[str],
-                 secret_text: str) -> None:
-        self.host, self.urn, self.additional = host, urn, additional
-        self.secret_text = secret_text
-        self.id = ""
-        self.inputs: dict[str, Any] = {}
-        self.state: dict[str, Any] = {}
-
-    def check(self, registered: dict[str, Any]) -> dict[str, Any]:
-        checked, failures = self.host.check(self.urn, self.inputs, registered)
-        assert failures == []
-        assert secret_paths(checked) == []  # the provider sees plain values
-        return annotate(checked, registered, [])
-
-    def store(self, outs: dict[str, Any], inputs: dict[str, Any]) -> None:
-        self.inputs = inputs
-        self.state = annotate(outs, inputs, self.additional)
-        # Secret again on the way out; nowhere else in clear.
-        assert set(secret_paths(self.state)) == SECRET_STATE
-        clear = {k: v for k, v in self.state.items() if not is_secret(v)}
-        assert self.secret_text not in dumps(clear)
-
-    def create(self, inputs: dict[str, Any]) -> None:
-        self.id, outs = self.host.create(self.urn, inputs)
-        self.store(outs, inputs)
-
-    def diff(self, news: dict[str, Any]) -> Any:
-        return self.host.diff(self.id, self.urn, self.state, news, self.inputs)
-
-    def update(self, news: dict[str, Any]) -> None:
-        self.store(self.host.update(self.id, self.urn, self.state, news, self.inputs), news)
-
-    def refresh(self) -> None:
-        self.id, outs = self.host.read(self.id, self.urn, self.state, self.inputs)
-        self.state = annotate(outs, self.inputs, self.additional)
-        assert set(secret_paths(self.state)) == SECRET_STATE
-
-
 def _key_body(salesforce: SalesforceStandIn) -> str:
     key_file = salesforce.app.private_key_file
     assert key_file is not None
@@ -190,7 +149,8 @@ def test_a_sandbox_stack_up_and_the_org_configs_lifecycle(
     host = ProviderHost(project, first.engine_address, base_env(), tmp_path / "plugin.err")
     try:
         assert host.configure() is False  # so it gets plain values
-        resource = Resource(host, org.urn, org.additional_secret_outputs, _key_body(salesforce))
+        resource = Resource(host, org.urn, org.additional_secret_outputs, _key_body(salesforce),
+                            SECRET_STATE)
         checked = resource.check(registered)
         resource.create(checked)
         # THEN the org runs the release
@@ -247,7 +207,8 @@ def test_a_production_stack_validates_first_then_quick_deploys(
                         tmp_path / "plugin.err")
     try:
         host.configure()
-        resource = Resource(host, org.urn, org.additional_secret_outputs, _key_body(salesforce))
+        resource = Resource(host, org.urn, org.additional_secret_outputs, _key_body(salesforce),
+                            SECRET_STATE)
         checked = resource.check(registered)
         # WHEN the resource is created
         resource.create(checked)
