@@ -91,6 +91,16 @@ class InfraConfig:
         return self.stack.function_name
 
     @property
+    def events_rule_name(self) -> str:
+        """The rule of the event path."""
+        return self.stack.events_rule_name
+
+    @property
+    def events_queue_name(self) -> str:
+        """The queue of the event path."""
+        return self.stack.events_queue_name
+
+    @property
     def table_name(self) -> str:
         """The state table's name."""
         return self.stack.table_name

@@ -55,7 +55,8 @@ class EventPathArgs:
     """The destination, and the function its events start."""
 
     destination: StripeEventDestinationArgs
-    resource_prefix: str
+    rule_name: str
+    queue_name: str
     function_arn: pulumi.Input[str]
     role_name: pulumi.Input[str]  # the function's role (the mapping polls with it)
     timeout_s: int  # the function's
@@ -87,18 +88,18 @@ class EventPath(pulumi.ComponentResource):
         self.bus = aws.cloudwatch.EventBus(f"{name}-bus", name=source, event_source_name=source,
                                            tags=tags, opts=child())
         self.dead_letters = aws.sqs.Queue(
-            f"{name}-dlq", name=f"{args.resource_prefix}-events-dlq",
+            f"{name}-dlq", name=f"{args.queue_name}-dlq",
             message_retention_seconds=DLQ_RETENTION_S, sqs_managed_sse_enabled=True, tags=tags,
             opts=child())
         self.queue = aws.sqs.Queue(
-            f"{name}-queue", name=f"{args.resource_prefix}-events",
+            f"{name}-queue", name=args.queue_name,
             visibility_timeout_seconds=VISIBILITY_FACTOR * args.timeout_s,
             message_retention_seconds=RETENTION_S, sqs_managed_sse_enabled=True,
             redrive_policy=self.dead_letters.arn.apply(lambda arn: json.dumps(
                 {"deadLetterTargetArn": arn, "maxReceiveCount": MAX_RECEIVES})),
             tags=tags, opts=child())
         self.rule = aws.cloudwatch.EventRule(
-            f"{name}-rule", name=f"{args.resource_prefix}-stripe-events",
+            f"{name}-rule", name=args.rule_name,
             description="Stripe's events for the import (ids and types only reach the queue)",
             event_bus_name=self.bus.name, event_pattern=source.apply(event_pattern),
             tags=tags, opts=child())

@@ -103,6 +103,7 @@ def _event_path(cfg: InfraConfig, sync: SyncFunction, tags: dict[str, str]) -> E
             aws_endpoint_url=cfg["awsEndpointUrl"], name=cfg.prefix,
             description=f"Stripe → Salesforce Billing import (sfbilling, stack {cfg.env})",
             environment_kind=cfg.stack.kind),
-        resource_prefix=cfg.prefix, function_arn=sync.function.arn, role_name=sync.role.name,
+        rule_name=cfg.events_rule_name, queue_name=cfg.events_queue_name,
+        function_arn=sync.function.arn, role_name=sync.role.name,
         timeout_s=cfg["lambdaTimeoutSeconds"], import_enabled=bool(cfg["importEnabled"]),
         tags=tags))

@@ -29,7 +29,7 @@ from metadata.deployer import OrgDeployer, Plan, summarize
 from metadata.render import Release, bundle, render_release
 from metadata.schema import validate_files
 from metadata.validations import VALIDATION_KEY, ValidationRefusedError
-from sfbilling import day2
+from sfbilling import day2, event_ops
 from sfbilling.environments import (
     LOCAL,
     PREVIEW,
@@ -52,6 +52,7 @@ from sfbilling.promotion import carry_out, prepare, running
 from sfbilling.promotion_guards import check_request
 from sfbilling.release_log import RELEASES_FILE, ReleaseLog
 from stackconfig.describe import as_json, describe, render_table
+from stackconfig.errors import StackConfigError
 from stackconfig.stackfile import find_root, read_stack_file, stack_path
 from sync_lambda.adapters.no_state import NoStateStore
 from sync_lambda.errors import ConfigError
@@ -334,11 +335,45 @@ def _doctor(args: argparse.Namespace, out: Out) -> Result:
     checks = deployer.doctor(release)
     out.say(f"doctor for {args.env} (org {org_id}):")
     out.say(summarize(checks))
-    ok = all(c.ok or c.warning for c in checks)
+    found = [{"ok": c.ok, "warning": c.warning, "what": c.what, "fix": c.fix or None}
+             for c in checks]
+    events = _event_checks(args, out)
+    ok = all(c["ok"] or c["warning"] for c in found + (events or []))
     return Result(Exit.OK if ok else Exit.FAILED_ROWS,
-                  {"env": args.env, "org_id": org_id, "ok": ok,
-                   "checks": [{"ok": c.ok, "warning": c.warning, "what": c.what,
-                               "fix": c.fix or None} for c in checks]})
+                  {"env": args.env, "org_id": org_id, "ok": ok, "checks": found,
+                   "events": events})
+
+
+def _event_checks(args: argparse.Namespace, out: Out) -> list[dict[str, Any]] | None:
+    """Doctor on the near-real-time path (None: eventDestination is off)."""
+    target = _target(args)
+    if target.stack["eventDestination"] == "off":
+        return None
+    found = event_ops.find(target)
+    try:
+        dest = event_ops.destination(event_ops.admin_api(target, os.environ),
+                                     found.destination_id)
+    except StackConfigError as exc:  # no deploy key here: the AWS half alone, said so
+        out.progress(exc.problems[0])
+        dest = None
+    checks = event_ops.checks(found, dest,
+                              import_enabled=bool(target.stack["importEnabled"]))
+    out.say("Stripe's events:")
+    for c in checks:
+        out.say(f"  {'ok ' if c['ok'] else 'WARN' if c['warning'] else 'FIX'} {c['what']}"
+                + ("" if c["ok"] else f" — {c['fix']}"))
+    return checks
+
+
+def _events_ping(args: argparse.Namespace, out: Out) -> Result:
+    target = _target(args)
+    event_ops.require_events(target)
+    api = event_ops.admin_api(target, os.environ)  # before any call: a missing key is exit 2
+    found = event_ops.find(target)
+    doc = event_ops.ping(target, found, api, timeout_s=args.timeout, progress=out.progress)
+    out.say(f"the ping reached {target.function} {doc['seconds']:g} s after Stripe sent it: "
+            "Stripe → EventBridge → rule → SQS → function works")
+    return Result(Exit.OK, doc)
 
 
 def _promote(args: argparse.Namespace, out: Out) -> Result:
@@ -664,6 +699,22 @@ def build_parser() -> argparse.ArgumentParser:
         _env_args(cmd)
         _json_arg(cmd)
         cmd.set_defaults(func=func)
+    events = sub.add_parser("events", help="the near-real-time path of Stripe's events",
+                            description="Stripe's event destination → EventBridge → SQS → the "
+                                        "function (docs/deploy.md, \"Stripe's events\").")
+    events_sub = events.add_subparsers(dest="events_command", required=True, metavar="COMMAND")
+    ping = events_sub.add_parser(
+        "ping", help="check the whole path end to end with the destination's ping",
+        description="Ask Stripe to send the destination's ping event, and wait until the "
+                    "deployed function has received it (it records the time in the state "
+                    "table; a ping starts no run). Needs the deploy key in "
+                    f"{event_ops.ADMIN_KEY_VAR}. Exit 7 when it does not arrive in time.")
+    _env_args(ping)
+    ping.add_argument("--timeout", type=float, default=event_ops.PING_TIMEOUT_S,
+                      help="seconds to wait for the function to receive it (default "
+                           f"{event_ops.PING_TIMEOUT_S:g})")
+    _json_arg(ping)
+    ping.set_defaults(func=_events_ping)
     invoke = sub.add_parser(
         "invoke", help="start one run of the deployed import, asynchronously",
         description="Invoke the environment's deployed sync function once, asynchronously "

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import MutableMapping
     from pathlib import Path
 
+    from stackconfig.resolve import StackConfig
     from sync_lambda.settings import Settings
 
 
@@ -42,6 +43,8 @@ class Deployed:
     region: str
     endpoint_url: str | None
     settings: Settings
+    stack: StackConfig
+    local: dict[str, Any] | None = None  # the stand-ins' endpoint document, for `local`
 
     def dynamodb(self) -> Any:
         """A DynamoDB client for this environment's account and region."""
@@ -61,25 +64,25 @@ def deployed(env: str, *, root: Path, state_dir: Path,
         use_local_environment(doc, environ)
     settings = import_settings(stack)
     return Deployed(env, stack.table_name, stack.function_name, settings.aws_region,
-                    settings.aws_endpoint_url, settings)
+                    settings.aws_endpoint_url, settings, stack, doc)
 
 
-def _store(target: Deployed) -> DynamoStateStore:
+def store(target: Deployed) -> DynamoStateStore:
     require_state_table(target.settings, target.env)  # one line naming table and region
     return DynamoStateStore(target.dynamodb(), target.table)
 
 
 def status(target: Deployed, *, now: float | None = None) -> dict[str, Any]:
     """The deployed import's state, for `sfbilling status`."""
-    store = _store(target)
+    state_store = store(target)
     now = time.time() if now is None else now
-    state = store.load()
-    ledger = store.ledger()
-    holder = store.holder()
+    state = state_store.load()
+    ledger = state_store.ledger()
+    holder = state_store.holder()
     checkpoint = state.checkpoint
     return {
         "env": target.env, "table": target.table, "region": target.region,
-        "last_run": store.last_run(),
+        "last_run": state_store.last_run(),
         "checkpoint": checkpoint,
         "checkpoint_age_s": None if checkpoint is None else max(0, int(now) - checkpoint),
         "full_run_in_progress": state.full_cursor is not None,
@@ -88,8 +91,8 @@ def status(target: Deployed, *, now: float | None = None) -> dict[str, Any]:
         "failed_rows": {"pending": sum(1 for e in ledger if e.status is LedgerStatus.PENDING),
                         "rejected": sum(1 for e in ledger
                                         if e.status is LedgerStatus.REJECTED)},
-        "held_back_deactivations": len(store.deactivations()),
-        "org_id": store.recorded_org(),
+        "held_back_deactivations": len(state_store.deactivations()),
+        "org_id": state_store.recorded_org(),
     }
 
 
@@ -98,7 +101,7 @@ def failures(target: Deployed) -> list[dict[str, Any]]:
     return [{"stripe_id": e.stripe_id, "customer_id": e.customer_id, "kind": e.kind,
              "reason": e.reason, "attempts": e.attempts, "status": e.status.value,
              "first_failed": e.first_failed or None, "last_failed": e.last_failed or None}
-            for e in sorted(_store(target).ledger(), key=lambda e: (e.status, e.stripe_id))]
+            for e in sorted(store(target).ledger(), key=lambda e: (e.status, e.stripe_id))]
 
 
 def invoke(target: Deployed, *, full: bool, allow_mass_deactivation: bool,

@@ -76,6 +76,17 @@ class StackConfig:
         """The sync Lambda's name (also its metrics' `service` dimension)."""
         return f"{self.resource_prefix}-sync"
 
+    @property
+    def events_rule_name(self) -> str:
+        """The rule on the partner bus that sends Stripe's events to the queue (how `sfbilling`
+        finds the bus, and so the destination, without the Pulumi state)."""
+        return f"{self.resource_prefix}-stripe-events"
+
+    @property
+    def events_queue_name(self) -> str:
+        """The queue of Stripe's events (its DLQ: this name + "-dlq")."""
+        return f"{self.resource_prefix}-events"
+
     def secret(self, name: str) -> str | None:
         """A secret's value, where it is known (the Pulumi program); never printed."""
         return self.secret_values.get(key(name).name)
