@@ -25,6 +25,17 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.event_destination import StripeEventDestination, StripeEventDestinationArgs
+from infra.event_figures import (
+    BATCH_SIZE,
+    BATCHING_WINDOW_S,
+    DLQ_RETENTION_S,
+    MAX_RECEIVES,
+    RETENTION_S,
+    TARGET_EVENT_AGE_S,
+    TARGET_RETRIES,
+    VISIBILITY_FACTOR,
+    event_pattern,
+)
 from infra.policies import event_consumer_policy, queue_from_rule_policy
 from sync_lambda import names
 
@@ -32,24 +43,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 TOKEN: Final = "sfbilling:index:EventPath"  # noqa: S105 - a type token
-VISIBILITY_FACTOR: Final = 6  # times the function's timeout (AWS's advice for SQS → Lambda)
-MAX_RECEIVES: Final = 10  # before a message goes to the DLQ
-RETENTION_S: Final = 4 * 86_400  # a paused import's events wait this long in the queue
-DLQ_RETENTION_S: Final = 14 * 86_400  # SQS's maximum: time to look
-# EventBridge's defaults for a rule target, written out: retried for a day, then the DLQ.
-TARGET_RETRIES: Final = 185
-TARGET_EVENT_AGE_S: Final = 86_400
-# The mapping: up to BATCH_SIZE messages, gathered for up to BATCHING_WINDOW_S, per invocation.
-BATCH_SIZE: Final = 100
-BATCHING_WINDOW_S: Final = 10
-
-
-def event_pattern(source: str) -> str:
-    """What the rule matches: this destination's source, the import's types and the ping."""
-    return json.dumps({"source": [source],
-                       "detail-type": [*names.EVENT_TYPES, names.EVENT_DESTINATION_PING]})
-
-
 @dataclass(frozen=True, slots=True)
 class EventPathArgs:
     """The destination, and the function its events start."""

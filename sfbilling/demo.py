@@ -2,8 +2,9 @@
 
 Starts the local environment, applies the org config (plan first), seeds Stripe and the org with a
 realistic sample, then runs what an operator would: a dry run, the import, changes in Stripe and
-an incremental run, a run with nothing to do, and a reconciliation after a customer the import
-has not seen yet, printing each report; ends with a promotion of the org config from a sandbox
+an incremental run, a run with nothing to do, a card reaching Salesforce through Stripe's events
+(no schedule), and a reconciliation after a customer the import has not seen yet, printing each
+report; ends with a promotion of the org config from a sandbox
 org to a production org (sfbilling/demo_promotion.py).
 """
 
@@ -22,7 +23,7 @@ from devenv.local import ENDPOINTS_FILE, LocalEnv
 from devenv.salesforce.client import redirecting_session
 from devenv.stripe.samples import create_customer
 from metadata.render import render_release
-from sfbilling import demo_promotion
+from sfbilling import demo_events, demo_promotion
 from sfbilling.environments import (
     LOCAL,
     OrgTarget,
@@ -144,12 +145,14 @@ def main() -> None:
                 say(f"Payment method {p['blng__Account__r']['Name']:<22} "
                     f"{p['blng__CardType__c']:<17} •••• {p['blng__CardLastFour__c']}  "
                     f"active={p['blng__Active__c']!s:<5} autopay={p['blng__AutoPay__c']}")
-            banner("10. Reconciliation: do Stripe and Salesforce agree? (sfbilling reconcile)")
+            banner("10. Stripe's events: a change reaches Salesforce within seconds, no schedule")
+            demo_events.run(env, doc, target, client, sf, new.id, say)
+            banner("11. Reconciliation: do Stripe and Salesforce agree? (sfbilling reconcile)")
             late = client.v1.customers.create(params={"name": "Dorothy Vaughan"})
             say(f"new customer Dorothy Vaughan {late.id}, not imported yet")
             found = build_service(target.settings, target.secrets).reconcile()
             print(found.render(), flush=True)  # noqa: T201 - a terminal demo
-            banner("11. Promotion: what the sandbox runs, to production (sfbilling promote)")
+            banner("12. Promotion: what the sandbox runs, to production (sfbilling promote)")
             demo_promotion.run(sf_info, doc["ca_bundle"], state_dir, say,
                                lambda text: print(text, flush=True))  # noqa: T201
         finally:

@@ -31,6 +31,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from infra import event_figures
+from infra.event_figures import event_pattern
+from sync_lambda import names
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -190,3 +194,48 @@ class EventSourceMapping:
                 self._slots.release()
             self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(handles)])
+
+
+def provision(events: Any, sqs: Any, source: str, config: MappingConfig, *, rule: str,
+              queue: str, timeout_s: float = 30.0) -> str:
+    """The AWS half of the event path as the Pulumi program builds it (infra/event_path.py) in
+    the AWS stand-in, once Stripe's partner source exists: the partner bus (the association),
+    the DLQ, the queue (`config`'s visibility timeout and redrive), the rule (the program's
+    pattern) and its target (the input transformer, the DLQ). The queue's URL."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            events.describe_event_source(Name=source)
+            break
+        except events.exceptions.ResourceNotFoundException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    events.create_event_bus(Name=source, EventSourceName=source)
+    dlq_url = sqs.create_queue(QueueName=f"{queue}-dlq")["QueueUrl"]
+    dlq_arn = _arn(sqs, dlq_url)
+    queue_url = sqs.create_queue(QueueName=queue, Attributes={
+        "VisibilityTimeout": str(config.visibility_timeout_s),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                     "maxReceiveCount": str(config.max_receives)})})["QueueUrl"]
+    events.put_rule(Name=rule, EventBusName=source, EventPattern=event_pattern(source))
+    events.put_targets(Rule=rule, EventBusName=source, Targets=[{
+        "Id": "queue", "Arn": _arn(sqs, queue_url), "DeadLetterConfig": {"Arn": dlq_arn},
+        "InputTransformer": {"InputPathsMap": dict(names.QUEUED_EVENT_FIELDS),
+                             "InputTemplate": names.QUEUED_EVENT_TEMPLATE}}])
+    return str(queue_url)
+
+
+def _arn(sqs: Any, url: str) -> str:
+    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"])
+
+
+def program_config(timeout_s: int, *, scale: float = 1.0) -> MappingConfig:
+    """The mapping's figures the program registers for a function of `timeout_s` (the same
+    constants infra/event_path.py registers; tests/infra/test_event_path checks both), the
+    visibility timeout times `scale`."""
+    return MappingConfig(batch_size=event_figures.BATCH_SIZE,
+                         window_s=float(event_figures.BATCHING_WINDOW_S), concurrency=1,
+                         visibility_timeout_s=event_figures.VISIBILITY_FACTOR * timeout_s,
+                         max_receives=event_figures.MAX_RECEIVES).scaled(scale)

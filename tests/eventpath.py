@@ -3,13 +3,10 @@ by the stand-in tests, the end-to-end test and `make bench`."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
 import boto3
-
-from sync_lambda import names
 
 if TYPE_CHECKING:
     import stripe
@@ -72,29 +69,15 @@ def create_destination(client: stripe.StripeClient, events: list[str]) -> Any:
 def provision_event_path(aws: AwsStandIn, source: str,
                          config: MappingConfig | None = None, *, rule: str = "stripe",
                          queue: str = "stripe-events") -> str:
-    """The AWS half as the Pulumi program builds it: bus (the association), rule, SQS (with the
-    visibility timeout and redrive of `config`, default: SQS's 30 s and MAX_RECEIVES)."""
-    events = boto3.client("events", **aws.client_kwargs())
-    sqs = boto3.client("sqs", **aws.client_kwargs())
-    wait_for(lambda: event_source_exists(events, source), "the partner event source")
-    events.create_event_bus(Name=source, EventSourceName=source)
-    dlq_url = sqs.create_queue(QueueName=f"{queue}-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(QueueName=queue, Attributes={
-        "VisibilityTimeout": str(config.visibility_timeout_s if config else 30),
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(
-            config.max_receives if config else MAX_RECEIVES)})})["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    events.put_rule(Name=rule, EventBusName=source, EventPattern=json.dumps(
-        {"source": [{"prefix": "aws.partner/stripe.com"}],
-         "detail-type": [*names.EVENT_TYPES, names.EVENT_DESTINATION_PING]}))
-    events.put_targets(Rule=rule, EventBusName=source, Targets=[{
-        "Id": "queue", "Arn": queue_arn, "InputTransformer": {
-            "InputPathsMap": dict(names.QUEUED_EVENT_FIELDS),
-            "InputTemplate": names.QUEUED_EVENT_TEMPLATE}}])
-    return queue_url
+    """The AWS half as the Pulumi program builds it (sfbilling.event_queue.provision), with
+    `config`'s visibility timeout and redrive (default: SQS's 30 s and MAX_RECEIVES)."""
+    from sfbilling.event_queue import MappingConfig, provision
+
+    config = config or MappingConfig(batch_size=10, window_s=0.5, concurrency=1,
+                                     visibility_timeout_s=30, max_receives=MAX_RECEIVES)
+    return provision(boto3.client("events", **aws.client_kwargs()),
+                     boto3.client("sqs", **aws.client_kwargs()), source, config, rule=rule,
+                     queue=queue)
 
 
 def event_source_exists(events: Any, source: str) -> bool:

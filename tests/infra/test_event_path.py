@@ -13,7 +13,7 @@ from pulumi.runtime.rpc import is_rpc_secret
 
 from infra.alarms import NO_EVENTS_EXPRESSION
 from infra.lambda_package import PACKAGE_VAR
-from sfbilling.event_queue import MappingConfig
+from sfbilling.event_queue import MappingConfig, program_config
 from sync_lambda import names
 from tests.infra.program import (
     ACCOUNT,
@@ -130,6 +130,8 @@ def test_the_local_runner_reads_its_figures_from_the_registered_mapping(
     assert config == MappingConfig(batch_size=100, window_s=10.0, concurrency=1,
                                    visibility_timeout_s=5400, max_receives=10)
     assert config.scaled(1 / 300).visibility_timeout_s == 18
+    # ... the same figures the demo takes from infra/event_figures.py without the mocks
+    assert program_config(900) == config
 
 
 def test_the_schedule_becomes_the_safety_net(created: ProgramRun) -> None:
