@@ -22,12 +22,17 @@ with warnings.catch_warnings():
     gc.collect()
 
 
-@pytest.fixture(scope="module", params=["sandbox", "prod"])
+@pytest.fixture(scope="module", params=["sandbox", "prod", "sandbox with events"])
 def run(request: pytest.FixtureRequest, lambda_package: Any) -> ProgramRun:
+    env, _, events = str(request.param).partition(" with ")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SFBILLING_LAMBDA_PACKAGE", str(lambda_package.path))
-        config, secret_keys = stack_config(request.param)
-        return run_program(request.param, config, secret_keys)
+        config, secret_keys = stack_config(env, **(
+            {"eventDestination": "create"} if events else {}))
+        return run_program(env, config, secret_keys)
+
+
+EVENT_MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 
 
 def _documents(run: ProgramRun) -> dict[str, dict[str, Any]]:
@@ -40,14 +45,17 @@ def _arn(run: ProgramRun, name: str) -> str:
 
 
 def test_parliament_finds_nothing(run: ProgramRun) -> None:
-    for name, document in _documents(run).items():
+    queues = {r.name: json.loads(r.inputs["policy"])
+              for r in run.of_type("aws:sqs/queuePolicy:QueuePolicy")}
+    for name, document in {**_documents(run), **queues}.items():
         findings = analyze_policy_string(json.dumps(document)).findings
         assert [(f.issue, f.detail) for f in findings] == [], name
 
 
 def test_no_wildcard_action_or_resource_and_only_this_stacks_arns(run: ProgramRun) -> None:
     ours = {_arn(run, n) for n in ("sync-state", "sync-stripe", "sync-salesforce",
-                                   "sync-dead-letters", "sync-function", "sync-logs")}
+                                   "sync-dead-letters", "sync-function", "sync-logs")
+            + (("events-queue",) if run.of_type(EVENT_MAPPING) else ())}
     for name, document in _documents(run).items():
         for statement in document["Statement"]:
             assert statement["Effect"] == "Allow"
@@ -63,8 +71,10 @@ def test_the_function_role_is_trusted_by_lambda_only(run: ProgramRun) -> None:
     assert trust["Statement"] == [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                    "Principal": {"Service": "lambda.amazonaws.com"}}]
     policies = run.of_type("aws:iam/rolePolicy:RolePolicy")
+    function_role = run.one("aws:iam/role:Role", "sync-role").state["name"]
     assert {p.name: p.inputs["role"] for p in policies} == {
-        "sync-policy": run.one("aws:iam/role:Role", "sync-role").state["name"],
+        "sync-policy": function_role,
         "sync-scheduler-policy": run.one("aws:iam/role:Role", "sync-scheduler-role").state[
-            "name"]}
+            "name"],
+        **({"events-consumer-policy": function_role} if run.of_type(EVENT_MAPPING) else {})}
     assert "managedPolicyArns" not in run.one("aws:iam/role:Role", "sync-role").inputs
