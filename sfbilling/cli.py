@@ -231,7 +231,8 @@ def _render(args: argparse.Namespace, out: Out) -> Result:
 
 
 def _deployer(args: argparse.Namespace, out: Out) -> tuple[OrgDeployer, Release, OrgTarget]:
-    target = org_target(args.env, root=args.root, state_dir=args.state_dir)
+    target = org_target(args.env, root=args.root, state_dir=args.state_dir,
+                        read_only=getattr(args, "read_only", False))
     release = _checked(render_release(target.config))
     deployer = deployer_for(target, progress=out.progress)
     return deployer, release, target
@@ -651,6 +652,12 @@ def build_parser() -> argparse.ArgumentParser:
                                   "for this release and org, within 10 days) instead of "
                                   "deploying")
             _yes_arg(cmd)
+        if name in ("plan", "doctor"):
+            cmd.add_argument("--read-only", action="store_true",
+                             help="log in as the read-only user (SFBILLING_SF_READONLY_USERNAME, "
+                                  "_CONSUMER_KEY, _PRIVATE_KEY_FILE: JWT, its own connected "
+                                  "app), never the deploy user: where no deploy credential "
+                                  "may be, e.g. a pull request's CI job (docs/ci.md)")
         cmd.set_defaults(func=func)
     promote = sub.add_parser(
         "promote", help="carry the sandbox's verified config to production",

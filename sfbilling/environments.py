@@ -51,6 +51,11 @@ SF_CONSUMER_SECRET_VAR: Final = "SFBILLING_SF_CONSUMER_SECRET"  # noqa: S105 - a
 # The deploy user's credential (org-config commands): never the integration user's.
 SF_DEPLOY_PRIVATE_KEY_FILE_VAR: Final = "SFBILLING_SF_DEPLOY_PRIVATE_KEY_FILE"
 SF_DEPLOY_CONSUMER_SECRET_VAR: Final = "SFBILLING_SF_DEPLOY_CONSUMER_SECRET"  # noqa: S105
+# A read-only user with its own connected app (JWT), for `plan --read-only` and `doctor
+# --read-only` where no deploy credential may be (pull requests in CI: docs/ci.md).
+SF_READONLY_USERNAME_VAR: Final = "SFBILLING_SF_READONLY_USERNAME"
+SF_READONLY_CONSUMER_KEY_VAR: Final = "SFBILLING_SF_READONLY_CONSUMER_KEY"
+SF_READONLY_PRIVATE_KEY_FILE_VAR: Final = "SFBILLING_SF_READONLY_PRIVATE_KEY_FILE"
 LOCAL: Final = "local"
 
 
@@ -254,11 +259,42 @@ def org_config(env: str, *, root: Path = Path()) -> OrgConfig:
     return OrgConfig.from_stack(load_stack(env, root=root)[0])
 
 
+def read_only_credentials(stack: StackConfig, settings: Settings,
+                          environ: Mapping[str, str]) -> SalesforceCredentials:
+    """A read-only user's login (JWT, its own connected app), from its variables (ConfigError
+    naming every one missing). It can plan and doctor, never deploy."""
+    found = {base: _secret_env(environ, base, stack.env) for base in (
+        SF_READONLY_USERNAME_VAR, SF_READONLY_CONSUMER_KEY_VAR, SF_READONLY_PRIVATE_KEY_FILE_VAR)}
+    missing = [name for name, value in found.values() if not value]
+    if missing:
+        raise ConfigError(f"--read-only needs the read-only user's login: set {', '.join(missing)} "
+                          f"(or their SFBILLING_{stack.env.upper()}_… forms): docs/ci.md")
+    key_file = Path(str(found[SF_READONLY_PRIVATE_KEY_FILE_VAR][1]))
+    try:
+        private_key = key_file.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{found[SF_READONLY_PRIVATE_KEY_FILE_VAR][0]}: cannot read "
+                          f"{key_file}: {exc.strerror}") from None
+    return SalesforceCredentials(
+        flow="jwt", login_url=settings.salesforce_login_url,
+        consumer_key=str(found[SF_READONLY_CONSUMER_KEY_VAR][1]),
+        username=found[SF_READONLY_USERNAME_VAR][1], api_version=settings.salesforce_api_version,
+        timeout_s=settings.salesforce_timeout_s, audience=settings.jwt_audience,
+        private_key=private_key)
+
+
 def org_target(env: str, *, root: Path = Path(), state_dir: Path = DEFAULT_STATE_DIR,
-               environ: MutableMapping[str, str] | None = None) -> OrgTarget:
-    """Org config plus Salesforce connection for `env`, validated before any network call."""
+               environ: MutableMapping[str, str] | None = None,
+               read_only: bool = False) -> OrgTarget:
+    """Org config plus Salesforce connection for `env`, validated before any network call
+    (`read_only`: the read-only user's, never the deploy user's)."""
     environ = os.environ if environ is None else environ
     stack, doc = load_stack(env, root=root, state_dir=state_dir)
+    if read_only and not doc:
+        settings = import_settings(stack)
+        return OrgTarget(stack, OrgConfig.from_stack(stack),
+                         read_only_credentials(stack, settings, environ),
+                         stack["salesforceUsername"])
     if doc:
         use_local_environment(doc, environ)
         deploy = doc["salesforce"]["deploy"]

@@ -233,3 +233,28 @@ def test_3_apply_that_fails_after_changing_the_org(
     assert main(["apply", "--env", "dev", "--root", str(root)]) == 3
     err = capsys.readouterr().err
     assert "the org was changed before this" in err
+
+
+def test_plan_read_only_logs_in_as_the_read_only_user_without_any_deploy_credential(
+        salesforce: SalesforceStandIn, tmp_path: Path) -> None:
+    # GIVEN no deploy credential at all, and a read-only user's login (here the stand-in's
+    # integration user: no admin, its own connected app)
+    root = _stack(tmp_path / "repo", salesforce)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SFBILLING_")}
+    readonly = {"SFBILLING_SF_READONLY_USERNAME": salesforce.app.username,
+                "SFBILLING_SF_READONLY_CONSUMER_KEY": salesforce.app.consumer_key,
+                "SFBILLING_SF_READONLY_PRIVATE_KEY_FILE": str(salesforce.app.private_key_file)}
+    # WHEN a pull request's job plans THEN the plan is read (8: changes to make)
+    done = _run(["plan", "--env", "dev", "--root", str(root), "--read-only"], env | readonly)
+    assert done.returncode == 8, done.stderr
+    assert "Payment creation batch size" in done.stdout + done.stderr
+    # AND without the read-only login: exit 2 naming every variable, nothing called
+    done = _run(["plan", "--env", "dev", "--root", str(root), "--read-only"], env | {
+        "SFBILLING_SF_READONLY_USERNAME": salesforce.app.username})
+    assert done.returncode == 2
+    line = _one_line(done)
+    assert "SFBILLING_SF_READONLY_CONSUMER_KEY" in line
+    assert "SFBILLING_SF_READONLY_PRIVATE_KEY_FILE" in line
+    # AND apply has no --read-only: the deploy user alone deploys
+    assert _run(["apply", "--env", "dev", "--root", str(root), "--read-only"],
+                env | readonly).returncode == 2
