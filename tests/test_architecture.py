@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("sync_lambda", "stackconfig", "metadata", "infra", "sfbilling", "devenv")
+PRODUCT = ("sync_lambda", "stackconfig", "metadata", "infra", "sfbilling", "devenv", "policy")
 # package → top-level modules it must never import.
 NEVER = {
     "sync_lambda": {"stackconfig", "metadata", "infra", "sfbilling", "devenv", "yaml",
@@ -18,6 +18,8 @@ NEVER = {
     "metadata": {"infra", "sfbilling", "devenv", "stripe", "boto3", "pulumi"},
     "infra": {"sfbilling", "devenv", "stripe", "boto3"},
     "devenv": {"sync_lambda", "stackconfig", "metadata", "infra", "sfbilling"},
+    "policy": {"metadata", "infra", "sfbilling", "devenv", "stripe", "boto3",
+               "simple_salesforce", "pulumi_aws"},
 }
 # The one module of a package allowed an SDK the rest of it must never import: the event
 # destination provider's I/O (the provider process has no other way to reach Stripe and AWS).
