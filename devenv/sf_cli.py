@@ -11,7 +11,11 @@ three, and keeps the CLI's own state (HOME) inside its work directory.
 The tour: login with an access token and with the JWT bearer flow; a query; a metadata deploy,
 a validation and its quick deploy, a deploy cancelled while stuck (the fault injector), a
 retrieve; a bulk upsert of Accounts and of payment methods by external id (the payment method
-pointing at its Account through the Account's external id); a bulk export.
+pointing at its Account through the Account's external id); a bulk export; `sfbilling render
+--format source` converted back with `sf project convert source` and compared with `sfbilling
+render`'s metadata format after XML canonicalisation (children sorted, whitespace normalised;
+`IGNORED` lists what is not compared, and why), then validated and quick-deployed from the
+source tree with the lines render prints.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import time
 import zipfile
 from pathlib import Path
 from typing import Any, Final
+from xml.etree import ElementTree
 
 import requests
 
@@ -64,6 +69,35 @@ METADATA: Final = {
 }
 
 
+# What the source round trip does not compare, and why.
+IGNORED: Final = {"package.xml": "the CLI writes its own manifest (a CustomField member per "
+                                 "field); render's lists the objects"}
+
+
+def canonical(text: str) -> str:
+    """An XML document as comparable text: children sorted, text stripped, entities resolved
+    (`&apos;` and `&#39;` are one character), attributes sorted."""
+    def norm(element: ElementTree.Element) -> str:
+        children = "".join(sorted(norm(child) for child in element))
+        attributes = "".join(f" {k}={v!r}" for k, v in sorted(element.attrib.items()))
+        return f"<{element.tag}{attributes}>{(element.text or '').strip()}{children}" \
+               f"</{element.tag}>"
+    return norm(ElementTree.fromstring(text))  # noqa: S314 - our own files
+
+
+def differences(ours: Path, theirs: Path) -> list[str]:
+    """What differs between two metadata-format trees (IGNORED left out)."""
+    def files(root: Path) -> dict[str, Path]:
+        return {str(p.relative_to(root)): p for p in root.rglob("*") if p.is_file()
+                and str(p.relative_to(root)) not in IGNORED}
+    a, b = files(ours), files(theirs)
+    found = [f"only in render's metadata format: {n}" for n in sorted(set(a) - set(b))]
+    found += [f"only in the converted source: {n}" for n in sorted(set(b) - set(a))]
+    found += [f"{n}: differs" for n in sorted(set(a) & set(b))
+              if canonical(a[n].read_text()) != canonical(b[n].read_text())]
+    return found
+
+
 class TourError(Exception):
     """A step of the tour did not do what the CLI says it does against a real org."""
 
@@ -97,9 +131,10 @@ class Tour:
                     "SF_USE_GENERIC_UNIX_KEYCHAIN": "true",
                     "NODE_EXTRA_CA_CERTS": self.sf_info["ca_file"]}
 
-    def sf(self, *args: str, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    def sf(self, *args: str, extra_env: dict[str, str] | None = None,
+           cwd: Path | None = None) -> dict[str, Any]:
         """One `sf … --json` command; its JSON result (TourError when it failed)."""
-        proc = subprocess.run([str(_NODE), str(_RUN), *args, "--json"], cwd=self.work,
+        proc = subprocess.run([str(_NODE), str(_RUN), *args, "--json"], cwd=cwd or self.work,
                               env={**self.env, **(extra_env or {})}, capture_output=True,
                               text=True, timeout=300, check=False)
         try:
@@ -137,6 +172,10 @@ class Tour:
             ("retrieve", self.retrieve),
             ("bulk upsert Accounts and payment methods by external id", self.bulk_upsert),
             ("bulk export", self.bulk_export),
+            ("render --format source, converted by sf, equals render's metadata format",
+             self.source_round_trip),
+            ("validate and quick-deploy the source tree as render --format source says",
+             self.deploy_source),
         ]
 
     def login_access_token(self) -> None:
@@ -173,6 +212,45 @@ class Tour:
                          "--target-org", "tour", "--wait", "5")
         if result.get("status") != "Succeeded":
             raise TourError(f"deploy ended {result.get('status')}")
+
+    def _render(self, out: Path, *extra: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "sfbilling.cli", "render", "--env", "local",
+                               "--root", str(ROOT), "--out", str(out), *extra],
+                              capture_output=True, text=True, timeout=120, check=False)
+        if proc.returncode != 0:
+            raise TourError(f"sfbilling render {' '.join(extra)}:\n{proc.stdout}{proc.stderr}")
+        return proc.stdout
+
+    def source_round_trip(self) -> None:
+        source, metadata = self.work / "source", self.work / "metadata"
+        self._render(source, "--format", "source")
+        self._render(metadata)
+        converted = self.work / "converted"
+        self.sf("project", "convert", "source", "--root-dir", "force-app",
+                "--output-dir", str(converted), cwd=source)
+        ours = self.work / "ours"
+        with zipfile.ZipFile(metadata / "package.zip") as bundle:
+            bundle.extractall(ours)
+        found = differences(ours, converted)
+        if found:
+            raise TourError("; ".join(found))
+        print(f"    compared {sum(1 for p in converted.rglob('*') if p.is_file()) - len(IGNORED)} "
+              f"files; not compared: {', '.join(f'{k} ({v})' for k, v in IGNORED.items())}")
+
+    def deploy_source(self) -> None:
+        source = self.work / "source-deploy"
+        printed = self._render(source, "--format", "source")
+        lines = [line.strip() for line in printed.splitlines()
+                 if line.strip().startswith("sf project deploy ")]
+        if len(lines) != 2:
+            raise TourError(f"render --format source printed no deploy lines:\n{printed}")
+        validate = [a.replace("<alias>", "tour") for a in shlex.split(lines[0])[1:]]
+        validation = self.sf(*validate, cwd=source)
+        quick = [a.replace("<alias>", "tour").replace("<validation-id>", validation["id"])
+                 for a in shlex.split(lines[1])[1:]]
+        result = self.sf(*quick, cwd=source)
+        if result.get("status") != "Succeeded":
+            raise TourError(f"{lines[1]}: quick deploy ended {result.get('status')}")
 
     def deploy_rendered(self) -> None:
         # The product's own hint, run as printed: a process, not an import (devenv imports

@@ -28,6 +28,7 @@ from devenv.local import (
 from metadata.deployer import OrgDeployer, Plan, summarize
 from metadata.render import Release, bundle, render_release
 from metadata.schema import validate_files
+from metadata.source_format import to_source
 from metadata.validations import VALIDATION_KEY, ValidationRefusedError
 from sfbilling import day2, event_ops
 from sfbilling.environments import (
@@ -207,6 +208,8 @@ def _checked(release: Release) -> Release:
 
 def _render(args: argparse.Namespace, out: Out) -> Result:
     release = _checked(render_release(org_config(args.env, root=args.root)))
+    if args.format == "source":
+        return _render_source(args, out, release)
     for path, text in release.files.items():
         target = args.out / path
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -224,10 +227,30 @@ def _render(args: argparse.Namespace, out: Out) -> Result:
             "format; the package settings are data, not metadata (data/billing-config.json: "
             "`sfbilling apply` writes them); stamp.zip goes last. To deploy it yourself:")
     out.say(f"  {SF_DEPLOY_HINT.format(out=args.out)}")
-    return Result(Exit.OK, {"env": args.env, "out": str(args.out),
+    return Result(Exit.OK, {"env": args.env, "out": str(args.out), "format": "metadata",
                             "release": release.content_hash,
                             "config_version": release.config.config_version,
                             "files": sorted(release.files), "zips": hashes})
+
+
+def _render_source(args: argparse.Namespace, out: Out, release: Release) -> Result:
+    """The release's metadata in Salesforce DX source format, with its sfdx-project.json."""
+    files = to_source(release.metadata_files, release.config.salesforce_api_version)
+    for path, text in files.items():
+        target = args.out / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    out.say(f"rendered {len(files)} files in source format to {args.out} (release "
+            f"{release.content_hash[:12]}): the fields, the custom metadata type and the "
+            "permission set. Merge force-app/ into your SFDX project, then (docs/org-config.md):")
+    out.say("  sf project deploy validate --source-dir force-app --target-org <alias> "
+            "--test-level RunLocalTests")
+    out.say("  sf project deploy quick --job-id <validation-id> --target-org <alias>")
+    out.say(f"  sfbilling apply --env {args.env}   # the package settings and the release stamp")
+    return Result(Exit.OK, {"env": args.env, "out": str(args.out), "format": "source",
+                            "release": release.content_hash,
+                            "config_version": release.config.config_version,
+                            "files": sorted(files), "zips": {}})
 
 
 def _deployer(args: argparse.Namespace, out: Out) -> tuple[OrgDeployer, Release, OrgTarget]:
@@ -639,6 +662,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "credentials.")
     _env_args(render)
     render.add_argument("--out", type=Path, required=True, help="output directory")
+    render.add_argument("--format", choices=("metadata", "source"), default="metadata",
+                        help="metadata (default: Metadata API format, package.zip and "
+                             "stamp.zip, what apply deploys) or source (a force-app/ tree in "
+                             "Salesforce DX source format and an sfdx-project.json, to merge "
+                             "into an SFDX project)")
     _json_arg(render)
     render.set_defaults(func=_render)
     for name, (text, touches, func) in ORG_COMMANDS.items():

@@ -11,7 +11,7 @@ ERROR: Final = COMMON | {"error"}  # a command that failed: its one line, and no
 
 SHAPES: Final[dict[str, frozenset[str]]] = {
     "config": frozenset({"env", "stack_file", "keys", "problems", "refused_by"}),
-    "render": frozenset({"env", "out", "release", "config_version", "files", "zips"}),
+    "render": frozenset({"env", "out", "format", "release", "config_version", "files", "zips"}),
     "plan": frozenset({"env", "org_id", "release", "changes", "drift", "metadata_changed"}),
     "apply": frozenset({"env", "release", "validation_id", "changes", "drift",
                         "metadata_changed"}),
