@@ -142,7 +142,10 @@ class InfraConfig:
         return bool(self.stack["salesforceAuth"] == "jwt")
 
     def org_secret(self, name: str) -> pulumi.Output[str] | None:
-        """The deploy user's secret the configured flow uses (the other one stays out)."""
+        """The deploy user's secret the configured flow uses (the other one stays out; none
+        when the credential is a Secrets Manager reference, read at apply time)."""
+        if self.stack["salesforceDeploySecretArn"] is not None:
+            return None
         wanted = "salesforceDeployPrivateKey" if self.jwt else "salesforceDeployConsumerSecret"
         return self.require_secret(name) if name == wanted else None
 

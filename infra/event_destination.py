@@ -20,9 +20,11 @@ deadline for that association cannot pass unnoticed.
   `aws_event_source_status`; a destination deleted in Stripe is gone from the stack.
 - delete: a created destination is deleted in Stripe; an adopted one is left as it is.
 
-The deploy key (`stripeAdminApiKey`) arrives as a secret input and is secret again in the state;
-the Lambda never has it. The provider holds nothing between calls (the engine pickles it by
-reference: infra/pickled.py). Its I/O is `infra/stripe_destinations.py`.
+The deploy key (`stripeAdminApiKey`) arrives as a secret input and is secret again in the state,
+or (`stripeAdminSecretArn`) as a Secrets Manager ARN read at apply time, so neither the stack's
+config nor its state holds it; the Lambda never has it. The provider holds nothing between
+calls (the engine pickles it by reference: infra/pickled.py). Its I/O is
+`infra/stripe_destinations.py` (and `infra/apply_secrets.py`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from infra.apply_secrets import ApplySecretError, secret_value
 from infra.stripe_destinations import DestinationApi, DestinationApiError, event_source_state
 from sync_lambda import names
 
@@ -56,7 +59,7 @@ REPLACING: Final = ("mode", "adopt_id", "aws_account_id", "aws_region", "api_bas
                     "environment_kind")
 # A change of these is applied to the same destination (a rotated key is stored again).
 UPDATING: Final = ("name", "description", "enabled_events", "enabled", "api_key",
-                   "aws_endpoint_url", "source_timeout_s")
+                   "api_key_arn", "aws_endpoint_url", "source_timeout_s")
 OUTPUTS: Final = ("destination_id", "event_source_name", "event_source_arn", "status",
                   "disabled_reason", "aws_event_source_status", "livemode")
 POLL_S: Final = 2.0  # between two DescribeEventSource calls while Stripe creates the source
@@ -169,7 +172,19 @@ def wait_for_source(name: str, state: Callable[[], str | None], *, timeout_s: fl
 
 # -- the provider: the calls around those decisions ----------------------------------------------
 def _api(props: Mapping[str, Any]) -> DestinationApi:
-    return DestinationApi(str(props["api_key"]), props.get("api_base"))
+    """Stripe with the deploy key: the secret input, or the secret `api_key_arn` names, read
+    now (apply time)."""
+    key = props.get("api_key")
+    if not key and props.get("api_key_arn"):
+        try:
+            key = secret_value(str(props["api_key_arn"]),
+                               endpoint_url=props.get("aws_endpoint_url"))
+        except ApplySecretError as exc:
+            raise EventDestinationError(f"the Stripe deploy key: {exc}") from None
+    if not key:
+        raise EventDestinationError("no Stripe deploy key: set sfbilling:stripeAdminApiKey or "
+                                    "sfbilling:stripeAdminSecretArn")
+    return DestinationApi(str(key), props.get("api_base"))
 
 
 def _source_state(props: Mapping[str, Any], name: str) -> Callable[[], str | None]:
@@ -289,7 +304,8 @@ class StripeEventDestinationArgs:
 
     mode: str  # create or adopt
     adopt_id: str | None  # adopt: the destination's id
-    api_key: pulumi.Input[str]  # stripeAdminApiKey, a secret Output
+    api_key: pulumi.Input[str] | None  # stripeAdminApiKey, a secret Output
+    api_key_arn: str | None  # or stripeAdminSecretArn: read at apply time
     api_base: str | None  # stripeApiBase (the stand-in)
     aws_account_id: pulumi.Input[str]
     aws_region: str
@@ -305,6 +321,7 @@ class StripeEventDestinationArgs:
 def inputs_of(args: StripeEventDestinationArgs) -> dict[str, Any]:
     """The resource's inputs (the key as given: a secret Output)."""
     return {"mode": args.mode, "adopt_id": args.adopt_id, "api_key": args.api_key,
+            "api_key_arn": args.api_key_arn,
             "api_base": args.api_base, "aws_account_id": args.aws_account_id,
             "aws_region": args.aws_region, "aws_endpoint_url": args.aws_endpoint_url,
             "name": args.name, "description": args.description,

@@ -42,6 +42,7 @@ from pulumi.dynamic import (
 )
 
 import metadata.config as org_settings
+from infra.apply_secrets import ApplySecretError, secret_value
 from metadata.deployer import OrgConfigError, OrgDeployer, QuickDeployRefusedError
 from metadata.render import Release, applied_release, content_hash, render_release
 from metadata.validations import (
@@ -60,7 +61,7 @@ SECRET_INPUTS: Final = ("private_key", "consumer_secret")
 # A change of any of these is a change to apply (credentials: a rotated key is stored again).
 TRACKED: Final = ("content_hash", "config", "org_id", "login_url", "auth_flow", "consumer_key",
                   "username", "assignee", "audience", "api_version", "environment_kind",
-                  *SECRET_INPUTS)
+                  "credential_arn", *SECRET_INPUTS)
 # Another org is another resource.
 REPLACING: Final = ("org_id", "login_url")
 DRIFTED: Final = "drifted:"
@@ -84,14 +85,28 @@ def release_of(props: Mapping[str, Any]) -> Release:
     return release
 
 
+def _credential(props: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(private key, consumer secret): the secret inputs, or the one `credential_arn` names,
+    read now (apply time) for the configured flow."""
+    arn = props.get("credential_arn")
+    if not arn:
+        return props.get("private_key"), props.get("consumer_secret")
+    try:
+        value = secret_value(str(arn), endpoint_url=props.get("aws_endpoint_url"))
+    except ApplySecretError as exc:
+        raise OrgConfigError(f"the deploy user's credential: {exc}") from None
+    return (value, None) if props["auth_flow"] == "jwt" else (None, value)
+
+
 def _deployer(props: Mapping[str, Any]) -> OrgDeployer:
+    private_key, consumer_secret = _credential(props)
     credentials = SalesforceCredentials(
         flow=props["auth_flow"], login_url=props["login_url"],
         consumer_key=props["consumer_key"], username=props.get("username"),
         api_version=props["api_version"], timeout_s=float(props["timeout_s"]),
         # A state written before the audience was an input logged in as login.salesforce.com.
         audience=props.get("audience") or "login",
-        private_key=props.get("private_key"), consumer_secret=props.get("consumer_secret"))
+        private_key=private_key, consumer_secret=consumer_secret)
     # Before the deploy user existed, the one user both deployed and was assigned.
     assignee = props.get("assignee") or props.get("username")
     return OrgDeployer(SalesforceConnection(credentials), assignee=assignee,
@@ -211,6 +226,10 @@ class OrgConfigArgs:
     private_key: pulumi.Input[str] | None
     consumer_secret: pulumi.Input[str] | None
     validation: str | None = None  # sfbilling:prodValidation, the record to quick-deploy
+    # Instead of the two above: the Secrets Manager secret holding the credential, read at
+    # apply time (sfbilling:salesforceDeploySecretArn), and where AWS answers (the stand-in).
+    credential_arn: str | None = None
+    aws_endpoint_url: str | None = None
 
 
 def inputs_of(args: OrgConfigArgs) -> dict[str, Any]:
@@ -229,7 +248,8 @@ def inputs_of(args: OrgConfigArgs) -> dict[str, Any]:
         "assignee": args.assignee, "audience": creds.audience,
         "api_version": creds.api_version, "timeout_s": creds.timeout_s,
         "private_key": args.private_key, "consumer_secret": args.consumer_secret,
-        "validation": args.validation,
+        "validation": args.validation, "credential_arn": args.credential_arn,
+        "aws_endpoint_url": args.aws_endpoint_url,
         **dict.fromkeys(OUTPUTS),
     }
 

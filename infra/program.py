@@ -75,7 +75,8 @@ def main() -> None:
         credentials=cfg.org_credentials, assignee=cfg["salesforceUsername"],
         private_key=cfg.org_secret("salesforceDeployPrivateKey"),
         consumer_secret=cfg.org_secret("salesforceDeployConsumerSecret"),
-        validation=cfg["prodValidation"]))
+        validation=cfg["prodValidation"], credential_arn=cfg["salesforceDeploySecretArn"],
+        aws_endpoint_url=cfg["awsEndpointUrl"]))
 
     pulumi.export("functionName", sync.function.name)
     pulumi.export("functionArn", sync.function.arn)
@@ -98,7 +99,8 @@ def _event_path(cfg: InfraConfig, sync: SyncFunction, tags: dict[str, str]) -> E
     return EventPath("events", EventPathArgs(
         destination=StripeEventDestinationArgs(
             mode=cfg["eventDestination"], adopt_id=cfg["eventDestinationId"],
-            api_key=cfg.require_secret("stripeAdminApiKey"), api_base=cfg["stripeApiBase"],
+            api_key=cfg.secret("stripeAdminApiKey"), api_key_arn=cfg["stripeAdminSecretArn"],
+            api_base=cfg["stripeApiBase"],
             aws_account_id=account.account_id, aws_region=str(cfg["aws:region"]),
             aws_endpoint_url=cfg["awsEndpointUrl"], name=cfg.prefix,
             description=f"Stripe → Salesforce Billing import (sfbilling, stack {cfg.env})",

@@ -287,11 +287,20 @@ def _cross_checks(values: Mapping[str, Any], secrets: set[str], env: str, failed
     if kind in ("production", "sandbox") and values.get("aws:region") is None \
             and "aws:region" not in failed:
         problems.append(f"aws:region is not set: `{key('aws:region').set_command(env)}`")
+    jwt = values.get("salesforceAuth") == "jwt"
+    deploy = "salesforceDeployPrivateKey" if jwt else "salesforceDeployConsumerSecret"
+    by_arn = values.get("salesforceDeploySecretArn") is not None
+    if by_arn and deploy in secrets:
+        problems.append(f"{key(deploy).full} and {key('salesforceDeploySecretArn').full} are "
+                        "both set: keep one (the ARN keeps the key out of the stack's secrets)")
+    if values.get("stripeAdminSecretArn") is not None and "stripeAdminApiKey" in secrets:
+        problems.append(f"{key('stripeAdminApiKey').full} and "
+                        f"{key('stripeAdminSecretArn').full} are both set: keep one")
     if require_secrets:
-        jwt = values.get("salesforceAuth") == "jwt"
         needed = ["stripeApiKey", "salesforcePrivateKey" if jwt else "salesforceConsumerSecret",
-                  "salesforceDeployPrivateKey" if jwt else "salesforceDeployConsumerSecret"]
+                  *([] if by_arn else [deploy])]
         problems += [f"{key(n).full} is not set: `{key(n).set_command(env)}`"
+                     + (f" (or {key('salesforceDeploySecretArn').full})" if n == deploy else "")
                      for n in needed if n not in secrets]
     return problems
 
@@ -314,9 +323,10 @@ def _event_checks(values: Mapping[str, Any], secrets: set[str], known: Mapping[s
                         "with adopt (create makes its own); remove it or set adopt")
     if isinstance(ed, str) and not ED_ID.fullmatch(ed):
         problems.append(f"{ed_key.full}: not an event destination id (ed_…), got {ed!r}")
-    if mode in ("create", "adopt") and require_secrets and "stripeAdminApiKey" not in secrets:
+    if mode in ("create", "adopt") and require_secrets and "stripeAdminApiKey" not in secrets \
+            and values.get("stripeAdminSecretArn") is None:
         problems.append(f"{admin.full} is not set, and {dest.full} is {mode}: "
-                        f"`{admin.set_command(env)}`")
+                        f"`{admin.set_command(env)}` (or {key('stripeAdminSecretArn').full})")
     value = known.get("stripeAdminApiKey")
     if isinstance(value, str) and mode == "create" and not value.startswith("sk_"):
         problems.append(f"{admin.full}: create needs a standard secret key (sk_…), got "

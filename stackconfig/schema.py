@@ -23,6 +23,7 @@ from sync_lambda.values import (
     ORG_ID,
     RESOURCE_NAME,
     SCHEDULE,
+    SECRET_ARN,
     Bool,
     Choice,
     Float,
@@ -157,6 +158,11 @@ KEYS: Final[tuple[Key, ...]] = (
     _key("salesforceDeployConsumerSecret", Secret(), None, "the deploy app's consumer secret, "
          "for the client-credentials flow; never given to the Lambda", PER_ENV, INFRA, ORG,
          secret=True),
+    _key("salesforceDeploySecretArn", SECRET_ARN, None, "instead of the two keys above: a "
+         "Secrets Manager secret holding the deploy user's credential (the PEM for the JWT "
+         "bearer flow, the consumer secret for client credentials), read by `pulumi up` at "
+         "apply time with the deploy identity; a preview then cannot decrypt it "
+         "(docs/ci.md)", PER_ENV, INFRA),
     _key("salesforceApiVersion", Choice(API_VERSIONS), "59.0", "Salesforce API version",
          PROMOTABLE, LAMBDA, ORG, env="SFB_SF_API_VERSION"),
     _key("salesforceTimeoutSeconds", Int(10, 600), "120", "timeout of one Salesforce request",
@@ -254,6 +260,9 @@ KEYS: Final[tuple[Key, ...]] = (
          "in the Dashboard, by eventDestinationId, only read). With it on, the schedule's "
          f"default becomes {EVENTS_SCHEDULE_DEFAULT}: the safety net", PER_ENV, INFRA,
          why="each environment's Stripe account has its own destination"),
+    _key("stripeAdminSecretArn", SECRET_ARN, None, "instead of stripeAdminApiKey: a Secrets "
+         "Manager secret holding it, read by `pulumi up` at apply time with the deploy "
+         "identity (docs/ci.md)", PER_ENV, INFRA),
     _key("eventDestinationId", Text(), None, "the Stripe event destination (ed_…) to adopt "
          "with eventDestination: adopt", PER_ENV, INFRA),
     _key("stripeAdminApiKey", Secret(), None, "Stripe key `pulumi up` manages the event "

@@ -22,6 +22,7 @@ _FIELD = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]*__)?[A-Za-z][A-Za-z0-9]*(?:_[A-Za-
 _API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ORG_ID = re.compile(r"^00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
+_SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
 _SCHEDULE = re.compile(r"^(?:rate\((?:1 (?:minute|hour|day)|(?:[2-9]|[1-9][0-9]+) "
                        r"(?:minutes|hours|days))\)"
                        r"|cron\((?:\S+ ){5}\S+\))$")
@@ -245,6 +246,8 @@ FIELD_NAME = Pattern("custom field API name (…__c)", _FIELD, names.PM_FORBIDDE
 API_NAME = Pattern("API name (letters, digits, single underscores)", _API_NAME)
 EMAIL = Pattern("email address", _EMAIL)
 ORG_ID = Pattern("Salesforce org id (00D…)", _ORG_ID)
+SECRET_ARN = Pattern("Secrets Manager secret ARN (arn:aws:secretsmanager:…:secret:…)",
+                     _SECRET_ARN)
 SCHEDULE = Pattern("schedule expression: rate(15 minutes) or cron(0/15 * * * ? *)", _SCHEDULE)
 AUDIENCE = Pattern("JWT audience: login, test, mydomain or https://….salesforce.com",
                    _AUDIENCE)

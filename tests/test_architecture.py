@@ -23,7 +23,8 @@ NEVER = {
 }
 # The one module of a package allowed an SDK the rest of it must never import: the event
 # destination provider's I/O (the provider process has no other way to reach Stripe and AWS).
-EXCEPTIONS = {"infra/stripe_destinations.py": {"stripe", "boto3"}}
+EXCEPTIONS = {"infra/stripe_destinations.py": {"stripe", "boto3"},
+              "infra/apply_secrets.py": {"boto3"}}
 # Only adapters (and the Lambda handler's composition) may import the SDKs.
 SDKS = {"stripe", "simple_salesforce", "boto3", "botocore"}
 SDK_ALLOWED = ("sync_lambda/adapters/", "sync_lambda/handler.py", "sync_lambda/wiring.py")

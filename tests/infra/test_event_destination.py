@@ -232,3 +232,18 @@ def test_a_refused_key_is_a_clear_error_without_the_key(live_props: dict[str, An
     assert str(caught.value).startswith("Stripe refused creating the event destination "
                                         "(HTTP 403)")
     assert restricted not in str(caught.value)
+
+
+def test_the_deploy_key_by_arn_is_read_at_apply_time_and_never_stored(
+        live_props: dict[str, Any], stripe_api: StripeStandIn, aws: AwsStandIn) -> None:
+    arn = boto3.client("secretsmanager", **aws.client_kwargs()).create_secret(
+        Name="sfbilling-sandbox/stripe-admin", SecretString=stripe_api.api_key)["ARN"]
+    props = {**live_props, "api_key": None, "api_key_arn": arn}
+    provider = StripeEventDestinationProvider()
+    created = provider.create(props)
+    assert created.outs is not None
+    assert stripe_api.api_key not in repr(created.outs)
+    assert provider.read(created.id, created.outs).outs is not None
+    provider.delete(created.id, created.outs)
+    with pytest.raises(EventDestinationError, match=r"^no Stripe deploy key: set "):
+        provider.create({**live_props, "api_key": None})

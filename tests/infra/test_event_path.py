@@ -176,3 +176,23 @@ def test_adopt_registers_the_id_and_production_takes_a_live_key(
     assert (inputs["mode"], inputs["adopt_id"]) == ("adopt", "ed_61ProdDashboardMade")
     assert inputs["environment_kind"] == "production"
     assert inputs["api_key"] == ADMIN_MARKERS["prod"]
+
+
+def test_deploy_credentials_by_arn_keep_every_deploy_key_out_of_the_stack(
+        lambda_package: Package) -> None:
+    # GIVEN the deploy keys in Secrets Manager, the stack holding only their ARNs
+    org_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:sfbilling-sandbox/deploy-Ab1"
+    stripe_arn = org_arn.replace("deploy-Ab1", "stripe-admin-Cd2")
+    run = _run("sandbox", lambda_package, eventDestination="create",
+               salesforceDeployPrivateKey=None, salesforceDeploySecretArn=org_arn,
+               stripeAdminApiKey=None, stripeAdminSecretArn=stripe_arn)
+    # THEN the providers get the ARNs (read at apply time) and no key as an input
+    org = plain(run.one("pulumi-python:dynamic/salesforce:OrgConfig").inputs)
+    assert org["credential_arn"] == org_arn
+    assert "private_key" not in org and "consumer_secret" not in org
+    dest = plain(run.one(DESTINATION).inputs)
+    assert dest["api_key_arn"] == stripe_arn and "api_key" not in dest
+    # AND the only secrets left in the stack are the import's own (the Lambda's)
+    assert {r.name for r in run.resources
+            if any(is_rpc_secret(v) for k, v in r.inputs.items() if k != "__provider")} == {
+        "sync-stripe-value", "sync-salesforce-value"}

@@ -7,6 +7,7 @@ import base64
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import boto3
 import dill
 import pytest
 
@@ -22,7 +23,7 @@ from tests.conftest import batch_size, org_client
 from tests.metadata.conftest import config, credentials
 
 if TYPE_CHECKING:
-
+    from devenv.aws import AwsStandIn
     from devenv.salesforce import SalesforceStandIn
 
 
@@ -121,6 +122,29 @@ def test_a_rotated_credential_is_stored_again(salesforce: SalesforceStandIn) -> 
     outs = provider.create(news).outs
     assert outs is not None
     assert provider.diff("x", outs, {**news, "private_key": "another key"}).changes is True
+
+
+def test_a_credential_by_arn_is_read_at_apply_time_and_never_stored(
+        salesforce: SalesforceStandIn, aws: AwsStandIn) -> None:
+    # GIVEN the deploy user's key in Secrets Manager, the inputs holding only its ARN
+    key = credentials(salesforce).private_key
+    assert key is not None
+    arn = boto3.client("secretsmanager", **aws.client_kwargs()).create_secret(
+        Name="sfbilling-sandbox/deploy", SecretString=key)["ARN"]
+    news = {k: v for k, v in props(salesforce).items() if k != "private_key"}
+    news.update(credential_arn=arn, aws_endpoint_url=aws.endpoint_url)
+    # WHEN the resource is created THEN the org runs the release, and no output holds the key
+    outs = OrgConfigProvider().create(news).outs
+    assert outs is not None
+    assert batch_size(salesforce) == 70.0
+    assert key.splitlines()[1] not in repr(outs)
+    assert OrgConfigProvider().diff("x", outs, news).changes is False
+    # AND a preview's Check needs no credential at all
+    assert OrgConfigProvider().check({}, news).failures == []
+    # AND an ARN it may not read stops it with which secret, never a value
+    with pytest.raises(OrgConfigError, match=r"^the deploy user's credential: reading "
+                                             r"arn:aws:secretsmanager:.*missing"):
+        OrgConfigProvider().create({**news, "credential_arn": arn.replace("deploy", "missing")})
 
 
 def _check_only_ids(salesforce: SalesforceStandIn) -> list[str]:

@@ -197,6 +197,7 @@ def test_a_region_that_failed_its_own_check_is_said_once() -> None:
 def test_the_program_needs_the_secrets_of_the_flow(auth: str, needed: list[str]) -> None:
     problems = _problems(require_secrets=True, salesforceAuth=auth)
     assert problems == [f"{NS}{n} is not set: `pulumi config set --secret --stack prod {NS}{n}`"
+                        + (f" (or {NS}salesforceDeploySecretArn)" if "Deploy" in n else "")
                         for n in needed]
     with_others = _problems(require_secrets=True, salesforceAuth=auth,
                             salesforceTimeoutSeconds="100", leaseTtlSeconds="299")
@@ -382,3 +383,29 @@ def test_the_deploy_key_is_not_the_lambda_s_key() -> None:
     problem = _one("sandbox", eventDestination="create", stripeAdminApiKey=same,
                    stripeApiKey=same)
     assert problem.startswith(f"{NS}stripeAdminApiKey: the same as {NS}stripeApiKey")
+
+
+ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:sfbilling-prod/deploy-AbCdEf"
+
+
+def test_the_deploy_credentials_may_be_secrets_manager_references_instead() -> None:
+    # GIVEN the deploy user's credential and the Stripe deploy key by ARN THEN neither secret
+    # is needed in the stack file
+    encrypted: dict[str, Any] = {n: RawValue(None, secure=True)
+                                 for n in ("stripeApiKey", "salesforcePrivateKey")}
+    assert _problems(require_secrets=True, salesforceAuth="jwt", salesforceDeploySecretArn=ARN,
+                     **encrypted) == []
+    assert _problems("sandbox", require_secrets=True, eventDestination="create",
+                     stripeAdminSecretArn=ARN.replace("deploy", "stripe-admin"),
+                     salesforceDeploySecretArn=ARN, **encrypted) == []
+    # AND both at once is refused (one place for one credential)
+    problem = _one(salesforceDeploySecretArn=ARN,
+                   salesforceDeployPrivateKey=RawValue(None, secure=True))
+    assert problem.startswith(f"{NS}salesforceDeployPrivateKey and "
+                              f"{NS}salesforceDeploySecretArn are both set")
+    problem = _one("sandbox", stripeAdminSecretArn=ARN,
+                   stripeAdminApiKey=RawValue(None, secure=True))
+    assert problem.startswith(f"{NS}stripeAdminApiKey and {NS}stripeAdminSecretArn are both")
+    # AND an ARN of another service is refused by its kind
+    problem = _one(salesforceDeploySecretArn="arn:aws:s3:::bucket/key")
+    assert problem.startswith(f"{NS}salesforceDeploySecretArn: must be a Secrets Manager")

@@ -26,7 +26,18 @@ from stackconfig.schema import (
 )
 from stackconfig.stackfile import RawValue
 from sync_lambda import settings as lambda_settings
-from sync_lambda.values import AUDIENCE, Bool, Choice, Float, Int, Pattern, Secret, Text, Url
+from sync_lambda.values import (
+    AUDIENCE,
+    SECRET_ARN,
+    Bool,
+    Choice,
+    Float,
+    Int,
+    Pattern,
+    Secret,
+    Text,
+    Url,
+)
 
 BASE = {"sfbilling:environmentKind": "local"}
 
@@ -234,7 +245,7 @@ def test_the_pulumi_program_needs_its_secrets() -> None:
         "sfbilling:salesforcePrivateKey is not set: `pulumi config set --secret --stack prod "
         "sfbilling:salesforcePrivateKey`",
         "sfbilling:salesforceDeployPrivateKey is not set: `pulumi config set --secret --stack "
-        "prod sfbilling:salesforceDeployPrivateKey`"]
+        "prod sfbilling:salesforceDeployPrivateKey` (or sfbilling:salesforceDeploySecretArn)"]
     stack = _resolve({"sfbilling:stripeApiKey": RawValue("rk_test_1", secure=True),
                       "sfbilling:salesforcePrivateKey": RawValue("-----BEGIN", secure=True),
                       "sfbilling:salesforceDeployPrivateKey": RawValue("-----BEGIN", secure=True)},
@@ -325,7 +336,9 @@ def _another_value(k: Key) -> str:
                 "Salesforce org id (00D…)": "00D000000000001AAA",
                 "resource name (lower case, digits, dashes; 2 to 40)": "other-prefix",
                 "API name (letters, digits, single underscores)": "Other_Permission_Set",
-                AUDIENCE.kind: "https://other.my.salesforce.com"}.get(
+                AUDIENCE.kind: "https://other.my.salesforce.com",
+                SECRET_ARN.kind: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf",
+                }.get(
             kind.kind, "rate(1 hour)" if "schedule" in kind.kind else "Other_Field__c")
     assert isinstance(kind, Text)
     return "Something else"

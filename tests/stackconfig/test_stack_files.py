@@ -54,7 +54,9 @@ def test_every_key_a_user_must_fill_is_a_placeholder_with_a_comment(env: str) ->
                                                         "salesforceJwtAudience",
                                                         "stripeRatePerSecond",
                                                         "reconcileSchedule",
-                                                        "eventDestinationId")}
+                                                        "eventDestinationId",
+                                                        "salesforceDeploySecretArn",
+                                                        "stripeAdminSecretArn")}
     assert per_env <= MUST_FILL | {"sfbilling:environmentKind"}
 
 
