@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 PREFIX = "sfbilling-test"
 
 
-def _stack(root: Path, world: World) -> Path:
+def deployed_stack(root: Path, world: World, extra: str = "") -> Path:
+    """A sandbox stack `dev` named as the harness's deployed resources are, with `extra` config
+    lines (each "  key: value\n")."""
     root.mkdir()
     (root / "Pulumi.yaml").write_text("name: sfbilling\nruntime: python\n")
     (root / "Pulumi.dev.yaml").write_text(
@@ -35,7 +37,7 @@ def _stack(root: Path, world: World) -> Path:
         f"  sfbilling:awsEndpointUrl: {world.aws.endpoint_url}\n"
         f"  sfbilling:salesforceLoginUrl: {world.salesforce.url}\n"
         f"  sfbilling:salesforceUsername: {world.salesforce.app.username}\n"
-        f"  sfbilling:salesforceConsumerKey: {world.salesforce.app.consumer_key}\n")
+        f"  sfbilling:salesforceConsumerKey: {world.salesforce.app.consumer_key}\n" + extra)
     return root
 
 
@@ -51,7 +53,7 @@ def test_status_and_failures_read_the_deployed_state(
     # GIVEN an import that ran: one card quarantined (a brand the org lacks)
     _cus, (jcb, _visa) = world.customer(name="Linus", cards=("pm_card_jcb", "pm_card_visa"))
     report = world.run()
-    root = str(_stack(tmp_path / "repo", world))
+    root = str(deployed_stack(tmp_path / "repo", world))
     # WHEN the operator asks
     code, status = _json(capsys, "status", "--env", "dev", "--root", root)
     # THEN the last run, the checkpoint, the lease and the failed rows are there
@@ -78,7 +80,7 @@ def test_status_and_failures_read_the_deployed_state(
 
 def test_status_names_the_lease_holder(world: World, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    root = str(_stack(tmp_path / "repo", world))
+    root = str(deployed_stack(tmp_path / "repo", world))
     store = world.state()
     assert store.acquire("run-abc123", 600, 0) is not None
     try:
@@ -91,7 +93,7 @@ def test_status_names_the_lease_holder(world: World, tmp_path: Path,
 
 def test_invoke_starts_the_function_asynchronously(world: World, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    root = str(_stack(tmp_path / "repo", world))
+    root = str(deployed_stack(tmp_path / "repo", world))
     # A missing function is exit 7, named with its region.
     code, doc = _json(capsys, "invoke", "--env", "dev", "--root", root)
     assert code == 7
@@ -122,7 +124,7 @@ def test_invoke_starts_the_function_asynchronously(world: World, tmp_path: Path,
 
 def test_a_missing_table_is_exit_7_naming_it(world: World, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    root = _stack(tmp_path / "repo", world)
+    root = deployed_stack(tmp_path / "repo", world)
     text = (root / "Pulumi.dev.yaml").read_text().replace(PREFIX, "sfbilling-gone")
     (root / "Pulumi.dev.yaml").write_text(text)
     code, doc = _json(capsys, "status", "--env", "dev", "--root", str(root))

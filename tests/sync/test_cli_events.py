@@ -18,31 +18,21 @@ from sfbilling.shapes import COMMON, SHAPES
 from sync_lambda import names
 from sync_lambda.handler import make_handler
 from tests.eventpath import create_destination, provision_event_path
+from tests.test_cli_day2 import PREFIX, deployed_stack
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from tests.sync.harness import World
 
-PREFIX = "sfbilling-test"  # the harness's table is sfbilling-test-state
+
 
 
 def _stack(root: Path, world: World) -> str:
-    root.mkdir()
-    (root / "Pulumi.yaml").write_text("name: sfbilling\nruntime: python\n")
-    (root / "Pulumi.dev.yaml").write_text(
-        "config:\n"
-        "  sfbilling:environmentKind: sandbox\n"
-        "  aws:region: us-east-1\n"
-        f"  sfbilling:resourcePrefix: {PREFIX}\n"
-        "  sfbilling:importEnabled: \"true\"\n"
+    return str(deployed_stack(root, world, extra=(
+        '  sfbilling:importEnabled: "true"\n'
         "  sfbilling:eventDestination: create\n"
-        f"  sfbilling:awsEndpointUrl: {world.aws.endpoint_url}\n"
-        f"  sfbilling:stripeApiBase: {world.stripe_api.api_base}\n"
-        f"  sfbilling:salesforceLoginUrl: {world.salesforce.url}\n"
-        f"  sfbilling:salesforceUsername: {world.salesforce.app.username}\n"
-        f"  sfbilling:salesforceConsumerKey: {world.salesforce.app.consumer_key}\n")
-    return str(root)
+        f"  sfbilling:stripeApiBase: {world.stripe_api.api_base}\n")))
 
 
 @pytest.fixture
