@@ -102,3 +102,16 @@ def test_the_pulumi_cli_version_is_pinned_for_every_pulumi_step() -> None:
             for step in job["steps"]:
                 if step.get("uses", "").startswith("pulumi/actions@"):
                     assert step["with"]["pulumi-version-file"] == ".pulumi-version"
+
+
+def test_a_pull_request_preview_refuses_a_stack_holding_a_deploy_key() -> None:
+    steps = _load(WORKFLOWS / "preview.yml")["jobs"]["preview"]["steps"]
+    names = [step.get("name", step.get("uses", step.get("run", ""))) for step in steps]
+    guard = next(i for i, n in enumerate(names) if n.startswith("no deploy key"))
+    aws = next(i for i, step in enumerate(steps)
+               if step.get("uses", "").startswith("aws-actions/configure-aws-credentials@"))
+    assert guard < aws  # before any identity is taken
+    script = steps[guard]["run"]
+    for key in ("salesforceDeployPrivateKey", "salesforceDeployConsumerSecret",
+                "stripeAdminApiKey"):
+        assert key in script
