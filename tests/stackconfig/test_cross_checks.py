@@ -409,3 +409,30 @@ def test_the_deploy_credentials_may_be_secrets_manager_references_instead() -> N
     # AND an ARN of another service is refused by its kind
     problem = _one(salesforceDeploySecretArn="arn:aws:s3:::bucket/key")
     assert problem.startswith(f"{NS}salesforceDeploySecretArn: must be a Secrets Manager")
+
+
+def test_the_event_messages_end_with_what_to_do() -> None:
+    # (each message's last words are the fix an operator follows)
+    assert _one("sandbox", eventDestination="create",
+                eventDestinationId="ed_test_61Rk2abc").endswith("remove it or set adopt")
+    restricted = RawValue("rk_test_secretpart", secure=True)
+    assert _one("sandbox", eventDestination="create", stripeAdminApiKey=restricted).endswith(
+        "event destination is not documented (docs/deploy.md)")
+    same = RawValue("sk_test_same", secure=True)
+    assert _one("sandbox", eventDestination="create", stripeAdminApiKey=same,
+                stripeApiKey=same).endswith("the deploy key is another one")
+    assert _one(salesforceDeploySecretArn=ARN, salesforceDeployPrivateKey=RawValue(
+        None, secure=True)).endswith("(the ARN keeps the key out of the stack's secrets)")
+
+
+def test_adopt_also_needs_the_deploy_key_and_a_set_key_satisfies_both_modes() -> None:
+    secrets: dict[str, Any] = {n: RawValue(None, secure=True) for n in (
+        "stripeApiKey", "salesforcePrivateKey", "salesforceDeployPrivateKey")}
+    adopt = {"eventDestination": "adopt", "eventDestinationId": "ed_test_61Rk2abc"}
+    assert any(p.startswith(f"{NS}stripeAdminApiKey is not set, and {NS}eventDestination is "
+                            "adopt") for p in _problems("sandbox", require_secrets=True,
+                                                        **adopt, **secrets))
+    admin = RawValue(None, secure=True)
+    for mode in ({"eventDestination": "create"}, adopt):
+        assert _problems("sandbox", require_secrets=True, stripeAdminApiKey=admin, **mode,
+                         **secrets) == []
