@@ -57,6 +57,11 @@ CLOCK_SKEW_S = 2
 # At most this many applied event ids are remembered (the bookmark is one DynamoDB item of at
 # most 400 KB); older ones are just read again, which is harmless.
 MAX_SEEN_EVENTS = 5000
+# A run started by events continues for events not applied yet that were created at most this
+# long before it started (Stripe lists an event a little after creating it) or during it; older
+# ones are the checkpoint's business, so a burst larger than MAX_SEEN_EVENTS cannot chain runs
+# for events it already applied once.
+FOLLOW_LOOKBACK_S = 60
 # A backlog of events is listed in windows: a window may take this share of the time left (the
 # rest applies it), and is sized to fill this share of that (a backlog's density varies).
 LISTING_SHARE = 0.75
@@ -159,7 +164,8 @@ class SyncService:
                 self._state.clear_live_mode_customers()
             self._run_within_budget(report, full=full, dry_run=False,
                                     allow_mass_deactivation=allow_mass_deactivation)
-            waiting = follow_events and self._events_waiting(report)
+            waiting = follow_events and self._events_waiting(
+                report, since=int(started) - FOLLOW_LOOKBACK_S)
             saved = self._state.load()
             report.checkpoint_age_s = 0 if saved.full_cursor is not None else \
                 None if saved.checkpoint is None else max(0, int(self._clock()) - saved.checkpoint)
@@ -179,7 +185,7 @@ class SyncService:
             self._close(report, started)
         return report
 
-    def _events_waiting(self, report: Report) -> bool:
+    def _events_waiting(self, report: Report, *, since: int) -> bool:
         """Whether Stripe holds events this run has not applied (they arrived while it ran).
         Lambda throttles the queue's batches while this run holds the function's one slot,
         and they come back only after the queue's visibility timeout: without this look, a
@@ -189,7 +195,7 @@ class SyncService:
         if report.continued or report.api_budget or saved.checkpoint is None \
                 or saved.full_cursor is not None:
             return False
-        listing = self._stripe.events_since(saved.checkpoint, max_pages=1)
+        listing = self._stripe.events_since(max(saved.checkpoint, since), max_pages=1)
         applied = set(saved.seen_event_ids)
         return any(e.id not in applied for e in listing.events)
 
