@@ -80,14 +80,6 @@ def provision_event_path(aws: AwsStandIn, source: str,
                      queue=queue)
 
 
-def event_source_exists(events: Any, source: str) -> bool:
-    try:
-        events.describe_event_source(Name=source)
-    except events.exceptions.ResourceNotFoundException:
-        return False
-    return True
-
-
 def drain_queue(aws: AwsStandIn, queue_url: str, want: int) -> list[str]:
     sqs = boto3.client("sqs", **aws.client_kwargs())
     bodies: list[str] = []

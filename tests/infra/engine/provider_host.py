@@ -17,7 +17,9 @@ additionalSecretOutputs.
 
 from __future__ import annotations
 
+import base64
 import json
+import pickletools
 import subprocess
 from typing import TYPE_CHECKING, Any, Final
 
@@ -137,6 +139,13 @@ class ProviderHost:
         """Delete (the OrgConfig provider leaves the org as it is)."""
         self.stub.Delete(provider_pb2.DeleteRequest(
             id=id_, urn=urn, properties=to_struct(strip_secrets(state))))
+
+
+def pickled_path(provider: str) -> str:
+    """The `module.qualname` a serialized `__provider` (base64 dill) refers to."""
+    data = base64.b64decode(provider)
+    strings = [arg for op, arg, _ in pickletools.genops(data) if op.name.endswith("UNICODE")]
+    return f"{strings[0]}.{strings[1]}"
 
 
 def dumps(value: Any) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import os
-import pickletools
 import subprocess
 from typing import TYPE_CHECKING, Any, Final
 
@@ -31,7 +30,7 @@ from tests.infra.engine.launcher import (
     pwd_and_entry,
     shim_virtualenv,
 )
-from tests.infra.engine.provider_host import ProviderHost, Resource, dumps
+from tests.infra.engine.provider_host import ProviderHost, Resource, dumps, pickled_path
 from tests.infra.program import ROOT
 
 if TYPE_CHECKING:
@@ -92,12 +91,6 @@ def _program(project: Project, env: str, salesforce: SalesforceStandIn, *, dry_r
     return result
 
 
-def _pickled_path(provider: str) -> str:
-    data = base64.b64decode(provider)
-    strings = [arg for op, arg, _ in pickletools.genops(data) if op.name.endswith("UNICODE")]
-    return f"{strings[0]}.{strings[1]}"
-
-
 def _assert_registration(result: ProgramResult, package: Package) -> dict[str, Any]:
     """What travels over gRPC for the program and its OrgConfig; that registration's inputs."""
     recorded = result.recorded
@@ -110,7 +103,7 @@ def _assert_registration(result: ProgramResult, package: Package) -> dict[str, A
     # The provider: a secret, pickled by reference to a listed class, small.
     assert is_secret(org.inputs["__provider"])
     provider = org.inputs["__provider"]["value"]
-    assert _pickled_path(provider) in PICKLED_PROVIDERS
+    assert pickled_path(provider) in PICKLED_PROVIDERS
     assert len(base64.b64decode(provider)) < 200
     # Nulls travel (the mocks drop them): an unset Card Mapping is there, as null.
     assert org.inputs["settings"] == {"Card Mapping": None, "Payment creation batch size": 70.0}

@@ -5,8 +5,6 @@ driven over gRPC through its lifecycle against the Stripe stand-in and moto's Ev
 
 from __future__ import annotations
 
-import base64
-import pickletools
 from typing import TYPE_CHECKING, Any, Final
 
 import boto3
@@ -20,7 +18,7 @@ from sync_lambda import names
 from tests.infra.engine.conftest import base_env, org_stack
 from tests.infra.engine.double import is_secret, secret_paths, strip_secrets
 from tests.infra.engine.language_host import run_program
-from tests.infra.engine.provider_host import ProviderHost, Resource
+from tests.infra.engine.provider_host import ProviderHost, Resource, pickled_path
 from tests.infra.program import DESTINATION, MOCK_DESTINATION_ID
 
 if TYPE_CHECKING:
@@ -38,12 +36,6 @@ SECRET_STATE: Final = {"api_key", "__provider"}
 PATH: Final = ("aws:cloudwatch/eventBus:EventBus", "aws:cloudwatch/eventRule:EventRule",
                "aws:cloudwatch/eventTarget:EventTarget",
                "aws:lambda/eventSourceMapping:EventSourceMapping")
-
-
-def _pickled_path(provider: str) -> str:
-    data = base64.b64decode(provider)
-    strings = [arg for op, arg, _ in pickletools.genops(data) if op.name.endswith("UNICODE")]
-    return f"{strings[0]}.{strings[1]}"
 
 
 def test_up_with_events_registers_the_path_and_drives_the_destination(
@@ -71,7 +63,7 @@ def test_up_with_events_registers_the_path_and_drives_the_destination(
         f"aws.partner/stripe.com/{MOCK_DESTINATION_ID}"
     assert dest.urn in bus.dependencies
     # ... the provider pickled by reference to a listed class, the key secret on the wire
-    assert _pickled_path(dest.inputs["__provider"]["value"]) in PICKLED_PROVIDERS
+    assert pickled_path(dest.inputs["__provider"]["value"]) in PICKLED_PROVIDERS
     assert set(secret_paths(dest.inputs)) == SECRET_STATE
     assert dest.additional_secret_outputs == ["api_key"]
     assert recorded.stack_outputs is not None
